@@ -1,0 +1,17 @@
+"""The `kith` command."""
+
+from __future__ import annotations
+
+import typer
+
+from kith.cli import community, system
+
+app = typer.Typer(
+    no_args_is_help=True, help="Kith: an online community connected to email marketing."
+)
+system.register(app)
+app.add_typer(community.app, name="community")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+"""What every command shares: settings, the side databases, error mapping and JSON output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+
+from kith.config import get_settings
+from kith.db import Database
+from kith.errors import KithError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def community_db() -> Database:
+    return Database(get_settings().community_url)
+
+
+def marketing_db() -> Database:
+    return Database(get_settings().marketing_url)
+
+
+def print_json(value: Any) -> None:
+    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a domain error into its message on stderr and the error's exit code."""
+    try:
+        yield
+    except KithError as error:
+        fail(str(error), error.exit_code)

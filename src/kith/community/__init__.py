@@ -1,0 +1,1 @@
+"""The online community: members, communities, activity, List Builder and its API."""

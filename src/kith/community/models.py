@@ -1,0 +1,168 @@
+"""Tables of the community side; its own database, which nothing on the marketing side reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from kith.db import UTCDateTime
+
+BUILTIN_ACTIVITY_TYPES = (
+    "login",
+    "thread_started",
+    "discussion_reply",
+    "library_entry",
+    "event_registration",
+    "event_attended",
+    "badge_awarded",
+    "profile_completed",
+)
+
+# 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Member(Base):
+    """A person in the community. `legacy_contact_key` is the AMS id the connection matches on."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_key: Mapped[str] = mapped_column(String(100), unique=True)
+    legacy_contact_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    member_type: Mapped[str | None] = mapped_column(String(100))
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_super_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_members_email_lower", func.lower(email)),)
+
+
+class CustomField(Base):
+    """A custom member field seen in an import; List Builder offers and validates these names."""
+
+    __tablename__ = "custom_fields"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("uq_communities_name_lower", func.lower(name), unique=True),)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id"), primary_key=True, index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(100))
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActivityType(Base):
+    __tablename__ = "activity_types"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ActivityEvent(Base):
+    """One thing a member did; an `event_id` from the source makes re-imports idempotent."""
+
+    __tablename__ = "activity_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    type_id: Mapped[int] = mapped_column(ForeignKey("activity_types.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+
+    __table_args__ = (
+        # a member's timeline and the per-member activity summaries
+        Index("ix_activity_events_member", "member_id", "type_id", "occurred_at"),
+        # List Builder: who did this type in this window (covering, so no table lookups)
+        Index("ix_activity_events_type_time", "type_id", "occurred_at", "member_id"),
+    )
+
+
+class CustomUserList(Base):
+    """A List Builder list: a named criteria tree, evaluated whenever its members are read."""
+
+    __tablename__ = "custom_user_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("uq_custom_user_lists_name_lower", func.lower(name), unique=True),)
+
+
+class ApiCredential(Base):
+    """An IAM key and password the connection authenticates with; only an Argon2 hash is kept."""
+
+    __tablename__ = "api_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    iam_key: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiAuthFailure(Base):
+    """Failed authentications per IAM key in the current window, shared by every web process."""
+
+    __tablename__ = "api_auth_failures"
+
+    iam_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,51 @@
+"""Settings read from the environment (KITH_*), with the embedded defaults under a data dir."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One typed object for every setting; each field is also `KITH_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="KITH_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    community_db_url: str | None = None
+    marketing_db_url: str | None = None
+    queue_url: str | None = None
+    secret_key: str | None = None
+    api_failure_limit: int = 5
+    api_failure_window_seconds: int = 300
+
+    @property
+    def community_url(self) -> str:
+        return self.community_db_url or _sqlite_url(self.data_dir / "community.db")
+
+    @property
+    def marketing_url(self) -> str:
+        return self.marketing_db_url or _sqlite_url(self.data_dir / "marketing.db")
+
+    def signing_key(self) -> bytes:
+        """The key that signs tokens: KITH_SECRET_KEY, or one generated once into the data dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The email-marketing platform: subscribers, folders, target groups, mailings, campaigns."""

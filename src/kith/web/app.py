@@ -1,0 +1,18 @@
+"""The one ASGI app `kith serve` runs: the community app at /community, marketing at /marketing."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kith.community.app import create_community_app
+from kith.config import Settings, get_settings
+from kith.db import Database
+from kith.marketing.app import create_marketing_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/community", create_community_app(Database(settings.community_url), settings))
+    app.mount("/marketing", create_marketing_app(Database(settings.marketing_url), settings))
+    return app

@@ -1,0 +1,60 @@
+"""The storage recipe: pragmas on SQLite, transactions that roll back, both backends migrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from kith.clock import utcnow
+from kith.community.models import BUILTIN_ACTIVITY_TYPES, ActivityType, Community
+from kith.db import Database
+from kith.migrate import current_revision, head_revision, upgrade
+
+
+def test_migration_is_at_head_and_rerunning_it_changes_nothing(community_db: Database) -> None:
+    assert current_revision(community_db) == head_revision("community")
+    assert upgrade(community_db, "community") == ("0001", "0001")
+
+
+def test_builtin_activity_types_are_seeded(community_db: Database) -> None:
+    with community_db.session() as session:
+        names = session.scalars(select(ActivityType.name).order_by(ActivityType.id)).all()
+    assert tuple(names) == BUILTIN_ACTIVITY_TYPES
+
+
+def test_a_failing_transaction_leaves_nothing_behind(community_db: Database) -> None:
+    with pytest.raises(RuntimeError), community_db.transaction() as session:
+        session.add(Community(name="Chapter A", created_at=utcnow()))
+        session.flush()
+        raise RuntimeError("abort")
+    with community_db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Community)) == 0
+
+
+def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    db.dispose()
+
+
+def test_sqlite_writers_begin_immediate_so_a_second_writer_waits(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(db, "community")
+    with db.transaction() as session:
+        session.add(Community(name="A", created_at=utcnow()))
+        session.flush()
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None and raw.in_transaction
+        # another connection cannot take the write lock while this one holds it
+        other = Database(db.url)
+        with other.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            with pytest.raises(Exception, match="locked"):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        other.dispose()
+    db.dispose()
