@@ -1,0 +1,477 @@
+"""List Builder criteria: a JSON tree, validated into nodes, compiled to one SQL condition.
+
+The tree (see README): `{"all": [...]}`, `{"any": [...]}`, `{"not": C}`, activity counts in a
+window, member fields (standard or custom) and community membership. Every error names the path
+of the node at fault, e.g. `criteria.all[1].activity: unknown activity type 'posted'`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import literal
+
+from kith.clock import parse_date, start_of_day
+from kith.community.models import (
+    ActivityEvent,
+    ActivityType,
+    Community,
+    CustomField,
+    Member,
+    Membership,
+)
+from kith.errors import InvalidInput
+
+TEXT_FIELDS = (
+    "contact_key",
+    "legacy_contact_key",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "member_type",
+)
+DATE_FIELDS = ("joined_at", "last_login_at")
+BOOLEAN_FIELDS = ("is_super_admin",)
+OPS = (
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "contains",
+    "starts_with",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "is_empty",
+    "is_not_empty",
+)
+ACTIVITY_KEYS = {"activity", "min", "max", "since", "until", "within_days", "community"}
+
+
+class InvalidCriteria(InvalidInput):
+    """A criteria tree that cannot be used; the message starts with the path of the bad node."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What names a criteria tree may use: activity types, communities and custom fields."""
+
+    activity_types: dict[str, int]
+    communities: dict[str, int]  # lower-cased name -> id
+    custom_fields: frozenset[str]
+
+    @classmethod
+    def load(cls, session: Session) -> Vocabulary:
+        return cls(
+            activity_types={
+                name: id_
+                for name, id_ in session.execute(
+                    select(ActivityType.name, ActivityType.id)
+                ).tuples()
+            },
+            communities={
+                name.lower(): id_
+                for name, id_ in session.execute(select(Community.name, Community.id)).tuples()
+            },
+            custom_fields=frozenset(session.scalars(select(CustomField.name))),
+        )
+
+
+# -- nodes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class All:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Members whose number of matching events lies in [minimum, maximum] (maximum None: no cap)."""
+
+    type_ids: tuple[int, ...] | None  # None: any type
+    minimum: int
+    maximum: int | None
+    since: date | None
+    until: date | None
+    within_days: int | None
+    community_id: int | None
+
+
+@dataclass(frozen=True)
+class FieldTest:
+    field: str
+    custom: bool
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class MemberOf:
+    community_id: int
+    role: str | None
+
+
+Node = All | Any_ | Not | Activity | FieldTest | MemberOf
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def parse_criteria(raw: Any, vocabulary: Vocabulary, path: str = "criteria") -> Node:
+    """Validate a criteria tree; raise InvalidCriteria naming the first bad node."""
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidCriteria(path, 'expected an object such as {"all": [...]}')
+    for kind, parse in _PARSERS.items():
+        if kind in raw:
+            return parse(raw, vocabulary, f"{path}.{kind}")
+    raise InvalidCriteria(
+        path, f"unknown criterion {sorted(raw)}; expected one of {', '.join(_PARSERS)}"
+    )
+
+
+def _parse_group(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
+    kind = "all" if "all" in raw else "any"
+    _only_keys(raw, {kind}, path)
+    children = raw[kind]
+    if not isinstance(children, list) or not children:
+        raise InvalidCriteria(path, f'"{kind}" needs a non-empty list of criteria')
+    nodes = tuple(
+        parse_criteria(child, vocabulary, f"{path}[{index}]")
+        for index, child in enumerate(children)
+    )
+    return All(nodes) if kind == "all" else Any_(nodes)
+
+
+def _parse_not(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
+    _only_keys(raw, {"not"}, path)
+    return Not(parse_criteria(raw["not"], vocabulary, path))
+
+
+def _parse_activity(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
+    _only_keys(raw, ACTIVITY_KEYS, path)
+    types = raw["activity"]
+    type_ids: tuple[int, ...] | None
+    if types == "any":
+        type_ids = None
+    else:
+        names = [types] if isinstance(types, str) else types
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise InvalidCriteria(path, 'expected a type name, a list of names or "any"')
+        unknown = [name for name in names if name not in vocabulary.activity_types]
+        if unknown:
+            known = ", ".join(sorted(vocabulary.activity_types))
+            raise InvalidCriteria(path, f"unknown activity type {unknown[0]!r} (known: {known})")
+        type_ids = tuple(sorted({vocabulary.activity_types[name] for name in names}))
+    maximum = _optional_count(raw, "max", path)
+    minimum = _optional_count(raw, "min", path)
+    if minimum is None:
+        minimum = 0 if maximum is not None else 1
+    if maximum is not None and minimum > maximum:
+        raise InvalidCriteria(path, f"min ({minimum}) is greater than max ({maximum})")
+    since = _optional_date(raw, "since", path)
+    until = _optional_date(raw, "until", path)
+    if since and until and since >= until:
+        raise InvalidCriteria(path, f"since ({since}) must be before until ({until})")
+    within_days = _optional_count(raw, "within_days", path)
+    if within_days == 0:
+        raise InvalidCriteria(f"{path}.within_days", "must be at least 1")
+    community_id = None
+    if raw.get("community") is not None:
+        community_id = _community_id(raw["community"], vocabulary, f"{path}.community")
+    return Activity(type_ids, minimum, maximum, since, until, within_days, community_id)
+
+
+def _parse_field(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
+    _only_keys(raw, {"field", "op", "value"}, path)
+    name = raw["field"]
+    standard = TEXT_FIELDS + DATE_FIELDS + BOOLEAN_FIELDS
+    if not isinstance(name, str) or (name not in standard and name not in vocabulary.custom_fields):
+        custom = ", ".join(sorted(vocabulary.custom_fields)) or "none yet"
+        raise InvalidCriteria(
+            path, f"unknown field {name!r} (member fields: {', '.join(standard)}; custom: {custom})"
+        )
+    op = raw.get("op")
+    if op not in OPS:
+        raise InvalidCriteria(f"{path}.op", f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    value = raw.get("value")
+    test = FieldTest(name, name not in standard, op, value)
+    _check_value(test, f"{path}.value")
+    return test
+
+
+def _parse_member_of(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
+    _only_keys(raw, {"member_of", "role"}, path)
+    role = raw.get("role")
+    if role is not None and not isinstance(role, str):
+        raise InvalidCriteria(f"{path}.role", "expected a role name")
+    return MemberOf(_community_id(raw["member_of"], vocabulary, path), role)
+
+
+_PARSERS = {
+    "all": _parse_group,
+    "any": _parse_group,
+    "not": _parse_not,
+    "activity": _parse_activity,
+    "field": _parse_field,
+    "member_of": _parse_member_of,
+}
+
+
+def _only_keys(raw: dict[str, Any], allowed: set[str], path: str) -> None:
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise InvalidCriteria(
+            path, f"unexpected key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _optional_count(raw: dict[str, Any], key: str, path: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidCriteria(f"{path}.{key}", f"expected a whole number ≥ 0, got {value!r}")
+    return value
+
+
+def _optional_date(raw: dict[str, Any], key: str, path: str) -> date | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidCriteria(f"{path}.{key}", f"expected a date YYYY-MM-DD, got {value!r}")
+    try:
+        return parse_date(value)
+    except ValueError as error:
+        raise InvalidCriteria(f"{path}.{key}", str(error)) from None
+
+
+def _community_id(name: Any, vocabulary: Vocabulary, path: str) -> int:
+    if not isinstance(name, str) or name.lower() not in vocabulary.communities:
+        raise InvalidCriteria(path, f"unknown community {name!r}")
+    return vocabulary.communities[name.lower()]
+
+
+def _check_value(test: FieldTest, path: str) -> None:
+    op, value = test.op, test.value
+    if op in ("is_empty", "is_not_empty"):
+        if value is not None:
+            raise InvalidCriteria(path, f"{op} takes no value")
+        return
+    kind = _field_kind(test)
+    if kind == "boolean":
+        if op not in ("eq", "ne") or not isinstance(value, bool):
+            raise InvalidCriteria(path, f"{test.field} takes eq or ne with true or false")
+        return
+    values = value if op in ("in", "not_in") else [value]
+    if op in ("in", "not_in") and (not isinstance(value, list) or not value):
+        raise InvalidCriteria(path, f"{op} needs a non-empty list")
+    if kind == "date":
+        if op in ("contains", "starts_with"):
+            raise InvalidCriteria(path, f"{op} does not apply to the date field {test.field}")
+        for item in values:
+            if not isinstance(item, str):
+                raise InvalidCriteria(path, f"expected a date YYYY-MM-DD, got {item!r}")
+            try:
+                parse_date(item)
+            except ValueError as error:
+                raise InvalidCriteria(path, str(error)) from None
+        return
+    numeric_ok = op in ("lt", "lte", "gt", "gte", "eq", "ne", "in", "not_in")
+    for item in values:
+        is_number = isinstance(item, int | float) and not isinstance(item, bool)
+        if not isinstance(item, str) and not (is_number and numeric_ok):
+            raise InvalidCriteria(path, f"expected text for {op}, got {item!r}")
+
+
+def _field_kind(test: FieldTest) -> str:
+    if test.field in DATE_FIELDS:
+        return "date"
+    if test.field in BOOLEAN_FIELDS:
+        return "boolean"
+    return "text"
+
+
+# -- compilation -----------------------------------------------------------------------------
+
+
+def compile_criteria(node: Node, *, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
+    """One SQL condition on members that holds exactly for the members the tree selects."""
+    if isinstance(node, All):
+        return and_(*(compile_criteria(c, now=now, vocabulary=vocabulary) for c in node.children))
+    if isinstance(node, Any_):
+        return or_(*(compile_criteria(c, now=now, vocabulary=vocabulary) for c in node.children))
+    if isinstance(node, Not):
+        return not_(compile_criteria(node.child, now=now, vocabulary=vocabulary))
+    if isinstance(node, Activity):
+        return _compile_activity(node, now, vocabulary)
+    if isinstance(node, FieldTest):
+        return _compile_field(node)
+    return _compile_member_of(node)
+
+
+def _compile_activity(node: Activity, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
+    events = ActivityEvent.__table__.c
+    windowed = node.since or node.until or node.within_days
+    conditions: list[ColumnElement[bool]] = []
+    if node.type_ids is not None:
+        conditions.append(events.type_id.in_(node.type_ids))
+    elif windowed:
+        # naming every type lets the (type, occurred_at, member) index serve a windowed "any"
+        conditions.append(events.type_id.in_(sorted(vocabulary.activity_types.values())))
+    if node.since:
+        conditions.append(events.occurred_at >= start_of_day(node.since))
+    if node.until:
+        conditions.append(events.occurred_at < start_of_day(node.until))
+    if node.within_days:
+        conditions.append(events.occurred_at >= now - timedelta(days=node.within_days))
+    if node.community_id is not None:
+        conditions.append(events.community_id == node.community_id)
+    matching = select(events.member_id).where(*conditions)
+
+    if node.minimum == 0:
+        if node.maximum is None:
+            return true()
+        if node.maximum == 0:
+            return Member.id.not_in(matching)
+        too_many = matching.group_by(events.member_id).having(func.count() > node.maximum)
+        return Member.id.not_in(too_many)
+    if node.minimum == 1 and node.maximum is None:
+        return Member.id.in_(matching)
+    count = func.count()
+    having = (
+        count >= node.minimum if node.maximum is None else count.between(node.minimum, node.maximum)
+    )
+    return Member.id.in_(matching.group_by(events.member_id).having(having))
+
+
+def _compile_member_of(node: MemberOf) -> ColumnElement[bool]:
+    query = select(Membership.member_id).where(Membership.community_id == node.community_id)
+    if node.role is not None:
+        query = query.where(func.lower(Membership.role) == node.role.lower())
+    return Member.id.in_(query)
+
+
+def _compile_field(test: FieldTest) -> ColumnElement[bool]:
+    column: ColumnElement[Any] = (
+        Member.custom_fields[test.field].as_string() if test.custom else getattr(Member, test.field)
+    )
+    if test.op == "is_empty":
+        return _is_empty(column, test)
+    if test.op == "is_not_empty":
+        return not_(_is_empty(column, test))
+    kind = _field_kind(test)
+    if kind == "boolean":
+        return column.is_(test.value) if test.op == "eq" else column.is_not(test.value)
+    if kind == "date":
+        return _compile_date(column, test)
+    return _compile_text(column, test)
+
+
+def _is_empty(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
+    if _field_kind(test) == "text":
+        return or_(column.is_(None), func.trim(column) == "")
+    return column.is_(None)
+
+
+def _compile_date(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
+    def on_day(text: str) -> ColumnElement[bool]:
+        day = start_of_day(parse_date(text))
+        return and_(column >= day, column < day + timedelta(days=1))
+
+    op, value = test.op, test.value
+    if op in ("in", "not_in"):
+        matches = or_(*(on_day(item) for item in value))
+        return matches if op == "in" else or_(column.is_(None), not_(matches))
+    if op == "eq":
+        return on_day(value)
+    if op == "ne":
+        return or_(column.is_(None), not_(on_day(value)))
+    day = start_of_day(parse_date(value))
+    next_day = day + timedelta(days=1)
+    bounds = {
+        "lt": column < day,
+        "lte": column < next_day,
+        "gt": column >= next_day,
+        "gte": column >= day,
+    }
+    return bounds[op]
+
+
+def _compile_text(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
+    op, value = test.op, test.value
+    if op in ("lt", "lte", "gt", "gte") and not isinstance(value, str):
+        number = as_number(column)
+        comparisons = {
+            "lt": number < value,
+            "lte": number <= value,
+            "gt": number > value,
+            "gte": number >= value,
+        }
+        return and_(number.is_not(None), comparisons[op])
+    lowered = func.lower(column)
+    if op in ("in", "not_in"):
+        texts = [_as_text(item).lower() for item in value]
+        return lowered.in_(texts) if op == "in" else func.coalesce(lowered, "").not_in(texts)
+    text = _as_text(value).lower()
+    if op == "eq":
+        return lowered == text
+    if op == "ne":
+        return func.coalesce(lowered, "") != text
+    if op == "contains":
+        return lowered.contains(text, autoescape=True)
+    if op == "starts_with":
+        return lowered.startswith(text, autoescape=True)
+    alphabetical: dict[str, ColumnElement[bool]] = {
+        "lt": lowered < text,
+        "lte": lowered <= text,
+        "gt": lowered > text,
+        "gte": lowered >= text,
+    }
+    return alphabetical[op]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_number(column: ColumnElement[Any]) -> ColumnElement[float]:
+    """The column's text as a number, or NULL when it is not one (both backends, no errors)."""
+    trimmed = func.trim(column)
+    looks_numeric = trimmed.regexp_match(r"^-?[0-9]+(\.[0-9]+)?$")
+    return case((looks_numeric, cast(trimmed, Float)), else_=literal(None))
