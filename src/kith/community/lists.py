@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -150,6 +150,17 @@ def member_page(
     if after_id is not None:
         query = query.where(Member.id > after_id)
     return list(session.scalars(query.order_by(Member.id).limit(limit)))
+
+
+def iter_members(
+    session: Session, custom_list: CustomUserList, *, now: datetime, chunk: int = 10_000
+) -> Iterator[Member]:
+    """Every member of the list in id order, read a bounded chunk at a time."""
+    after_id: int | None = None
+    while page := member_page(session, custom_list, now=now, after_id=after_id, limit=chunk):
+        yield from page
+        session.expunge_all()
+        after_id = page[-1].id
 
 
 def activity_summaries(
