@@ -183,6 +183,12 @@ def test_date_fields_compare_as_dates(world: Session) -> None:
     assert select_keys(world, {"field": "joined_at", "op": "is_empty"}) == {"cat", "eve"}
 
 
+def test_date_within_days_is_relative_to_now(world: Session) -> None:
+    joined_lately = {"field": "joined_at", "op": "within_days", "value": 14}
+    assert select_keys(world, joined_lately) == {"bob"}
+    assert select_keys(world, joined_lately, NOW + 30 * DAY) == set()
+
+
 def test_boolean_field(world: Session) -> None:
     assert select_keys(world, {"field": "is_super_admin", "op": "eq", "value": True}) == {"eve"}
 
@@ -258,6 +264,12 @@ def test_nested_not_any_all(world: Session) -> None:
             "criteria.field.value",
             "does not apply",
         ),
+        (
+            {"field": "company", "op": "within_days", "value": 3},
+            "criteria.field.value",
+            "date fields",
+        ),
+        ({"field": "joined_at", "op": "within_days", "value": 0}, "criteria.field.value", "≥ 1"),
         (
             {"field": "company", "op": "in", "value": "acme"},
             "criteria.field.value",

@@ -62,6 +62,7 @@ OPS = (
     "gte",
     "is_empty",
     "is_not_empty",
+    "within_days",  # date fields only: on or after now - N days (e.g. joined in the last 7 days)
 )
 ACTIVITY_KEYS = {"activity", "min", "max", "since", "until", "within_days", "community"}
 
@@ -296,6 +297,12 @@ def _check_value(test: FieldTest, path: str) -> None:
         if op not in ("eq", "ne") or not isinstance(value, bool):
             raise InvalidCriteria(path, f"{test.field} takes eq or ne with true or false")
         return
+    if op == "within_days":
+        if kind != "date":
+            raise InvalidCriteria(path, f"within_days applies to date fields, not {test.field}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidCriteria(path, f"within_days needs a whole number ≥ 1, got {value!r}")
+        return
     values = value if op in ("in", "not_in") else [value]
     if op in ("in", "not_in") and (not isinstance(value, list) or not value):
         raise InvalidCriteria(path, f"{op} needs a non-empty list")
@@ -339,7 +346,7 @@ def compile_criteria(node: Node, *, now: datetime, vocabulary: Vocabulary) -> Co
     if isinstance(node, Activity):
         return _compile_activity(node, now, vocabulary)
     if isinstance(node, FieldTest):
-        return _compile_field(node)
+        return _compile_field(node, now)
     return _compile_member_of(node)
 
 
@@ -385,7 +392,7 @@ def _compile_member_of(node: MemberOf) -> ColumnElement[bool]:
     return Member.id.in_(query)
 
 
-def _compile_field(test: FieldTest) -> ColumnElement[bool]:
+def _compile_field(test: FieldTest, now: datetime) -> ColumnElement[bool]:
     column: ColumnElement[Any] = (
         Member.custom_fields[test.field].as_string() if test.custom else getattr(Member, test.field)
     )
@@ -397,6 +404,8 @@ def _compile_field(test: FieldTest) -> ColumnElement[bool]:
     if kind == "boolean":
         return column.is_(test.value) if test.op == "eq" else column.is_not(test.value)
     if kind == "date":
+        if test.op == "within_days":
+            return column >= now - timedelta(days=test.value)
         return _compile_date(column, test)
     return _compile_text(column, test)
 
