@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from kith.clock import utcnow
+from kith.community.api import require_both_headers
+from kith.community.api import router as api_router
 from kith.config import Settings
 from kith.db import Database
 from kith.web.errors import install_error_handlers
@@ -13,7 +16,12 @@ def create_community_app(db: Database, settings: Settings) -> FastAPI:
     app = FastAPI(title="Kith community", version="0.1.0")
     app.state.db = db
     app.state.settings = settings
+    # The API reads the time from here, so tests can move it instead of sleeping.
+    app.state.clock = utcnow
     install_error_handlers(app)
+    app.include_router(api_router)
+    generate_openapi = app.openapi
+    app.openapi = lambda: require_both_headers(generate_openapi())  # type: ignore[method-assign]
 
     @app.get("/health")
     def health() -> dict[str, str]:

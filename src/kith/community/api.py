@@ -1,0 +1,356 @@
+"""The community HTTP API the connection reads: lists, their members, activity, List Builder.
+
+Every route authenticates with the HLIAMKey and HLPassword headers. Routes parse, call a
+service and format; JSON is written with orjson because member pages run to 10,000 rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi.responses import StreamingResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
+
+from kith.clock import parse_datetime
+from kith.community.credentials import authenticate
+from kith.community.lists import (
+    ActivitySummary,
+    activity_summaries,
+    create_list,
+    delete_list,
+    get_list,
+    list_summaries,
+    member_ids_query,
+    member_page,
+    update_list,
+)
+from kith.community.models import ApiCredential, CustomUserList, Member
+from kith.community.tokens import PageToken, decode_page_token, encode_page_token
+from kith.config import Settings
+from kith.db import Database
+from kith.errors import InvalidInput
+
+MAX_PAGE_SIZE = 10_000
+DEFAULT_PAGE_SIZE = 1_000
+STREAM_CHUNK = 10_000
+
+_iam_key_header = APIKeyHeader(
+    name="HLIAMKey",
+    scheme_name="HLIAMKey",
+    auto_error=False,
+    description="The IAM key of an API credential.",
+)
+_password_header = APIKeyHeader(
+    name="HLPassword",
+    scheme_name="HLPassword",
+    auto_error=False,
+    description="The password issued with the IAM key.",
+)
+
+
+def api_credential(
+    request: Request,
+    iam_key: Annotated[str | None, Security(_iam_key_header)],
+    password: Annotated[str | None, Security(_password_header)],
+) -> ApiCredential:
+    """The credential the request authenticates with: 401 when it does not, 429 when throttled."""
+    return authenticate(
+        _db(request), iam_key, password, now=_now(request), settings=_settings(request)
+    )
+
+
+Credential = Annotated[ApiCredential, Depends(api_credential)]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["API"],
+    dependencies=[Depends(api_credential)],
+    responses={
+        401: {"model": ErrorOut, "description": "Missing, wrong or revoked credentials"},
+        429: {
+            "model": ErrorOut,
+            "description": "Too many failures for this IAM key; see Retry-After",
+        },
+    },
+)
+
+
+class ListSummaryOut(BaseModel):
+    key: str
+    name: str
+    updated_at: datetime
+    member_count: int
+
+
+class ListOut(BaseModel):
+    key: str
+    name: str
+    criteria: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+class ListIn(BaseModel):
+    name: str
+    criteria: dict[str, Any]
+
+
+class ListChange(BaseModel):
+    name: str | None = None
+    criteria: dict[str, Any] | None = None
+
+
+class ActivitySummaryOut(BaseModel):
+    count: int
+    count_30d: int
+    last_at: datetime
+
+
+class MemberOut(BaseModel):
+    contact_key: str
+    legacy_contact_key: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    member_type: str | None
+    joined_at: datetime | None
+    last_login_at: datetime | None
+    activity: dict[str, ActivitySummaryOut]
+
+
+class MemberPageOut(BaseModel):
+    members: list[MemberOut]
+    next_page_token: str | None
+    as_of: datetime
+
+
+@router.get("/lists", response_model=list[ListSummaryOut])
+def get_lists(request: Request, as_of: str | None = None) -> Response:
+    """The Custom User Lists, each with its member count at `as_of` (default: now)."""
+    with _db(request).session() as session:
+        summaries = list_summaries(session, now=_instant(request, as_of))
+    return _json(
+        [
+            {
+                "key": summary.list_key,
+                "name": summary.name,
+                "updated_at": summary.updated_at,
+                "member_count": summary.member_count,
+            }
+            for summary in summaries
+        ]
+    )
+
+
+@router.get("/lists/{key}/members", response_model=MemberPageOut)
+def get_list_members(
+    request: Request,
+    key: str,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[str | None, Query(description="next_page_token of the last page")] = None,
+    as_of: Annotated[
+        str | None, Query(description="Evaluate the list at this instant (first page only)")
+    ] = None,
+) -> Response:
+    """One page of a list's members in a stable order; follow next_page_token until it is null.
+
+    Every page of one read evaluates the list at the instant fixed by the first page.
+    """
+    signing_key = _settings(request).signing_key()
+    with _db(request).session() as session:
+        custom_list = get_list(session, key)
+        after_id, instant = None, _instant(request, as_of)
+        if page_token is not None:
+            token = decode_page_token(page_token, signing_key, list_key=custom_list.list_key)
+            if as_of is not None and instant != token.as_of:
+                raise InvalidInput(
+                    f"as_of {as_of!r} differs from {token.as_of.isoformat()}, "
+                    "the instant the page token fixed at the first page"
+                )
+            after_id, instant = token.after_id, token.as_of
+        members = member_page(
+            session, custom_list, now=instant, after_id=after_id, limit=page_size + 1
+        )
+        page, more = members[:page_size], len(members) > page_size
+        activity = activity_summaries(session, [member.id for member in page], now=instant)
+    next_token = (
+        encode_page_token(PageToken(custom_list.list_key, page[-1].id, instant), signing_key)
+        if more
+        else None
+    )
+    return _json(
+        {
+            "members": [_member_json(member, activity.get(member.id, {})) for member in page],
+            "next_page_token": next_token,
+            "as_of": instant,
+        }
+    )
+
+
+@router.get(
+    "/lists/{key}/members.ndjson",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One member a line"}},
+)
+def stream_list_members(request: Request, key: str, as_of: str | None = None) -> StreamingResponse:
+    """Every member of a list, one JSON object a line, evaluated at one instant (bulk reads)."""
+    db, instant = _db(request), _instant(request, as_of)
+    with db.session() as session:
+        custom_list = get_list(session, key)
+        member_ids_query(session, custom_list.criteria, now=instant)  # fail now, not mid-stream
+    return StreamingResponse(
+        _member_lines(db, custom_list.list_key, instant), media_type="application/x-ndjson"
+    )
+
+
+@router.post("/lists", status_code=201, response_model=ListOut)
+def post_list(request: Request, credential: Credential, body: ListIn) -> Response:
+    """Create a list as the credential's creator, who must still be a Super Admin."""
+    with _db(request).transaction() as session:
+        created = create_list(
+            session,
+            name=body.name,
+            criteria=body.criteria,
+            by=credential.created_by,
+            now=_now(request),
+        )
+    return _json(_list_json(created), status_code=201)
+
+
+@router.put("/lists/{key}", response_model=ListOut)
+def put_list(request: Request, credential: Credential, key: str, body: ListChange) -> Response:
+    """Rename a list or replace its criteria, as the credential's creator (a Super Admin)."""
+    with _db(request).transaction() as session:
+        changed = update_list(
+            session,
+            key,
+            by=credential.created_by,
+            now=_now(request),
+            name=body.name,
+            criteria=body.criteria,
+        )
+    return _json(_list_json(changed))
+
+
+@router.delete("/lists/{key}", status_code=204)
+def remove_list(request: Request, credential: Credential, key: str) -> Response:
+    """Delete a list, as the credential's creator (a Super Admin)."""
+    with _db(request).transaction() as session:
+        delete_list(session, key, by=credential.created_by)
+    return Response(status_code=204)
+
+
+def require_both_headers(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say the two headers go together.
+
+    FastAPI lists each security dependency as an alternative (either header would do);
+    OpenAPI expresses "both" as one requirement object naming the two schemes.
+    """
+    apart: list[dict[str, list[str]]] = [
+        {_iam_key_header.scheme_name: []},
+        {_password_header.scheme_name: []},
+    ]
+    together: dict[str, list[str]] = {
+        _iam_key_header.scheme_name: [],
+        _password_header.scheme_name: [],
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if operation.get("security") == apart:
+                operation["security"] = [together]
+    return schema
+
+
+def _member_lines(db: Database, list_key: str, instant: datetime) -> Iterator[bytes]:
+    """The list's members as NDJSON, read in keyset chunks so memory stays bounded."""
+    with db.session() as session:
+        custom_list = get_list(session, list_key)
+        after_id: int | None = None
+        while True:
+            members = member_page(
+                session, custom_list, now=instant, after_id=after_id, limit=STREAM_CHUNK
+            )
+            if not members:
+                return
+            activity = activity_summaries(session, [member.id for member in members], now=instant)
+            yield b"".join(
+                orjson.dumps(_member_json(member, activity.get(member.id, {}))) + b"\n"
+                for member in members
+            )
+            after_id = members[-1].id
+            if len(members) < STREAM_CHUNK:
+                return
+
+
+def _member_json(member: Member, activity: dict[str, ActivitySummary]) -> dict[str, Any]:
+    return {
+        "contact_key": member.contact_key,
+        "legacy_contact_key": member.legacy_contact_key,
+        "email": member.email,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "company": member.company,
+        "title": member.title,
+        "member_type": member.member_type,
+        "joined_at": member.joined_at,
+        "last_login_at": member.last_login_at,
+        "activity": {
+            name: {"count": s.count, "count_30d": s.count_30d, "last_at": s.last_at}
+            for name, s in sorted(activity.items())
+        },
+    }
+
+
+def _list_json(custom_list: CustomUserList) -> dict[str, Any]:
+    return {
+        "key": custom_list.list_key,
+        "name": custom_list.name,
+        "criteria": custom_list.criteria,
+        "created_by": custom_list.created_by,
+        "created_at": custom_list.created_at,
+        "updated_by": custom_list.updated_by,
+        "updated_at": custom_list.updated_at,
+    }
+
+
+def _json(value: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
+
+
+def _instant(request: Request, as_of: str | None) -> datetime:
+    if as_of is None:
+        return _now(request)
+    try:
+        return parse_datetime(as_of)
+    except ValueError as error:
+        raise InvalidInput(f"as_of: {error}") from None
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
