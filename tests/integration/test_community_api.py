@@ -331,6 +331,69 @@ def test_an_unparseable_as_of_is_refused_with_422(api: Api, full_members: str) -
     assert "as_of" in response.json()["message"]
 
 
+# --- activity --------------------------------------------------------------------------------
+
+
+def test_one_posted_event_is_recorded_and_posting_it_again_is_a_duplicate(
+    api: Api, community_db: Database
+) -> None:
+    with community_db.transaction() as session:
+        add_member(session, "ann")
+    event = {
+        "event_id": "e-1",
+        "contact_key": "ann",
+        "type": "thread_started",
+        "occurred_at": "2026-06-14T09:30:00Z",
+    }
+    first = api.client.post("/api/v1/activity", json=event, headers=api.headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"imported": 1, "updated": 0, "duplicates": 0, "rejected": []}
+    again = api.client.post("/api/v1/activity", json=event, headers=api.headers)
+    assert again.json()["duplicates"] == 1 and again.json()["imported"] == 0
+
+
+def test_a_batch_records_the_good_events_and_reports_the_bad_ones_with_207(
+    api: Api, community_db: Database
+) -> None:
+    with community_db.transaction() as session:
+        add_member(session, "ann")
+    key = _list(community_db, "Ann", {"field": "contact_key", "op": "eq", "value": "ann"})
+    events = [
+        {"contact_key": "ann", "type": "login", "occurred_at": "2026-06-10T08:00:00"},
+        {"contact_key": "nobody", "type": "login", "occurred_at": "2026-06-10T08:00:00"},
+        {"contact_key": "ann", "type": "login", "occurred_at": "2026-03-01"},
+        {"contact_key": "ann", "type": "dancing", "occurred_at": "2026-06-10"},
+    ]
+    response = api.client.post("/api/v1/activity", json={"events": events}, headers=api.headers)
+    assert response.status_code == 207, response.text
+    report = response.json()
+    assert report["imported"] == 2
+    assert [(row["line"], "nobody" in row["reason"]) for row in report["rejected"]] == [
+        (2, True),
+        (4, False),
+    ]
+    assert "dancing" in report["rejected"][1]["reason"]
+    [member] = api.get(f"/api/v1/lists/{key}/members").json()["members"]
+    assert member["activity"] == {
+        "login": {"count": 2, "count_30d": 1, "last_at": "2026-06-10T08:00:00+00:00"}
+    }
+
+
+def test_more_than_10000_events_in_one_request_are_refused_and_nothing_is_recorded(
+    api: Api, community_db: Database
+) -> None:
+    with community_db.transaction() as session:
+        add_member(session, "ann")
+    event = {"contact_key": "ann", "type": "login", "occurred_at": "2026-06-10"}
+    response = api.client.post(
+        "/api/v1/activity", json={"events": [event] * 10_001}, headers=api.headers
+    )
+    assert response.status_code == 422
+    assert "at most 10,000" in response.json()["message"]
+    key = _list(community_db, "Ann", {"field": "contact_key", "op": "eq", "value": "ann"})
+    assert api.get(f"/api/v1/lists/{key}/members").json()["members"][0]["activity"] == {}
+
+
 # --- List Builder over HTTP ------------------------------------------------------------------
 
 
@@ -393,6 +456,7 @@ def test_openapi_of_the_mounted_app_lists_the_paths_and_both_headers(
         "/api/v1/lists/{key}",
         "/api/v1/lists/{key}/members",
         "/api/v1/lists/{key}/members.ndjson",
+        "/api/v1/activity",
     } <= set(schema["paths"])
     assert set(schema["components"]["securitySchemes"]) == {"HLIAMKey", "HLPassword"}
     operation = schema["paths"]["/api/v1/lists/{key}/members"]["get"]

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 from kith.clock import parse_datetime
 from kith.community.credentials import authenticate
+from kith.community.ingest import record_activity
 from kith.community.lists import (
     ActivitySummary,
     activity_summaries,
@@ -38,6 +39,7 @@ from kith.errors import InvalidInput
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
 STREAM_CHUNK = 10_000
+MAX_ACTIVITY_BATCH = 10_000
 
 _iam_key_header = APIKeyHeader(
     name="HLIAMKey",
@@ -133,6 +135,18 @@ class MemberOut(BaseModel):
     activity: dict[str, ActivitySummaryOut]
 
 
+class RejectedEventOut(BaseModel):
+    line: int
+    reason: str
+
+
+class ActivityReportOut(BaseModel):
+    imported: int
+    updated: int
+    duplicates: int
+    rejected: list[RejectedEventOut]
+
+
 class MemberPageOut(BaseModel):
     members: list[MemberOut]
     next_page_token: str | None
@@ -216,6 +230,47 @@ def stream_list_members(request: Request, key: str, as_of: str | None = None) ->
     return StreamingResponse(
         _member_lines(db, custom_list.list_key, instant), media_type="application/x-ndjson"
     )
+
+
+@router.post(
+    "/activity",
+    response_model=ActivityReportOut,
+    responses={207: {"model": ActivityReportOut, "description": "Some events were rejected"}},
+)
+def post_activity(
+    request: Request,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description=f"One event, or {{'events': [...]}} with up to {MAX_ACTIVITY_BATCH:,}",
+            examples=[
+                {
+                    "event_id": "evt-1",
+                    "contact_key": "C-1001",
+                    "type": "discussion_reply",
+                    "occurred_at": "2026-06-15T12:00:00Z",
+                    "community": "Chapter A",
+                }
+            ],
+        ),
+    ],
+) -> Response:
+    """Record activity events: 200 when all were recorded, 207 when any was rejected.
+
+    Either way the body is the report; each rejection names the event by its 1-based position
+    in the batch ("line"). Valid events are recorded even when others are rejected, and an
+    event_id recorded before counts as a duplicate, so a batch can safely be posted again.
+    """
+    events = body.get("events", [body])
+    if not isinstance(events, list):
+        raise InvalidInput("'events' must be a list of event objects")
+    if len(events) > MAX_ACTIVITY_BATCH:
+        raise InvalidInput(
+            f"{len(events):,} events in one request; send at most {MAX_ACTIVITY_BATCH:,}"
+        )
+    with _db(request).transaction() as session:
+        report = record_activity(session, events, now=_now(request))
+    return _json(report.as_json(), status_code=207 if report.rejected else 200)
 
 
 @router.post("/lists", status_code=201, response_model=ListOut)
