@@ -38,9 +38,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    env = kith_env(tmp_path / "var")
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = kith_env(tmp_path_factory.mktemp("serve") / "var")
     subprocess.run([*KITH, "init"], env=env, capture_output=True, check=True)
     port = free_port()
     process = subprocess.Popen(
