@@ -20,6 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from kith.clock import as_utc
+from kith.sql import register_sqlite_functions
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -105,6 +106,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -121,6 +121,7 @@ def _activity_holds(
     def counts(event: EventRecord) -> bool:
         return (
             event.contact_key == person.contact_key
+            and event.occurred_at <= now
             and (wanted_types is None or event.type in wanted_types)
             and (since is None or event.occurred_at >= since)
             and (until is None or event.occurred_at < until)

@@ -200,6 +200,20 @@ def test_custom_fields_as_text_and_as_numbers(world: Session) -> None:
     assert select_keys(world, {"field": "chapter_size", "op": "lte", "value": 12}) == {"ann", "bob"}
 
 
+def test_a_number_value_matches_the_same_number_written_differently(world: Session) -> None:
+    assert select_keys(world, {"field": "chapter_size", "op": "eq", "value": 12.0}) == {"ann"}
+    assert select_keys(world, {"field": "chapter_size", "op": "in", "value": [9, "n/a"]}) == {
+        "bob",
+        "dan",
+    }
+    assert select_keys(world, {"field": "chapter_size", "op": "ne", "value": 12}) == {
+        "bob",
+        "cat",
+        "dan",
+        "eve",
+    }
+
+
 def test_member_of_with_and_without_role(world: Session) -> None:
     assert select_keys(world, {"member_of": "Chapter B"}) == {"bob", "dan"}
     assert select_keys(world, {"member_of": "chapter b", "role": "STAFF"}) == {"bob", "dan"}

@@ -100,8 +100,6 @@ VALUE_POOLS: dict[str, tuple[str | None, ...]] = {
     "tier": ("gold", "Gold", "SILVER", "bronze2", "", None),
     "chapter_size": ("12", "9", "007", "-3", "2.5", "12.0", " 7 ", "1.50", "n/a", "abc", "", None),
 }
-# Flip to True once test_not_includes_members_without_the_value passes (see text_field_tests).
-NOT_OVER_MISSING_VALUES_WORKS = False
 NUMBERS = (-5, -3, -0.5, 0, 1.5, 2.5, 7, 9, 12, 12.0, 100)
 
 
@@ -307,12 +305,9 @@ def member_of_tests() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-def text_field_tests(records: CommunityRecords, negated: bool) -> st.SearchStrategy[dict[str, Any]]:
+def text_field_tests(records: CommunityRecords) -> st.SearchStrategy[dict[str, Any]]:
     fields = st.sampled_from((*TEXT_FIELDS, *CUSTOM_FIELDS))
-    # KNOWN BUG (see test_not_includes_members_without_the_value): under a "not", a comparison
-    # on a member without the value drops the member, so such comparisons use contact_key, which
-    # every member has, until the bug is fixed.
-    compared = fields if not negated or NOT_OVER_MISSING_VALUES_WORKS else st.just("contact_key")
+    compared = fields
     probe = cased(text_probes(records))
     single = st.builds(
         lambda name, op, value: {"field": name, "op": op, "value": value},
@@ -347,12 +342,10 @@ def text_field_tests(records: CommunityRecords, negated: bool) -> st.SearchStrat
     return single | several | unequal | alphabetical | numeric | emptiness_tests(fields)
 
 
-def date_field_tests(negated: bool) -> st.SearchStrategy[dict[str, Any]]:
+def date_field_tests() -> st.SearchStrategy[dict[str, Any]]:
     fields = st.sampled_from(DATE_FIELDS)
     day = st.sampled_from(DAYS).map(date.isoformat)
     compare_ops = ["eq", "lt", "lte", "gt", "gte"]
-    if negated and not NOT_OVER_MISSING_VALUES_WORKS:
-        compare_ops = []  # KNOWN BUG, as in text_field_tests; every date field can be missing
     single = st.builds(
         lambda name, op, value: {"field": name, "op": op, "value": value},
         fields,
@@ -385,29 +378,27 @@ def emptiness_tests(fields: st.SearchStrategy[str]) -> st.SearchStrategy[dict[st
     )
 
 
-def leaf_criteria(records: CommunityRecords, negated: bool) -> st.SearchStrategy[dict[str, Any]]:
+def leaf_criteria(records: CommunityRecords) -> st.SearchStrategy[dict[str, Any]]:
     return (
         activity_tests()
         | member_of_tests()
-        | text_field_tests(records, negated)
-        | date_field_tests(negated)
+        | text_field_tests(records)
+        | date_field_tests()
         | boolean_field_tests()
     )
 
 
-def criteria_trees(
-    records: CommunityRecords, depth: int = 3, negated: bool = False
-) -> st.SearchStrategy[dict[str, Any]]:
+def criteria_trees(records: CommunityRecords, depth: int = 3) -> st.SearchStrategy[dict[str, Any]]:
     """Valid criteria trees with at most `depth` levels of all/any/not above the leaves."""
-    leaves = leaf_criteria(records, negated)
+    leaves = leaf_criteria(records)
     if depth == 0:
         return leaves
-    below = criteria_trees(records, depth - 1, negated)
+    below = criteria_trees(records, depth - 1)
     return (
         leaves
         | st.lists(below, min_size=1, max_size=3).map(lambda children: {"all": children})
         | st.lists(below, min_size=1, max_size=3).map(lambda children: {"any": children})
-        | criteria_trees(records, depth - 1, negated=True).map(lambda child: {"not": child})
+        | criteria_trees(records, depth - 1).map(lambda child: {"not": child})
     )
 
 
@@ -526,7 +517,7 @@ def test_an_invalid_tree_is_rejected_naming_the_bad_node(
     )
 
 
-# -- known bugs: each is a minimal example; it fails today and is kept as a strict xfail -----
+# -- edge cases once found by the properties above, kept as plain examples ------------------
 
 
 def one_of_each(session: Session, **fields_by_key: dict[str, Any]) -> None:
@@ -535,12 +526,6 @@ def one_of_each(session: Session, **fields_by_key: dict[str, Any]) -> None:
         add_member(session, contact_key, **fields)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="SQL three-valued logic: NOT over a comparison with a NULL value is NULL, so members "
-    "without the value fall out of both C and not C",
-)
 @pytest.mark.parametrize(
     "criteria",
     [
@@ -558,18 +543,7 @@ def test_not_includes_members_without_the_value(
         assert sql_selection(session, criteria) == {"blank"}
 
 
-def test_text_compares_case_insensitively_beyond_ascii(
-    community_db: Database, backend: str, request: pytest.FixtureRequest
-) -> None:
-    if backend == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=AssertionError,
-                strict=True,
-                reason="SQLite's lower() folds ASCII only, while the value is lowered in Python: "
-                "'Émile' does not even equal 'Émile'",
-            )
-        )
+def test_text_compares_case_insensitively_beyond_ascii(community_db: Database) -> None:
     with community_db.transaction() as session:
         one_of_each(session, emile={"first_name": "Émile"}, asa={"first_name": "ÅSA"})
     with community_db.session() as session:
@@ -584,13 +558,6 @@ def test_text_compares_case_insensitively_beyond_ascii(
         ) == {"asa"}
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="numbers padded with whitespace other than spaces are read differently: SQLite takes "
-    "'12\\n' as 12 (Python's re.search lets $ match before a final newline) and PostgreSQL "
-    "does not; neither takes '\\t5' as 5, though ' 7 ' is 7 on both",
-)
 def test_a_number_padded_with_whitespace_compares_as_that_number(
     community_db: Database,
 ) -> None:

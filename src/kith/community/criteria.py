@@ -7,7 +7,9 @@ of the node at fault, e.g. `criteria.all[1].activity: unknown activity type 'pos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     not_,
     or_,
@@ -36,6 +39,7 @@ from kith.community.models import (
     Membership,
 )
 from kith.errors import InvalidInput
+from kith.sql import fold, strip_blanks
 
 TEXT_FIELDS = (
     "contact_key",
@@ -353,7 +357,8 @@ def compile_criteria(node: Node, *, now: datetime, vocabulary: Vocabulary) -> Co
 def _compile_activity(node: Activity, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
     events = ActivityEvent.__table__.c
     windowed = node.since or node.until or node.within_days
-    conditions: list[ColumnElement[bool]] = []
+    # events after `now` have not happened yet as far as an --as-of evaluation is concerned
+    conditions: list[ColumnElement[bool]] = [events.occurred_at <= now]
     if node.type_ids is not None:
         conditions.append(events.type_id.in_(node.type_ids))
     elif windowed:
@@ -388,99 +393,99 @@ def _compile_activity(node: Activity, now: datetime, vocabulary: Vocabulary) -> 
 def _compile_member_of(node: MemberOf) -> ColumnElement[bool]:
     query = select(Membership.member_id).where(Membership.community_id == node.community_id)
     if node.role is not None:
-        query = query.where(func.lower(Membership.role) == node.role.lower())
+        query = query.where(fold(Membership.role) == node.role.lower())
     return Member.id.in_(query)
 
 
+NEGATIONS = {"ne": "eq", "not_in": "in", "is_not_empty": "is_empty"}
+ORDERINGS = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
 def _compile_field(test: FieldTest, now: datetime) -> ColumnElement[bool]:
+    """A field test, true or false for every member: never NULL, so that `not` is exact.
+
+    The negative ops (ne, not_in, is_not_empty) select exactly the members their positive op
+    leaves out, members without a value included.
+    """
     column: ColumnElement[Any] = (
         Member.custom_fields[test.field].as_string() if test.custom else getattr(Member, test.field)
     )
-    if test.op == "is_empty":
-        return _is_empty(column, test)
-    if test.op == "is_not_empty":
-        return not_(_is_empty(column, test))
+    positive = NEGATIONS.get(test.op)
+    if positive is not None:
+        return not_(_definite(_field_condition(column, replace(test, op=positive), now)))
+    return _definite(_field_condition(column, test, now))
+
+
+def _definite(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return func.coalesce(condition, false())
+
+
+def _field_condition(
+    column: ColumnElement[Any], test: FieldTest, now: datetime
+) -> ColumnElement[bool]:
     kind = _field_kind(test)
-    if kind == "boolean":
-        return column.is_(test.value) if test.op == "eq" else column.is_not(test.value)
+    if test.op == "is_empty":
+        if kind == "text":
+            return or_(column.is_(None), strip_blanks(column) == "")
+        return column.is_(None)
+    if kind == "boolean":  # eq, or ne turned into eq
+        return column.is_(test.value)
     if kind == "date":
-        if test.op == "within_days":
-            return column >= now - timedelta(days=test.value)
-        return _compile_date(column, test)
-    return _compile_text(column, test)
+        return _date_condition(column, test, now)
+    return _text_condition(column, test)
 
 
-def _is_empty(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
-    if _field_kind(test) == "text":
-        return or_(column.is_(None), func.trim(column) == "")
-    return column.is_(None)
+def _date_condition(
+    column: ColumnElement[Any], test: FieldTest, now: datetime
+) -> ColumnElement[bool]:
+    """Dates compare as whole UTC days: `eq 2026-06-01` is any time on that day."""
 
-
-def _compile_date(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
     def on_day(text: str) -> ColumnElement[bool]:
         day = start_of_day(parse_date(text))
         return and_(column >= day, column < day + timedelta(days=1))
 
     op, value = test.op, test.value
-    if op in ("in", "not_in"):
-        matches = or_(*(on_day(item) for item in value))
-        return matches if op == "in" else or_(column.is_(None), not_(matches))
+    if op == "within_days":
+        return column >= now - timedelta(days=value)
+    if op == "in":
+        return or_(*(on_day(item) for item in value))
     if op == "eq":
         return on_day(value)
-    if op == "ne":
-        return or_(column.is_(None), not_(on_day(value)))
     day = start_of_day(parse_date(value))
     next_day = day + timedelta(days=1)
-    bounds = {
-        "lt": column < day,
-        "lte": column < next_day,
-        "gt": column >= next_day,
-        "gte": column >= day,
-    }
-    return bounds[op]
+    bounds = {"lt": column < day, "lte": column < next_day, "gt": column >= next_day}
+    return bounds.get(op, column >= day)
 
 
-def _compile_text(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
+def _text_condition(column: ColumnElement[Any], test: FieldTest) -> ColumnElement[bool]:
+    """Text compares ignoring case; a number value compares the text as a number."""
     op, value = test.op, test.value
-    if op in ("lt", "lte", "gt", "gte") and not isinstance(value, str):
-        number = as_number(column)
-        comparisons = {
-            "lt": number < value,
-            "lte": number <= value,
-            "gt": number > value,
-            "gte": number >= value,
-        }
-        return and_(number.is_not(None), comparisons[op])
-    lowered = func.lower(column)
-    if op in ("in", "not_in"):
-        texts = [_as_text(item).lower() for item in value]
-        return lowered.in_(texts) if op == "in" else func.coalesce(lowered, "").not_in(texts)
-    text = _as_text(value).lower()
-    if op == "eq":
-        return lowered == text
-    if op == "ne":
-        return func.coalesce(lowered, "") != text
+    if op in ORDERINGS:
+        compare: Callable[[Any, Any], ColumnElement[bool]] = ORDERINGS[op]
+        if _is_number(value):
+            return compare(as_number(column), value)
+        return compare(fold(column), value.lower())
     if op == "contains":
-        return lowered.contains(text, autoescape=True)
+        return fold(column).contains(value.lower(), autoescape=True)
     if op == "starts_with":
-        return lowered.startswith(text, autoescape=True)
-    alphabetical: dict[str, ColumnElement[bool]] = {
-        "lt": lowered < text,
-        "lte": lowered <= text,
-        "gt": lowered > text,
-        "gte": lowered >= text,
-    }
-    return alphabetical[op]
+        return fold(column).startswith(value.lower(), autoescape=True)
+    values = value if op == "in" else [value]  # eq or in
+    numbers = [item for item in values if _is_number(item)]
+    texts = [item.lower() for item in values if not _is_number(item)]
+    matches = []
+    if numbers:
+        matches.append(as_number(column).in_(numbers))
+    if texts:
+        matches.append(fold(column).in_(texts))
+    return or_(*matches)
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def as_number(column: ColumnElement[Any]) -> ColumnElement[float]:
     """The column's text as a number, or NULL when it is not one (both backends, no errors)."""
-    trimmed = func.trim(column)
-    looks_numeric = trimmed.regexp_match(r"^-?[0-9]+(\.[0-9]+)?$")
-    return case((looks_numeric, cast(trimmed, Float)), else_=literal(None))
+    stripped = strip_blanks(column)
+    looks_numeric = stripped.regexp_match(r"^-?[0-9]+(\.[0-9]+)?$")
+    return case((looks_numeric, cast(stripped, Float)), else_=literal(None))
