@@ -19,8 +19,9 @@ from kith.community.models import Member
 from kith.config import Settings
 from kith.db import Database
 from kith.web.app import create_app
+from kith.web.loopback import serve_on_loopback
 from tests.integration.community_world import NOW, add_events, add_member
-from tests.integration.live_server import FakeClock, serve
+from tests.integration.fake_clock import FakeClock
 
 DAY = timedelta(days=1)
 MEMBER_FIELDS = (
@@ -69,7 +70,7 @@ def api(community_db: Database, api_settings: Settings) -> Iterator[Api]:
     app = create_community_app(community_db, api_settings)
     clock = FakeClock(NOW)
     app.state.clock = clock
-    with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
+    with serve_on_loopback(app) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
         yield Api(client, base_url, clock, issued.credential.iam_key, issued.password)
 
 
@@ -448,7 +449,10 @@ def test_list_changes_are_403_once_the_credentials_creator_is_no_longer_a_super_
 def test_openapi_of_the_mounted_app_lists_the_paths_and_both_headers(
     api_settings: Settings, api: Api, full_members: str
 ) -> None:
-    with serve(create_app(api_settings)) as base_url, httpx.Client(base_url=base_url) as client:
+    with (
+        serve_on_loopback(create_app(api_settings)) as base_url,
+        httpx.Client(base_url=base_url) as client,
+    ):
         schema = client.get("/community/openapi.json").json()
         lists = client.get("/community/api/v1/lists", headers=api.headers)
     assert {

@@ -1,4 +1,7 @@
-"""A real uvicorn server on loopback, in a thread, for tests that speak HTTP to an app."""
+"""An ASGI app served by uvicorn on a free loopback port, in a thread, for the length of a block.
+
+The demo reads the community API through it, and tests speak real HTTP to the apps with it.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 
 import uvicorn
 from starlette.types import ASGIApp
 
 
-class FakeClock:
-    """Stands in for `app.state.clock`: the time is whatever the test sets."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` on a free loopback port for the block; yields the base URL."""
+def serve_on_loopback(app: ASGIApp, *, startup_seconds: float = 10) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 at a free port; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -33,7 +25,7 @@ def serve(app: ASGIApp) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + startup_seconds
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
