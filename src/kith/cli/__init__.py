@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from kith.cli import community, system
+from kith.cli import community, demo, system
 
 app = typer.Typer(
     no_args_is_help=True, help="Kith: an online community connected to email marketing."
 )
 system.register(app)
+demo.register(app)
 app.add_typer(community.app, name="community")
 
 

@@ -1,0 +1,63 @@
+"""`kith demo`: run the main job end to end and say what happened and where to look."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from kith.cli.context import console, user_errors
+from kith.clock import utcnow
+from kith.config import get_settings
+from kith.demo import DemoReport, run_demo
+from kith.demo.community import SUPER_ADMIN_EMAIL
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo() -> None:
+    """Build a demo community in KITH_DATA_DIR (default ./var) with lists, and show them."""
+    with user_errors():
+        report = run_demo(get_settings(), now=utcnow())
+    _print(report)
+
+
+def _print(report: DemoReport) -> None:
+    say = console.print
+    data_dir = report.settings.data_dir
+    say("[bold]Kith demo[/bold]: an online community, its List Builder lists and its API\n")
+    say(f"1. Imported the demo community's CSV exports from {data_dir / 'demo-input'}:")
+    for name, result in report.imports.items():
+        line = f"   {name:<12} {result.imported} imported, {len(result.rejected)} rejected"
+        say(line, highlight=False)
+        for rejected in result.rejected:
+            say(f"      line {rejected['line']}: {rejected['reason']}", highlight=False)
+    say(f"\n2. {SUPER_ADMIN_EMAIL} (a Super Admin) built Custom User Lists in List Builder:")
+    table = Table("List", "Members", "For marketing?")
+    for summary in report.lists:
+        marketing = (
+            "yes" if summary.name.lower().startswith("informz") else "no (no Informz prefix)"
+        )
+        table.add_row(summary.name, str(summary.member_count), marketing)
+    console.print(table)
+    issued = report.credential
+    over_http = ", ".join(
+        f"{item['name']} ({item['member_count']})" for item in report.lists_over_http
+    )
+    say("\n3. Created an API credential for the connection and read the lists over HTTP:")
+    say(f"   HLIAMKey:   {issued.credential.iam_key}", highlight=False)
+    say(f"   HLPassword: {issued.password}   (shown once; only its Argon2 hash is stored)")
+    say(
+        f"   GET {report.api_url} -> {len(report.lists_over_http)} lists: {over_http}",
+        highlight=False,
+    )
+    say("\nLook around:")
+    say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
+    say(
+        f"   curl -H 'HLIAMKey: {issued.credential.iam_key}' -H 'HLPassword: {issued.password}' "
+        "http://127.0.0.1:8000/community/api/v1/lists",
+        highlight=False,
+    )
+    say("   .venv/bin/kith community lists members 'Informz New Members'")
+    say("   .venv/bin/kith community lists preview --criteria my-criteria.json")

@@ -1,0 +1,117 @@
+"""`make demo`: the main job end to end on the embedded default, as a user would run it.
+
+It builds a demo community from CSV exports, the Custom User Lists a community manager would
+make, and an API credential, then reads the lists back over the community's HTTP API the way
+the connection will.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kith.community import lists
+from kith.community.app import create_community_app
+from kith.community.credentials import IssuedCredential, create_credential
+from kith.community.ingest import ImportReport, import_activity, import_members, import_memberships
+from kith.config import Settings
+from kith.db import Database
+from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
+from kith.errors import Conflict
+from kith.migrate import upgrade
+from kith.web.loopback import serve_on_loopback
+
+MARKER = ".kith-demo"
+DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Informz Has Started Discussion Thread", {"activity": "thread_started"}),
+    (
+        "Informz Posted 3 Times This Month",
+        {"activity": ["thread_started", "discussion_reply"], "min": 3, "within_days": 30},
+    ),
+    ("Informz No Activity In 90 Days", {"activity": "any", "max": 0, "within_days": 90}),
+    ("Informz New Members", {"field": "joined_at", "op": "within_days", "value": 7}),
+    (
+        "Informz Chapter Members, Not Staff",
+        {
+            "all": [
+                {"any": [{"member_of": "Chapter North"}, {"member_of": "Chapter South"}]},
+                {"not": {"field": "member_type", "op": "eq", "value": "staff"}},
+            ]
+        },
+    ),
+    # not for marketing: no Informz prefix, so the connection will leave it alone
+    ("Chapter Leads", {"field": "chapter_role", "op": "eq", "value": "lead"}),
+)
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    settings: Settings
+    imports: dict[str, ImportReport]
+    lists: list[lists.ListSummary]
+    credential: IssuedCredential
+    lists_over_http: list[dict[str, Any]]
+    api_url: str
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Start the demo afresh in `data_dir`, refusing to wipe a folder the demo did not make."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists():
+            raise Conflict(
+                f"{data_dir} holds data the demo did not make; "
+                "point KITH_DATA_DIR at another folder to run the demo"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    (data_dir / MARKER).write_text("made by `kith demo`; the next demo run replaces it\n")
+
+
+def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
+    prepare_data_dir(settings.data_dir)
+    community = Database(settings.community_url)
+    upgrade(community, "community")
+    upgrade(Database(settings.marketing_url), "marketing")
+    files = write_demo_community(settings.data_dir / "demo-input", now=now)
+    imports = {
+        "members": _import(community, import_members, files.members, now),
+        "memberships": _import(community, import_memberships, files.memberships, now),
+        "activity": _import(community, import_activity, files.activity, now),
+    }
+    with community.transaction() as session:
+        for name, criteria in DEMO_LISTS:
+            lists.create_list(session, name=name, criteria=criteria, by=SUPER_ADMIN_EMAIL, now=now)
+        credential = create_credential(
+            session, name="Marketing connection", by=SUPER_ADMIN_EMAIL, now=now
+        )
+    with community.session() as session:
+        summaries = lists.list_summaries(session, now=now)
+    app = create_community_app(community, settings)
+    with serve_on_loopback(app) as base_url:
+        response = httpx.get(
+            f"{base_url}/api/v1/lists",
+            headers={"HLIAMKey": credential.credential.iam_key, "HLPassword": credential.password},
+            timeout=30,
+        )
+        response.raise_for_status()
+    community.dispose()
+    return DemoReport(
+        settings=settings,
+        imports=imports,
+        lists=summaries,
+        credential=credential,
+        lists_over_http=response.json(),
+        api_url="/community/api/v1/lists",
+    )
+
+
+def _import(db: Database, importer: Any, path: Path, now: datetime) -> ImportReport:
+    with path.open(newline="", encoding="utf-8") as file, db.transaction() as session:
+        report: ImportReport = importer(session, csv.reader(file), now=now)
+    return report
