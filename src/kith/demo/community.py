@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from kith.community.ingest import MEMBER_COLUMNS as MEMBER_IMPORT_COLUMNS
 from kith.community.models import BUILTIN_ACTIVITY_TYPES
 
 FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kemi")
@@ -20,20 +21,7 @@ COMPANIES = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wide World Importe
 MEMBER_TYPES = ("Member", "Member", "Member", "Student", "Fellow", "Staff")
 COMMUNITIES = ("Open Forum", "Chapter North", "Chapter South", "Young Professionals")
 SUPER_ADMIN_EMAIL = "sam.admin@demo.kith.test"
-MEMBER_COLUMNS = [
-    "contact_key",
-    "legacy_contact_key",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "member_type",
-    "joined_at",
-    "last_login_at",
-    "is_super_admin",
-    "chapter_role",
-]
+MEMBER_COLUMNS = [*MEMBER_IMPORT_COLUMNS, "chapter_role"]  # one custom field
 # Rows a real export contains and an import must report rather than swallow.
 BAD_ACTIVITY_ROWS = (
     ("", "M-NOBODY", "thread_started", "2026-01-01T10:00:00Z", ""),
