@@ -1,0 +1,357 @@
+"""The community benchmark: imports and the five standard lists, each next to its floor.
+
+Generates a synthetic community (bench.generate, not timed), loads it through kith's import
+services and, in the same run, through the raw driver into an identical schema (the floor); then
+evaluates the five standard lists through kith.community.lists and their floors in raw SQL.
+Every measured step runs in a child process, whose peak RSS is reported with it. Kith's count
+of each list must equal a hand-written SQL count, or the run fails loudly (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+
+from bench import machine
+from bench.generate import NOW, CommunityFiles, Sizes, generate
+from bench.standard_lists import STANDARD_LISTS, StandardList
+from kith.db import Database, normalize_url
+from kith.migrate import upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+IMPORTS = (
+    ("members", "import members"),
+    ("memberships", "import memberships"),
+    ("activity", "import activity events"),
+)
+FLOOR_IMPORT = {
+    "sqlite": "sqlite3 executemany of the pre-parsed rows, same tables and indexes",
+    "postgresql": "psycopg COPY of the pre-parsed rows, same tables and indexes",
+}
+# The issue's targets, for the full size (1,000,000 members, 10,000,000 events)
+TARGETS = {"import members": 60.0, "import activity events": 60.0}
+LIST_TARGET = 2.0
+FULL_SIZE = Sizes(1_000_000, 10_000_000)
+
+
+@dataclass(frozen=True)
+class Databases:
+    """Kith's database and the floor's, each as a SQLAlchemy URL and as a raw driver target."""
+
+    backend: str
+    kith_url: str
+    kith_raw: str
+    floor_url: str
+    floor_raw: str
+
+
+@dataclass
+class Figure:
+    name: str
+    seconds: float
+    floor_seconds: float
+    floor: str
+    peak_rss_mb: float
+    floor_peak_rss_mb: float
+    target_seconds: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.floor_seconds if self.floor_seconds > 0 else float("inf")
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run",
+        description="Time kith's community imports and standard lists next to their floors.",
+    )
+    parser.add_argument("--members", type=int, default=1_000_000, help="default 1,000,000")
+    parser.add_argument("--events", type=int, default=10_000_000, help="default 10,000,000")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="1/100 of the sizes (under a minute)")
+    parser.add_argument("--out", type=Path, default=OUT / "community.json", help="JSON results")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (and databases)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per list; the best counts")
+    parser.add_argument("--seed", type=int, default=Sizes(0, 0).seed)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="default bench/out/data-MEMBERS-EVENTS"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.members = max(args.members // 100, 1)
+        args.events = max(args.events // 100, 1)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    sizes = Sizes(args.members, args.events, args.seed)
+    data_dir: Path = args.data_dir or OUT / f"data-{sizes.members}-{sizes.events}"
+    postgres_url = os.environ.get("KITH_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    run_started = perf_counter()
+    about_machine = machine.describe(postgres_url if args.backend == "postgresql" else None)
+    say(f"generating {sizes.members:,} members and {sizes.events:,} events in {data_dir} ...")
+    started = perf_counter()
+    files = generate(sizes, data_dir)
+    generation_seconds = perf_counter() - started
+    say(f"  generated in {generation_seconds:.1f} s (not part of the figures)")
+    try:
+        with databases(args.backend, data_dir, postgres_url, keep=args.keep) as dbs:
+            figures, phases = measure(dbs, files, args.repeat)
+    finally:
+        if not args.keep:
+            remove_data(files)
+    problems = check(phases)
+    print_table(figures, args)
+    result = {
+        "benchmark": "community",
+        "command": " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]),
+        "backend": args.backend,
+        "members": sizes.members,
+        "events": sizes.events,
+        "seed": sizes.seed,
+        "now": NOW.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": about_machine,
+        "generation_seconds": generation_seconds,
+        "total_seconds": perf_counter() - run_started,
+        "figures": [{**asdict(figure), "ratio": figure.ratio} for figure in figures],
+        "phases": phases,
+        "problems": problems,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    say(f"\nwritten to {args.out}")
+    if problems:
+        say("\n" + "!" * 100)
+        for problem in problems:
+            say(f"!!! WRONG ANSWER: {problem}")
+        say("!" * 100)
+        return 1
+    return 0
+
+
+def measure(
+    dbs: Databases, files: CommunityFiles, repeat: int
+) -> tuple[list[Figure], dict[str, Any]]:
+    figures: list[Figure] = []
+    phases: dict[str, Any] = {}
+    common: dict[str, Any] = {
+        "backend": dbs.backend,
+        "kith_url": dbs.kith_url,
+        "kith_raw": dbs.kith_raw,
+    }
+    common |= {"floor_raw": dbs.floor_raw, "repeat": repeat}
+    for kind, name in IMPORTS:
+        path = str(getattr(files, kind))
+        kith = run_phase("kith_import", {**common, "kind": kind, "file": path})
+        floor = run_phase("floor_import", {**common, "kind": kind, "file": path})
+        phases[f"{name} (kith)"] = kith
+        phases[f"{name} (floor)"] = floor
+        say(
+            f"  {name}: kith {kith['seconds']:.2f} s ({kith['imported']:,} imported, "
+            f"{kith['rejected']:,} rejected), floor {floor['seconds']:.2f} s"
+        )
+        figures.append(
+            Figure(
+                name,
+                kith["seconds"],
+                floor["seconds"],
+                FLOOR_IMPORT[dbs.backend],
+                kith["peak_rss_mb"],
+                floor["peak_rss_mb"],
+                TARGETS.get(name),
+                {"rows": floor["rows"], "floor_parse_seconds": floor["parse_seconds"]},
+            )
+        )
+    prepare_for_queries(dbs)
+    for standard in STANDARD_LISTS:
+        kith = run_phase("kith_list", {**common, "list": standard.key})
+        floor = run_phase("floor_list", {**common, "list": standard.key})
+        phases[f"list {standard.key} (kith)"] = kith
+        phases[f"list {standard.key} (floor)"] = floor
+        say(
+            f"  list {standard.key}: {kith['count']:,} members;"
+            f" count {kith['count_seconds']:.3f} s, ids {kith['ids_seconds']:.3f} s;"
+            f" floor {floor['count_seconds']:.3f} s / {floor['ids_seconds']:.3f} s"
+        )
+        figures.extend(list_figures(standard, kith, floor))
+    return figures, phases
+
+
+def list_figures(
+    standard: StandardList, kith: dict[str, Any], floor: dict[str, Any]
+) -> list[Figure]:
+    details = {
+        "title": standard.title,
+        "criteria": standard.criteria,
+        "members": kith["count"],
+        "expected_members": floor["expected_count"],
+        "check_seconds": floor["check_seconds"],
+    }
+    return [
+        Figure(
+            f"list {standard.key} {form}: {standard.title}",
+            kith[f"{form}_seconds"],
+            floor[f"{form}_seconds"],
+            standard.floor,
+            kith["peak_rss_mb"],
+            floor["peak_rss_mb"],
+            LIST_TARGET,
+            details,
+        )
+        for form in ("count", "ids")
+    ]
+
+
+def check(phases: dict[str, Any]) -> list[str]:
+    """Kith's answers against independent raw SQL; every disagreement, as a message."""
+    problems = []
+    for standard in STANDARD_LISTS:
+        kith = phases[f"list {standard.key} (kith)"]
+        expected = phases[f"list {standard.key} (floor)"]["expected_count"]
+        if kith["count"] != expected:
+            problems.append(
+                f"list {standard.key} ({standard.title}): kith counts {kith['count']:,} members, "
+                f"hand-written SQL counts {expected:,}"
+            )
+        if kith["ids"] != kith["count"] or kith["distinct_ids"] != kith["ids"]:
+            problems.append(
+                f"list {standard.key} ({standard.title}): kith's id list has {kith['ids']:,} "
+                f"ids ({kith['distinct_ids']:,} distinct) but its count is {kith['count']:,}"
+            )
+    return problems
+
+
+def run_phase(phase: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run one step in a child process; its result, with the child's peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="kith-bench-") as folder:
+        config_path = Path(folder) / "config.json"
+        result_path = Path(folder) / "result.json"
+        config_path.write_text(json.dumps({**config, "phase": phase}))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.phases", str(config_path), str(result_path)],
+            cwd=REPO,
+            env=env,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise SystemExit(f"bench phase {phase} {config} failed (exit {completed.returncode})")
+        result: dict[str, Any] = json.loads(result_path.read_text())
+        return result
+
+
+def prepare_for_queries(dbs: Databases) -> None:
+    """PostgreSQL: ANALYZE, as autovacuum would soon after a bulk load (not timed)."""
+    if dbs.backend == "postgresql":
+        engine = create_engine(dbs.kith_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+        engine.dispose()
+
+
+@contextmanager
+def databases(
+    backend: str, data_dir: Path, postgres_url: str, *, keep: bool
+) -> Iterator[Databases]:
+    """Fresh, migrated databases for kith and for the floor; dropped afterwards unless kept."""
+    if backend == "sqlite":
+        paths = {side: data_dir / f"{side}.db" for side in ("kith", "floor")}
+        for path in paths.values():
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+        urls = {side: f"sqlite:///{path.resolve()}" for side, path in paths.items()}
+        for url in urls.values():
+            migrate(url)
+        yield Databases(
+            backend, urls["kith"], str(paths["kith"]), urls["floor"], str(paths["floor"])
+        )
+        return
+    admin = create_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
+    suffix = uuid.uuid4().hex[:8]
+    names = {side: f"kith_bench_{side}_{suffix}" for side in ("kith", "floor")}
+    with admin.connect() as connection:
+        for name in names.values():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    raw = {
+        side: make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        for side, name in names.items()
+    }
+    try:
+        for url in raw.values():
+            migrate(url)
+        yield Databases(
+            backend,
+            normalize_url(raw["kith"]),
+            raw["kith"],
+            normalize_url(raw["floor"]),
+            raw["floor"],
+        )
+    finally:
+        if keep:
+            say(f"kept the databases {', '.join(names.values())}")
+        else:
+            with admin.connect() as connection:
+                for name in names.values():
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def remove_data(files: CommunityFiles) -> None:
+    """Delete what this run wrote into the data dir, and the dir itself if nothing else is left."""
+    names = [files.members, files.memberships, files.activity, files.manifest]
+    for side in ("kith", "floor"):
+        names += [files.folder / f"{side}.db{suffix}" for suffix in ("", "-wal", "-shm")]
+    for path in names:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        files.folder.rmdir()
+
+
+def migrate(url: str) -> None:
+    db = Database(url)
+    upgrade(db, "community")
+    db.dispose()
+
+
+def print_table(figures: list[Figure], args: argparse.Namespace) -> None:
+    say(
+        f"\nkith community benchmark: {args.members:,} members, {args.events:,} events, "
+        f"{args.backend}\n"
+    )
+    full_size = args.members >= FULL_SIZE.members and args.events >= FULL_SIZE.events
+    say("| figure | seconds | floor seconds | ratio | peak RSS MB | target | floor |")
+    say("|---|--:|--:|--:|--:|--:|---|")
+    for figure in figures:
+        target = ""  # the targets hold for the full size only
+        if full_size and figure.target_seconds is not None:
+            target = f"≤ {figure.target_seconds:g} s"
+            if figure.seconds > figure.target_seconds:
+                target += " MISSED"
+        say(
+            f"| {figure.name} | {figure.seconds:.3f} | {figure.floor_seconds:.3f} | "
+            f"{figure.ratio:.1f} | {figure.peak_rss_mb:.0f} | {target} | {figure.floor} |"
+        )
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
