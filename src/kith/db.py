@@ -29,6 +29,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA cache_size=-262144",
     "PRAGMA temp_store=MEMORY",
+    # reads through a memory map skip a system call per page: index seeks get ~2x faster
+    "PRAGMA mmap_size=4294967296",
 )
 
 # How a UTC datetime is stored as text on SQLite; bulk loaders format values the same way so

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     not_,
@@ -341,53 +342,84 @@ def _field_kind(test: FieldTest) -> str:
 
 def compile_criteria(node: Node, *, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
     """One SQL condition on members that holds exactly for the members the tree selects."""
-    if isinstance(node, All):
-        return and_(*(compile_criteria(c, now=now, vocabulary=vocabulary) for c in node.children))
-    if isinstance(node, Any_):
-        return or_(*(compile_criteria(c, now=now, vocabulary=vocabulary) for c in node.children))
-    if isinstance(node, Not):
-        return not_(compile_criteria(node.child, now=now, vocabulary=vocabulary))
-    if isinstance(node, Activity):
-        return _compile_activity(node, now, vocabulary)
-    if isinstance(node, FieldTest):
-        return _compile_field(node, now)
-    return _compile_member_of(node)
+    return _Compiler(now, vocabulary).compile(node)
 
 
-def _compile_activity(node: Activity, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
-    events = ActivityEvent.__table__.c
-    windowed = node.since or node.until or node.within_days
-    # events after `now` have not happened yet as far as an --as-of evaluation is concerned
-    conditions: list[ColumnElement[bool]] = [events.occurred_at <= now]
-    if node.type_ids is not None:
-        conditions.append(events.type_id.in_(node.type_ids))
-    elif windowed:
-        # naming every type lets the (type, occurred_at, member) index serve a windowed "any"
-        conditions.append(events.type_id.in_(sorted(vocabulary.activity_types.values())))
-    if node.since:
-        conditions.append(events.occurred_at >= start_of_day(node.since))
-    if node.until:
-        conditions.append(events.occurred_at < start_of_day(node.until))
-    if node.within_days:
-        conditions.append(events.occurred_at >= now - timedelta(days=node.within_days))
-    if node.community_id is not None:
-        conditions.append(events.community_id == node.community_id)
-    matching = select(events.member_id).where(*conditions)
+class _Compiler:
+    """Chooses, per activity node, between two SQL shapes with the same meaning.
 
-    if node.minimum == 0:
-        if node.maximum is None:
+    A set (`id IN (SELECT member_id ... GROUP BY ... HAVING ...)`) reads the events once through
+    the (type, occurred_at) index: best when the activity test stands alone. A per-member count
+    (`(SELECT count(*) ... WHERE member_id = members.id ...)`) seeks the (member, occurred_at)
+    index: best for negative tests (`max`), and next to cheaper tests under the same `all`,
+    which are written first so that the count runs only for the members they let through.
+    """
+
+    def __init__(self, now: datetime, vocabulary: Vocabulary) -> None:
+        self.now = now
+        self.vocabulary = vocabulary
+
+    def compile(self, node: Node, *, beside_cheaper: bool = False) -> ColumnElement[bool]:
+        if isinstance(node, All):
+            cheap = [child for child in node.children if not isinstance(child, Activity)]
+            costly = [child for child in node.children if isinstance(child, Activity)]
+            return and_(
+                *(self.compile(child) for child in cheap),
+                *(self.compile(child, beside_cheaper=bool(cheap)) for child in costly),
+            )
+        if isinstance(node, Any_):
+            return or_(*(self.compile(child) for child in node.children))
+        if isinstance(node, Not):
+            return not_(self.compile(node.child))
+        if isinstance(node, Activity):
+            return self.activity(node, per_member=beside_cheaper or node.maximum is not None)
+        if isinstance(node, FieldTest):
+            return _compile_field(node, self.now)
+        return _compile_member_of(node)
+
+    def activity(self, node: Activity, *, per_member: bool) -> ColumnElement[bool]:
+        events = ActivityEvent.__table__.c
+        # events after `now` have not happened yet as far as an --as-of evaluation is concerned
+        conditions: list[ColumnElement[bool]] = [events.occurred_at <= self.now]
+        if node.type_ids is not None:
+            conditions.append(events.type_id.in_(node.type_ids))
+        elif not per_member and (node.since or node.until or node.within_days):
+            # naming every type lets the (type, occurred_at) index serve a windowed "any"
+            types = sorted(self.vocabulary.activity_types.values())
+            conditions.append(events.type_id.in_(types))
+        if node.since:
+            conditions.append(events.occurred_at >= start_of_day(node.since))
+        if node.until:
+            conditions.append(events.occurred_at < start_of_day(node.until))
+        if node.within_days:
+            conditions.append(events.occurred_at >= self.now - timedelta(days=node.within_days))
+        if node.community_id is not None:
+            conditions.append(events.community_id == node.community_id)
+        if node.minimum == 0 and node.maximum is None:
             return true()
+        if per_member:
+            return self._per_member(node, conditions)
+        matching = select(events.member_id).where(*conditions)
+        if node.minimum == 1 and node.maximum is None:
+            return Member.id.in_(matching)
+        count = func.count()
+        having = count >= node.minimum
+        if node.maximum is not None:
+            having = count.between(node.minimum, node.maximum)
+        return Member.id.in_(matching.group_by(events.member_id).having(having))
+
+    @staticmethod
+    def _per_member(node: Activity, conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        events = ActivityEvent.__table__.c
+        own = [events.member_id == Member.id, *conditions]
         if node.maximum == 0:
-            return Member.id.not_in(matching)
-        too_many = matching.group_by(events.member_id).having(func.count() > node.maximum)
-        return Member.id.not_in(too_many)
-    if node.minimum == 1 and node.maximum is None:
-        return Member.id.in_(matching)
-    count = func.count()
-    having = (
-        count >= node.minimum if node.maximum is None else count.between(node.minimum, node.maximum)
-    )
-    return Member.id.in_(matching.group_by(events.member_id).having(having))
+            return ~exists().where(*own)
+        if node.minimum == 1 and node.maximum is None:
+            return exists().where(*own)
+        count = select(func.count()).where(*own).scalar_subquery()
+        if node.maximum is None:
+            return count >= node.minimum
+        return count.between(node.minimum, node.maximum)
 
 
 def _compile_member_of(node: MemberOf) -> ColumnElement[bool]:
@@ -466,18 +498,27 @@ def _text_condition(column: ColumnElement[Any], test: FieldTest) -> ColumnElemen
             return compare(as_number(column), value)
         return compare(fold(column), value.lower())
     if op == "contains":
-        return fold(column).contains(value.lower(), autoescape=True)
+        return _lowered(column, [value]).contains(value.lower(), autoescape=True)
     if op == "starts_with":
-        return fold(column).startswith(value.lower(), autoescape=True)
+        return _lowered(column, [value]).startswith(value.lower(), autoescape=True)
     values = value if op == "in" else [value]  # eq or in
     numbers = [item for item in values if _is_number(item)]
-    texts = [item.lower() for item in values if not _is_number(item)]
+    texts = [item for item in values if not _is_number(item)]
     matches = []
     if numbers:
         matches.append(as_number(column).in_(numbers))
     if texts:
-        matches.append(fold(column).in_(texts))
+        matches.append(_lowered(column, texts).in_([text.lower() for text in texts]))
     return or_(*matches)
+
+
+def _lowered(column: ColumnElement[Any], values: list[str]) -> ColumnElement[str]:
+    """The column lower-cased for matching these values.
+
+    Matching ASCII values, the database's own lower() gives the same answer as full Unicode
+    folding (but for the Kelvin sign) and saves SQLite a call into Python per member.
+    """
+    return func.lower(column) if all(text.isascii() for text in values) else fold(column)
 
 
 def _is_number(value: Any) -> bool:

@@ -40,7 +40,10 @@ def member_ids_query(session: Session, criteria: Any, *, now: datetime) -> Selec
     """The ids of the members a criteria tree selects, as one query (validated first)."""
     vocabulary = Vocabulary.load(session)
     node = parse_criteria(criteria, vocabulary)
-    return select(Member.id).where(compile_criteria(node, now=now, vocabulary=vocabulary))
+    condition = compile_criteria(node, now=now, vocabulary=vocabulary)
+    # In id order SQLite walks the members table itself, so per-member lookups into the
+    # activity index come in index order too (2-3x faster than via a smaller index).
+    return select(Member.id).where(condition).order_by(Member.id)
 
 
 def count_members(session: Session, criteria: Any, *, now: datetime) -> int:

@@ -119,8 +119,9 @@ class ActivityEvent(Base):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
 
     __table_args__ = (
-        # a member's timeline and the per-member activity summaries
-        Index("ix_activity_events_member", "member_id", "type_id", "occurred_at"),
+        # a member's timeline, the per-member activity summaries, and per-member counts in
+        # a window (List Builder's negative tests: "no activity in 90 days")
+        Index("ix_activity_events_member", "member_id", "occurred_at", "type_id"),
         # List Builder: who did this type in this window (covering, so no table lookups)
         Index("ix_activity_events_type_time", "type_id", "occurred_at", "member_id"),
     )

@@ -134,7 +134,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name="uq_activity_events_event_id"),
     )
     op.create_index(
-        "ix_activity_events_member", "activity_events", ["member_id", "type_id", "occurred_at"]
+        "ix_activity_events_member", "activity_events", ["member_id", "occurred_at", "type_id"]
     )
     op.create_index(
         "ix_activity_events_type_time", "activity_events", ["type_id", "occurred_at", "member_id"]
