@@ -19,6 +19,7 @@ from typing import Any
 from bench.generate import COMMUNITIES, NOW
 from bench.raw import RawDatabase
 from kith.clock import parse_datetime
+from kith.db import SQLITE_BULK_PRAGMAS
 
 CHUNK = 50_000
 
@@ -67,6 +68,8 @@ def load(db: RawDatabase, kind: str, path: Path) -> dict[str, Any]:
         next(rows)
         chunks = _converted_chunks(rows, convert)
         if db.is_sqlite:
+            for pragma in SQLITE_BULK_PRAGMAS:  # as kith's import transaction has them
+                db.connection.execute(pragma)
             return _executemany(db, table, columns, chunks)
         return _copy(db, table, columns, chunks)
 

@@ -39,7 +39,7 @@ def kith_import(config: Config) -> dict[str, Any]:
     db = Database(config["kith_url"])
     with Path(config["file"]).open(newline="", encoding="utf-8-sig") as handle:
         started = perf_counter()
-        with db.transaction() as session:
+        with db.bulk_transaction() as session:
             report = service(session, csv.reader(handle), now=NOW, strict=False)
         seconds = perf_counter() - started
     db.dispose()

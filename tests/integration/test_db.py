@@ -58,3 +58,14 @@ def test_sqlite_writers_begin_immediate_so_a_second_writer_waits(tmp_path: Path)
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
         other.dispose()
     db.dispose()
+
+
+def test_an_sqlite_bulk_transaction_skips_foreign_keys_then_restores_them(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.bulk_transaction() as session:
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 0
+        assert session.execute(text("PRAGMA cache_size")).scalar() == -1048576
+    with db.session() as session:  # the same pooled connection, back to the usual pragmas
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert session.execute(text("PRAGMA cache_size")).scalar() == -262144
+    db.dispose()

@@ -135,7 +135,7 @@ def _run_import(importer: Importer, file: Path, *, strict: bool, as_json: bool) 
     try:
         with user_errors():
             try:
-                with _csv_rows(file) as rows, db.transaction() as session:
+                with _csv_rows(file) as rows, db.bulk_transaction() as session:
                     report = importer(session, rows, now=utcnow(), strict=strict)
             except ImportRejected as rejected:
                 _show(rejected.report, as_json)

@@ -112,6 +112,6 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
 
 
 def _import(db: Database, importer: Any, path: Path, now: datetime) -> ImportReport:
-    with path.open(newline="", encoding="utf-8") as file, db.transaction() as session:
+    with path.open(newline="", encoding="utf-8") as file, db.bulk_transaction() as session:
         report: ImportReport = importer(session, csv.reader(file), now=now)
     return report
