@@ -26,6 +26,7 @@ from kith.community.lists import (
     delete_list,
     get_list,
     list_summaries,
+    member_chunks,
     member_ids_query,
     member_page,
     update_list,
@@ -332,24 +333,15 @@ def require_both_headers(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _member_lines(db: Database, list_key: str, instant: datetime) -> Iterator[bytes]:
-    """The list's members as NDJSON, read in keyset chunks so memory stays bounded."""
+    """The list's members as NDJSON, from one evaluation streamed in bounded chunks."""
     with db.session() as session:
         custom_list = get_list(session, list_key)
-        after_id: int | None = None
-        while True:
-            members = member_page(
-                session, custom_list, now=instant, after_id=after_id, limit=STREAM_CHUNK
-            )
-            if not members:
-                return
+        for members in member_chunks(session, custom_list, now=instant, chunk=STREAM_CHUNK):
             activity = activity_summaries(session, [member.id for member in members], now=instant)
             yield b"".join(
                 orjson.dumps(_member_json(member, activity.get(member.id, {}))) + b"\n"
                 for member in members
             )
-            after_id = members[-1].id
-            if len(members) < STREAM_CHUNK:
-                return
 
 
 def _member_json(member: Member, activity: dict[str, ActivitySummary]) -> dict[str, Any]:

@@ -155,15 +155,28 @@ def member_page(
     return list(session.scalars(query.order_by(Member.id).limit(limit)))
 
 
+def member_chunks(
+    session: Session, custom_list: CustomUserList, *, now: datetime, chunk: int = 10_000
+) -> Iterator[list[Member]]:
+    """Every member of the list in id order, `chunk` at a time, from one evaluation.
+
+    The rows stream from the database (a server-side cursor on PostgreSQL), so memory holds
+    one chunk whatever the size of the list.
+    """
+    ids = member_ids_query(session, custom_list.criteria, now=now)
+    query = select(Member).where(Member.id.in_(ids)).order_by(Member.id)
+    for partition in session.scalars(query.execution_options(yield_per=chunk)).partitions():
+        yield list(partition)
+        for member in partition:  # keep the identity map to one chunk
+            session.expunge(member)
+
+
 def iter_members(
     session: Session, custom_list: CustomUserList, *, now: datetime, chunk: int = 10_000
 ) -> Iterator[Member]:
-    """Every member of the list in id order, read a bounded chunk at a time."""
-    after_id: int | None = None
-    while page := member_page(session, custom_list, now=now, after_id=after_id, limit=chunk):
-        yield from page
-        session.expunge_all()
-        after_id = page[-1].id
+    """Every member of the list in id order (see member_chunks)."""
+    for members in member_chunks(session, custom_list, now=now, chunk=chunk):
+        yield from members
 
 
 def activity_summaries(
