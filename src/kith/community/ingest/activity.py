@@ -22,6 +22,7 @@ from kith.community.ingest.report import ImportReport
 from kith.community.ingest.rows import BATCH_SIZE, NumberedRow, Row, numbered_batches, read_header
 from kith.community.ingest.timestamps import time_parser
 from kith.community.models import ActivityEvent, ActivityType
+from kith.db import refresh_statistics
 
 ACTIVITY_COLUMNS = ("event_id", "contact_key", "type", "occurred_at", "community")
 _EVENT_ID_LENGTH = 200
@@ -49,6 +50,7 @@ def import_activity(
     pick = itemgetter(*(header.positions[name] for name in ACTIVITY_COLUMNS))
     for batch in numbered_batches(stream):
         loader.load(batch, header.width, pick)
+    refresh_statistics(session, "activity_events")
     return loader.report.settle(strict=strict)
 
 

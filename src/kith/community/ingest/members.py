@@ -26,6 +26,7 @@ from kith.community.ingest.rows import (
 )
 from kith.community.ingest.timestamps import StoredTime, TimeParser, time_parser
 from kith.community.models import CustomField, Member
+from kith.db import refresh_statistics
 from kith.errors import InvalidInput
 
 MEMBER_COLUMNS = (
@@ -95,6 +96,7 @@ def import_members(
             except RowRejected as reason:
                 report.reject(line, str(reason))
         _write(session, writer, parsed, report, has_custom)
+    refresh_statistics(session, "members")
     return report.settle(strict=strict)
 
 

@@ -25,6 +25,7 @@ from kith.community.ingest.rows import (
 )
 from kith.community.ingest.timestamps import StoredTime, TimeParser, time_parser
 from kith.community.models import Membership
+from kith.db import refresh_statistics
 
 MEMBERSHIP_COLUMNS = ("contact_key", "community", "role", "joined_at")
 _ROLE_LENGTH = 100
@@ -74,6 +75,7 @@ def import_memberships(
             except RowRejected as reason:
                 report.reject(line, str(reason))
         _write(session, writer, parsed, report, members, communities, now)
+    refresh_statistics(session, "memberships", "communities")
     return report.settle(strict=strict)
 
 
