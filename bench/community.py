@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, make_url, text
 from bench import machine
 from bench.generate import NOW, CommunityFiles, Sizes, generate
 from bench.standard_lists import STANDARD_LISTS, StandardList
-from kith.db import Database, normalize_url
+from kith.db import Database, normalize_url, refresh_statistics
 from kith.migrate import upgrade
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,12 +92,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="runs per list; the best counts")
     parser.add_argument("--seed", type=int, default=Sizes(0, 0).seed)
     parser.add_argument(
+        "--lists-only",
+        action="store_true",
+        help="SQLite: time only the lists, on the databases an earlier --keep run left",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=None, help="default bench/out/data-MEMBERS-EVENTS"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.members = max(args.members // 100, 1)
         args.events = max(args.events // 100, 1)
+    if args.lists_only and args.backend != "sqlite":
+        parser.error("--lists-only reuses SQLite files kept by an earlier --keep run")
+    if args.lists_only:
+        args.keep = True
     return args
 
 
@@ -114,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     generation_seconds = perf_counter() - started
     say(f"  generated in {generation_seconds:.1f} s (not part of the figures)")
     try:
-        with databases(args.backend, data_dir, postgres_url, keep=args.keep) as dbs:
-            figures, phases = measure(dbs, files, args.repeat)
+        with databases(
+            args.backend, data_dir, postgres_url, keep=args.keep, reuse=args.lists_only
+        ) as dbs:
+            figures, phases = measure(dbs, files, args.repeat, lists_only=args.lists_only)
     finally:
         if not args.keep:
             remove_data(files)
@@ -150,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(
-    dbs: Databases, files: CommunityFiles, repeat: int
+    dbs: Databases, files: CommunityFiles, repeat: int, *, lists_only: bool = False
 ) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     phases: dict[str, Any] = {}
@@ -160,7 +171,7 @@ def measure(
         "kith_raw": dbs.kith_raw,
     }
     common |= {"floor_raw": dbs.floor_raw, "repeat": repeat}
-    for kind, name in IMPORTS:
+    for kind, name in () if lists_only else IMPORTS:
         path = str(getattr(files, kind))
         kith = run_phase("kith_import", {**common, "kind": kind, "file": path})
         floor = run_phase("floor_import", {**common, "kind": kind, "file": path})
@@ -261,7 +272,13 @@ def run_phase(phase: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare_for_queries(dbs: Databases) -> None:
-    """PostgreSQL: ANALYZE, as autovacuum would soon after a bulk load (not timed)."""
+    """Planner statistics as kith's imports leave them; on PostgreSQL a full ANALYZE, as
+    autovacuum would run soon after a bulk load (not timed)."""
+    if dbs.backend == "sqlite":  # a no-op after kith's own import; needed for older kept files
+        db = Database(dbs.kith_url)
+        with db.transaction() as session:
+            refresh_statistics(session, "members", "memberships", "activity_events")
+        db.dispose()
     if dbs.backend == "postgresql":
         engine = create_engine(dbs.kith_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
@@ -271,14 +288,18 @@ def prepare_for_queries(dbs: Databases) -> None:
 
 @contextmanager
 def databases(
-    backend: str, data_dir: Path, postgres_url: str, *, keep: bool
+    backend: str, data_dir: Path, postgres_url: str, *, keep: bool, reuse: bool = False
 ) -> Iterator[Databases]:
-    """Fresh, migrated databases for kith and for the floor; dropped afterwards unless kept."""
+    """Fresh, migrated databases for kith and for the floor (or, with `reuse`, the SQLite files
+    an earlier run kept); dropped afterwards unless kept."""
     if backend == "sqlite":
         paths = {side: data_dir / f"{side}.db" for side in ("kith", "floor")}
         for path in paths.values():
+            if reuse and not path.exists():
+                raise SystemExit(f"--lists-only: {path} is missing; run once with --keep first")
             for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                leftover.unlink(missing_ok=True)
+                if not reuse:
+                    leftover.unlink(missing_ok=True)
         urls = {side: f"sqlite:///{path.resolve()}" for side, path in paths.items()}
         for url in urls.values():
             migrate(url)
