@@ -19,29 +19,14 @@ from typing import Any
 from bench.generate import COMMUNITIES, NOW
 from bench.raw import RawDatabase
 from kith.clock import parse_datetime
+from kith.community.ingest import MEMBER_COLUMNS
 from kith.db import SQLITE_BULK_PRAGMAS
 
 CHUNK = 50_000
 
 Target = tuple[str, tuple[str, ...]]  # a table and the columns loaded into it
 
-MEMBER_INSERT: Target = (
-    "members",
-    (
-        "contact_key",
-        "legacy_contact_key",
-        "email",
-        "first_name",
-        "last_name",
-        "company",
-        "title",
-        "member_type",
-        "joined_at",
-        "last_login_at",
-        "is_super_admin",
-        "custom_fields",
-    ),
-)
+MEMBER_INSERT: Target = ("members", (*MEMBER_COLUMNS, "custom_fields"))
 MEMBERSHIP_INSERT: Target = ("memberships", ("member_id", "community_id", "role", "joined_at"))
 ACTIVITY_INSERT: Target = (
     "activity_events",

@@ -28,23 +28,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from kith.community.ingest import MEMBER_COLUMNS as IMPORTED_MEMBER_COLUMNS
+
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 GENERATOR_VERSION = 1
 
-MEMBER_COLUMNS = (
-    "contact_key",
-    "legacy_contact_key",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "member_type",
-    "joined_at",
-    "last_login_at",
-    "is_super_admin",
-    "chapter",
-)
+MEMBER_COLUMNS = (*IMPORTED_MEMBER_COLUMNS, "chapter")  # one custom field
 MEMBERSHIP_COLUMNS = ("contact_key", "community", "role", "joined_at")
 ACTIVITY_COLUMNS = ("event_id", "contact_key", "type", "occurred_at", "community")
 
