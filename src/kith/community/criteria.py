@@ -32,6 +32,9 @@ from sqlalchemy.sql.expression import literal
 
 from kith.clock import parse_date, start_of_day
 from kith.community.models import (
+    MEMBER_BOOLEAN_FIELDS,
+    MEMBER_DATE_FIELDS,
+    MEMBER_TEXT_FIELDS,
     ActivityEvent,
     ActivityType,
     Community,
@@ -42,18 +45,6 @@ from kith.community.models import (
 from kith.errors import InvalidInput
 from kith.sql import fold, strip_blanks
 
-TEXT_FIELDS = (
-    "contact_key",
-    "legacy_contact_key",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "member_type",
-)
-DATE_FIELDS = ("joined_at", "last_login_at")
-BOOLEAN_FIELDS = ("is_super_admin",)
 OPS = (
     "eq",
     "ne",
@@ -223,7 +214,7 @@ def _parse_activity(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> N
 def _parse_field(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
     _only_keys(raw, {"field", "op", "value"}, path)
     name = raw["field"]
-    standard = TEXT_FIELDS + DATE_FIELDS + BOOLEAN_FIELDS
+    standard = MEMBER_TEXT_FIELDS + MEMBER_DATE_FIELDS + MEMBER_BOOLEAN_FIELDS
     if not isinstance(name, str) or (name not in standard and name not in vocabulary.custom_fields):
         custom = ", ".join(sorted(vocabulary.custom_fields)) or "none yet"
         raise InvalidCriteria(
@@ -330,9 +321,9 @@ def _check_value(test: FieldTest, path: str) -> None:
 
 
 def _field_kind(test: FieldTest) -> str:
-    if test.field in DATE_FIELDS:
+    if test.field in MEMBER_DATE_FIELDS:
         return "date"
-    if test.field in BOOLEAN_FIELDS:
+    if test.field in MEMBER_BOOLEAN_FIELDS:
         return "boolean"
     return "text"
 

@@ -32,6 +32,21 @@ BUILTIN_ACTIVITY_TYPES = (
     "profile_completed",
 )
 
+# A member's standard fields by kind, in the order of the members CSV; anything else a member
+# carries is a custom field.
+MEMBER_TEXT_FIELDS = (
+    "contact_key",
+    "legacy_contact_key",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "member_type",
+)
+MEMBER_DATE_FIELDS = ("joined_at", "last_login_at")
+MEMBER_BOOLEAN_FIELDS = ("is_super_admin",)
+
 # 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -25,23 +25,17 @@ from kith.community.ingest.rows import (
     required_text,
 )
 from kith.community.ingest.timestamps import StoredTime, TimeParser, time_parser
-from kith.community.models import CustomField, Member
+from kith.community.models import (
+    MEMBER_BOOLEAN_FIELDS,
+    MEMBER_DATE_FIELDS,
+    MEMBER_TEXT_FIELDS,
+    CustomField,
+    Member,
+)
 from kith.db import refresh_statistics
 from kith.errors import InvalidInput
 
-MEMBER_COLUMNS = (
-    "contact_key",
-    "legacy_contact_key",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "member_type",
-    "joined_at",
-    "last_login_at",
-    "is_super_admin",
-)
+MEMBER_COLUMNS = (*MEMBER_TEXT_FIELDS, *MEMBER_DATE_FIELDS, *MEMBER_BOOLEAN_FIELDS)
 _TEXT_COLUMNS = ("email", "first_name", "last_name", "company", "title", "member_type")
 
 
