@@ -95,17 +95,7 @@ def list_all(as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
     with user_errors(), community_db().session() as session:
         summaries = lists.list_summaries(session, now=_now(as_of))
     if as_json:
-        print_json(
-            [
-                {
-                    "key": item.list_key,
-                    "name": item.name,
-                    "updated_at": item.updated_at.isoformat(),
-                    "member_count": item.member_count,
-                }
-                for item in summaries
-            ]
-        )
+        print_json([item.as_json() for item in summaries])
         return
     table = Table("Key", "Name", "Members", "Updated")
     for item in summaries:

@@ -159,17 +159,7 @@ def get_lists(request: Request, as_of: str | None = None) -> Response:
     """The Custom User Lists, each with its member count at `as_of` (default: now)."""
     with _db(request).session() as session:
         summaries = list_summaries(session, now=_instant(request, as_of))
-    return _json(
-        [
-            {
-                "key": summary.list_key,
-                "name": summary.name,
-                "updated_at": summary.updated_at,
-                "member_count": summary.member_count,
-            }
-            for summary in summaries
-        ]
-    )
+    return _json([summary.as_json() for summary in summaries])
 
 
 @router.get("/lists/{key}/members", response_model=MemberPageOut)

@@ -28,6 +28,15 @@ class ListSummary:
     updated_at: datetime
     member_count: int
 
+    def as_json(self) -> dict[str, Any]:
+        """As the API and `lists list --json` show it."""
+        return {
+            "key": self.list_key,
+            "name": self.name,
+            "updated_at": self.updated_at,
+            "member_count": self.member_count,
+        }
+
 
 @dataclass(frozen=True)
 class ActivitySummary:

@@ -15,12 +15,11 @@ from kith.community.ingest.report import ImportReport
 from kith.community.ingest.rows import (
     Header,
     Row,
-    RowRejected,
     check_width,
     flag,
-    numbered_batches,
     optional_text,
     optional_time,
+    parsed_batches,
     read_header,
     required_text,
 )
@@ -80,15 +79,7 @@ def import_members(
     writer = BatchWriter(session, _upsert(session, has_custom), _WRITTEN)
     parse = _MemberParser(header, time_parser(session))
     report = ImportReport()
-    for batch in numbered_batches(stream):
-        parsed = []
-        for line, row in batch:
-            if not row:
-                continue  # a blank line
-            try:
-                parsed.append(parse(line, row))
-            except RowRejected as reason:
-                report.reject(line, str(reason))
+    for parsed in parsed_batches(stream, parse, report):
         _write(session, writer, parsed, report, has_custom)
     refresh_statistics(session, "members")
     return report.settle(strict=strict)

@@ -15,11 +15,10 @@ from kith.community.ingest.report import ImportReport
 from kith.community.ingest.rows import (
     Header,
     Row,
-    RowRejected,
     check_width,
-    numbered_batches,
     optional_text,
     optional_time,
+    parsed_batches,
     read_header,
     required_text,
 )
@@ -65,15 +64,11 @@ def import_memberships(
     members = MemberIds(session)
     communities = CommunityIds(session)
     report = ImportReport()
-    for batch in numbered_batches(stream):
-        parsed = []
-        for line, row in batch:
-            if not row:
-                continue  # a blank line
-            try:
-                parsed.append(_parse(line, row, header, parse_time))
-            except RowRejected as reason:
-                report.reject(line, str(reason))
+
+    def parse(line: int, row: Row) -> _MembershipRow:
+        return _parse(line, row, header, parse_time)
+
+    for parsed in parsed_batches(stream, parse, report):
         _write(session, writer, parsed, report, members, communities, now)
     refresh_statistics(session, "memberships", "communities")
     return report.settle(strict=strict)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
+from kith.community.ingest.report import ImportReport
 from kith.community.ingest.timestamps import TimeParser
 from kith.errors import InvalidInput
 
 Row = Sequence[str]
+T = TypeVar("T")
 NumberedRow = tuple[int, Row]
 
 # Rows handled per batch: one lookup query and one bulk write each; bounds the memory used.
@@ -68,6 +70,22 @@ def numbered_batches(rows: Iterator[Row]) -> Iterator[list[NumberedRow]]:
     numbered = enumerate(rows, start=FIRST_DATA_LINE)
     while batch := list(islice(numbered, BATCH_SIZE)):
         yield batch
+
+
+def parsed_batches(
+    rows: Iterator[Row], parse: Callable[[int, Row], T], report: ImportReport
+) -> Iterator[list[T]]:
+    """Each batch of rows parsed; blank lines skipped, rows `parse` refuses reported as rejected."""
+    for batch in numbered_batches(rows):
+        parsed = []
+        for line, row in batch:
+            if not row:
+                continue  # a blank line
+            try:
+                parsed.append(parse(line, row))
+            except RowRejected as reason:
+                report.reject(line, str(reason))
+        yield parsed
 
 
 def check_width(row: Row, header: Header) -> None:
