@@ -26,7 +26,10 @@ POSTGRES_URL = os.environ.get(
 BACKENDS = ("sqlite", "postgresql")
 
 # Tables whose rows a migration seeds; they are reset to the seeded rows between tests.
-SEEDED = {"activity_types": "DELETE FROM activity_types WHERE NOT builtin"}
+SEEDED = {
+    "activity_types": "DELETE FROM activity_types WHERE NOT builtin",
+    "folders": "DELETE FROM folders WHERE name <> 'Main'",
+}
 
 
 class PostgresServer:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, make_url
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -39,6 +39,17 @@ SQLITE_PRAGMAS = (
 # How a UTC datetime is stored as text on SQLite; bulk loaders format values the same way so
 # that comparisons in SQL (which are text comparisons there) stay correct.
 SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+# Constraint and index names on both sides, so that migrations can name what they change.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

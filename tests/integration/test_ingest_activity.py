@@ -16,7 +16,6 @@ from kith.community.ingest import (
     import_memberships,
     record_activity,
 )
-from kith.community.ingest import rows as ingest_rows
 from kith.community.models import (
     BUILTIN_ACTIVITY_TYPES,
     ActivityEvent,
@@ -24,6 +23,7 @@ from kith.community.models import (
     Community,
     Member,
 )
+from kith.csvimport import rows as ingest_rows
 from kith.db import Database
 from kith.errors import Conflict, InvalidInput
 from tests.integration.import_files import (

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kith.community.ingest import ImportRejected, import_members, import_memberships
-from kith.community.ingest import rows as ingest_rows
 from kith.community.models import Community, CustomField, Member, Membership
+from kith.csvimport import rows as ingest_rows
 from kith.db import Database
 from kith.errors import InvalidInput
 from tests.integration.import_files import (

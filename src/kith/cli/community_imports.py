@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from sqlalchemy.orm import Session
 
-from kith.cli.context import community_db, console, fail, print_json, user_errors
-from kith.clock import utcnow
+from kith.cli.context import community_db, console, print_json, user_errors
+from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
 from kith.community.activity_types import add_activity_type, list_activity_types
-from kith.community.ingest import (
-    ImportRejected,
-    ImportReport,
-    import_activity,
-    import_members,
-    import_memberships,
-)
+from kith.community.ingest import import_activity, import_members, import_memberships
 from kith.community.models import ActivityType
-from kith.errors import InvalidInput
-
-
-class Importer(Protocol):
-    def __call__(
-        self, session: Session, rows: Iterable[list[str]], *, now: datetime, strict: bool
-    ) -> ImportReport: ...
-
-
-FILE_HELP = "CSV file (UTF-8) whose header names the columns."
-STRICT_HELP = "Import nothing, and exit 1, if any row is rejected."
-JSON_HELP = "Print a JSON summary."
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +38,7 @@ def members_import(
     """Create or update members (by contact_key); columns beyond the standard ones become
     custom fields. Columns: contact_key, legacy_contact_key, email, first_name, last_name,
     company, title, member_type, joined_at, last_login_at, is_super_admin."""
-    _run_import(import_members, file, strict=strict, as_json=as_json)
+    run_import(community_db, import_members, file, strict=strict, as_json=as_json)
 
 
 def memberships_import(
@@ -79,7 +48,7 @@ def memberships_import(
 ) -> None:
     """Create or update memberships; a community is created when first named.
     Columns: contact_key, community, role, joined_at."""
-    _run_import(import_memberships, file, strict=strict, as_json=as_json)
+    run_import(community_db, import_memberships, file, strict=strict, as_json=as_json)
 
 
 def activity_import(
@@ -89,7 +58,7 @@ def activity_import(
 ) -> None:
     """Add activity events; an event_id already stored is skipped as a duplicate.
     Columns: event_id, contact_key, type, occurred_at, community (event_id, community optional)."""
-    _run_import(import_activity, file, strict=strict, as_json=as_json)
+    run_import(community_db, import_activity, file, strict=strict, as_json=as_json)
 
 
 def activity_types_add(
@@ -128,64 +97,3 @@ def activity_types_list(
 
 def _type_view(activity_type: ActivityType) -> dict[str, Any]:
     return {"id": activity_type.id, "name": activity_type.name, "builtin": activity_type.builtin}
-
-
-def _run_import(importer: Importer, file: Path, *, strict: bool, as_json: bool) -> None:
-    db = community_db()
-    try:
-        with user_errors():
-            try:
-                with _csv_rows(file) as rows, db.bulk_transaction() as session:
-                    report = importer(session, rows, now=utcnow(), strict=strict)
-            except ImportRejected as rejected:
-                _show(rejected.report, as_json)
-                fail(str(rejected), rejected.exit_code)
-    finally:
-        db.dispose()
-    _show(report, as_json)
-
-
-def _show(report: ImportReport, as_json: bool) -> None:
-    if as_json:
-        print_json(report.as_json())
-        return
-    summary = f"{report.imported} imported, {report.updated} updated"
-    if report.duplicates:
-        summary += f", {report.duplicates} duplicates skipped"
-    typer.echo(f"{summary}, {len(report.rejected)} rejected")
-    for row in report.rejected:
-        typer.echo(f"line {row['line']}: {row['reason']}")
-
-
-@contextmanager
-def _csv_rows(path: Path) -> Iterator[Iterator[list[str]]]:
-    """The file's CSV rows, read as a stream; a progress bar by bytes read on a terminal.
-
-    A file that is not UTF-8 or not CSV stops the import with the line at fault.
-    """
-    with ExitStack() as stack:
-        text: TextIO
-        if console.is_terminal:
-            progress = stack.enter_context(_progress())
-            text = progress.open(path, "r", encoding="utf-8-sig", newline="", description=path.name)
-        else:
-            text = path.open(encoding="utf-8-sig", newline="")
-        reader = csv.reader(stack.enter_context(text))
-        try:
-            yield reader
-        except csv.Error as error:
-            raise InvalidInput(f"{path}, line {reader.line_num}: {error}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{path} is not UTF-8 text (after line {reader.line_num})") from None
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )

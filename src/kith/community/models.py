@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from kith.db import UTCDateTime
+from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
 
 BUILTIN_ACTIVITY_TYPES = (
     "login",
@@ -47,19 +46,9 @@ MEMBER_TEXT_FIELDS = (
 MEMBER_DATE_FIELDS = ("joined_at", "last_login_at")
 MEMBER_BOOLEAN_FIELDS = ("is_super_admin",)
 
-# 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Member(Base):

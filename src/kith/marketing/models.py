@@ -2,16 +2,173 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
+
+SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "bounced")
+GROUP_KINDS = ("static", "community", "compound")
+COMPOUND_MODES = ("all", "any")
+COMPOUND_SECTIONS = ("include", "exclude")
+EDITIONS = ("online-community", "platform")
+MAIN_FOLDER = "Main"
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Subscriber(Base):
+    """A person mailings go to. `remote_id` is what the connection matches Legacy Contact Keys on.
+
+    Two subscribers may share an email only when both have remote_ids (and so differ in them);
+    a subscriber without a remote_id has an email no other subscriber has. `email_key` is the
+    email in lower case, what uniqueness and look-ups compare.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), index=True)
+    remote_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="subscribed")
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_subscribers_email_key_without_remote_id",
+            "email_key",
+            unique=True,
+            sqlite_where=remote_id.is_(None),
+            postgresql_where=remote_id.is_(None),
+        ),
+        CheckConstraint(
+            "status IN ('subscribed', 'unsubscribed', 'bounced')", name="ck_subscribers_status"
+        ),
     )
+
+
+class Folder(Base):
+    """Where target groups are filed: `Main` always exists; features add their own."""
+
+    __tablename__ = "folders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TargetGroup(Base):
+    """A group mailings and campaigns target: static, community (filled by the connection) or
+    compound (members computed from other groups each time they are read).
+
+    `name_key` (the name in lower case) makes names unique regardless of case, because commands
+    and pages name groups. The sync columns belong to community groups.
+    """
+
+    __tablename__ = "target_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    include_mode: Mapped[str | None] = mapped_column(String(3))
+    exclude_mode: Mapped[str | None] = mapped_column(String(3))
+    list_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    source_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_status: Mapped[str | None] = mapped_column(String(20))
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('static', 'community', 'compound')", name="ck_target_groups_kind"
+        ),
+    )
+
+
+class GroupMember(Base):
+    """A subscriber in a static or community group (compound groups hold no rows here)."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("target_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CompoundPart(Base):
+    """A group named in a compound group's Include or Exclude section."""
+
+    __tablename__ = "compound_parts"
+
+    compound_id: Mapped[int] = mapped_column(
+        ForeignKey("target_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    section: Mapped[str] = mapped_column(String(7), primary_key=True)
+    part_id: Mapped[int] = mapped_column(
+        ForeignKey("target_groups.id"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger)
+
+
+class IntegrationSettings(Base):
+    """Settings > System Settings > Integration Settings: the one row the connection reads.
+
+    The password is stored encrypted (kith.encryption); nothing prints it back.
+    """
+
+    __tablename__ = "integration_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_url: Mapped[str] = mapped_column(String(500))
+    iam_key: Mapped[str] = mapped_column(String(200))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    edition: Mapped[str] = mapped_column(String(20), default="online-community")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """An admin token for the marketing REST API; only its SHA-256 digest is kept.
+
+    Tokens are 256 random bits, so a plain digest is as safe as a slow hash and costs nothing
+    per request.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

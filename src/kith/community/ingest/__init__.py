@@ -3,7 +3,7 @@
 from kith.community.ingest.activity import ACTIVITY_COLUMNS, import_activity, record_activity
 from kith.community.ingest.members import MEMBER_COLUMNS, import_members
 from kith.community.ingest.memberships import MEMBERSHIP_COLUMNS, import_memberships
-from kith.community.ingest.report import ImportRejected, ImportReport, RejectedRow
+from kith.csvimport.report import ImportRejected, ImportReport, RejectedRow
 
 __all__ = [
     "ACTIVITY_COLUMNS",

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.community.ingest.bulk import BatchWriter, MemberIds, dialect_insert, is_sqlite
 from kith.community.ingest.communities import CommunityIds
-from kith.community.ingest.report import ImportReport
-from kith.community.ingest.rows import BATCH_SIZE, NumberedRow, Row, numbered_batches, read_header
-from kith.community.ingest.timestamps import time_parser
+from kith.community.ingest.member_ids import MemberIds
 from kith.community.models import ActivityEvent, ActivityType
+from kith.csvimport.bulk import BatchWriter, dialect_insert, is_sqlite
+from kith.csvimport.report import ImportReport
+from kith.csvimport.rows import BATCH_SIZE, NumberedRow, Row, numbered_batches, read_header
+from kith.csvimport.timestamps import time_parser
 from kith.db import refresh_statistics
 
 ACTIVITY_COLUMNS = ("event_id", "contact_key", "type", "occurred_at", "community")

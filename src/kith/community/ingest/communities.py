@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kith.community.ingest.bulk import dialect_insert
 from kith.community.models import Community
+from kith.csvimport.bulk import dialect_insert
 
 COMMUNITY_NAME_LENGTH = 300
 

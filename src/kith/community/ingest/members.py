@@ -10,9 +10,16 @@ from typing import Any
 from sqlalchemy import String, literal, select
 from sqlalchemy.orm import Session
 
-from kith.community.ingest.bulk import BatchWriter, Insert, among, dialect_insert
-from kith.community.ingest.report import ImportReport
-from kith.community.ingest.rows import (
+from kith.community.models import (
+    MEMBER_BOOLEAN_FIELDS,
+    MEMBER_DATE_FIELDS,
+    MEMBER_TEXT_FIELDS,
+    CustomField,
+    Member,
+)
+from kith.csvimport.bulk import BatchWriter, Insert, among, dialect_insert
+from kith.csvimport.report import ImportReport
+from kith.csvimport.rows import (
     Header,
     Row,
     check_width,
@@ -23,14 +30,7 @@ from kith.community.ingest.rows import (
     read_header,
     required_text,
 )
-from kith.community.ingest.timestamps import StoredTime, TimeParser, time_parser
-from kith.community.models import (
-    MEMBER_BOOLEAN_FIELDS,
-    MEMBER_DATE_FIELDS,
-    MEMBER_TEXT_FIELDS,
-    CustomField,
-    Member,
-)
+from kith.csvimport.timestamps import StoredTime, TimeParser, time_parser
 from kith.db import refresh_statistics
 from kith.errors import InvalidInput
 

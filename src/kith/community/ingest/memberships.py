@@ -9,10 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.community.ingest.bulk import BatchWriter, MemberIds, among, dialect_insert
 from kith.community.ingest.communities import COMMUNITY_NAME_LENGTH, CommunityIds
-from kith.community.ingest.report import ImportReport
-from kith.community.ingest.rows import (
+from kith.community.ingest.member_ids import MemberIds
+from kith.community.models import Membership
+from kith.csvimport.bulk import BatchWriter, among, dialect_insert
+from kith.csvimport.report import ImportReport
+from kith.csvimport.rows import (
     Header,
     Row,
     check_width,
@@ -22,8 +24,7 @@ from kith.community.ingest.rows import (
     read_header,
     required_text,
 )
-from kith.community.ingest.timestamps import StoredTime, TimeParser, time_parser
-from kith.community.models import Membership
+from kith.csvimport.timestamps import StoredTime, TimeParser, time_parser
 from kith.db import refresh_statistics
 
 MEMBERSHIP_COLUMNS = ("contact_key", "community", "role", "joined_at")

@@ -8,8 +8,8 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from kith.community.ingest.report import ImportReport
-from kith.community.ingest.timestamps import TimeParser
+from kith.csvimport.report import ImportReport
+from kith.csvimport.timestamps import TimeParser
 from kith.errors import InvalidInput
 
 Row = Sequence[str]

@@ -15,9 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session
-
-from kith.community.models import Base, Member
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 
 Insert = sqlite.Insert | postgresql.Insert
 
@@ -26,7 +24,7 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def dialect_insert(session: Session, model: type[Base]) -> Insert:
+def dialect_insert(session: Session, model: type[DeclarativeBase]) -> Insert:
     """An INSERT into the model's table that knows ON CONFLICT in this session's dialect."""
     return sqlite.insert(model) if is_sqlite(session) else postgresql.insert(model)
 
@@ -51,7 +49,7 @@ class BatchWriter:
     """One INSERT (usually with ON CONFLICT) executed for a whole batch of rows at once.
 
     Rows are tuples in `columns` order holding values in stored form: times from
-    timestamps.time_parser, documents from `document()`.
+    kith.csvimport.timestamps.time_parser, documents from `document()`.
     """
 
     def __init__(self, session: Session, statement: Insert, columns: Sequence[str]) -> None:
@@ -88,31 +86,3 @@ class BatchWriter:
         return self._connection.execute(
             self._statement, [dict(zip(columns, row, strict=True)) for row in rows]
         ).rowcount
-
-
-class MemberIds:
-    """Contact key -> member id, looked up a batch at a time and remembered for the import.
-
-    Activity files name the same members again and again; remembering their ids saves an index
-    probe per row. Memory stays bounded: past `limit` keys, nothing more is remembered.
-    """
-
-    def __init__(self, session: Session, limit: int = 2_000_000) -> None:
-        self._session = session
-        self._limit = limit
-        self.known: dict[str, int] = {}
-
-    def resolve(self, contact_keys: Collection[str]) -> dict[str, int]:
-        """A map holding the ids of those contact keys that belong to a member (one query)."""
-        known = self.known
-        missing = [key for key in contact_keys if key not in known]
-        if not missing:
-            return known
-        query = select(Member.contact_key, Member.id).where(
-            among(self._session, Member.contact_key, missing)
-        )
-        found = dict(self._session.connection().execute(query).tuples().all())
-        if len(known) + len(found) <= self._limit:
-            known.update(found)
-            return known
-        return {**{key: known[key] for key in contact_keys if key in known}, **found}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
 from kith.clock import parse_datetime
-from kith.community.ingest.timestamps import aware_time, sqlite_time
+from kith.csvimport.timestamps import aware_time, sqlite_time
 from kith.db import UTCDateTime
 
 _DIALECT = sqlite.dialect()

@@ -1,0 +1,1 @@
+"""CSV imports on either side: the header, numbered batches, bulk writes and the report."""
