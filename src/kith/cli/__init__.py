@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kith.cli import community, demo, system
+from kith.cli import community, demo, marketing, system
 
 app = typer.Typer(
     no_args_is_help=True, help="Kith: an online community connected to email marketing."
@@ -12,6 +12,7 @@ app = typer.Typer(
 system.register(app)
 demo.register(app)
 app.add_typer(community.app, name="community")
+app.add_typer(marketing.app, name="marketing")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from kith.cli.context import community_db, console, print_json, user_errors
+from kith.cli.context import community_db, console, print_json, print_json_stream, user_errors
 from kith.clock import parse_datetime, utcnow
 from kith.community import lists
 from kith.community.models import CustomUserList, Member
@@ -130,10 +130,7 @@ def members(
     with user_errors(), community_db().session() as session:
         found = lists.get_list(session, list_ref)
         if as_json:  # streamed: a list may hold a million members
-            typer.echo("[", nl=False)
-            for index, member in enumerate(lists.iter_members(session, found, now=now)):
-                typer.echo(("," if index else "") + orjson.dumps(_member_json(member)).decode())
-            typer.echo("]")
+            print_json_stream(map(_member_json, lists.iter_members(session, found, now=now)))
             return
         count = lists.count_members(session, found.criteria, now=now)
         console.print(f"{found.name}: {count} members", highlight=False)

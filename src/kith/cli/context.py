@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -28,6 +28,14 @@ def marketing_db() -> Database:
 
 def print_json(value: Any) -> None:
     typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+def print_json_stream(values: Iterable[Any]) -> None:
+    """A JSON array written an element at a time, for outputs that may hold a million rows."""
+    typer.echo("[", nl=False)
+    for index, value in enumerate(values):
+        typer.echo(("," if index else "") + orjson.dumps(value).decode())
+    typer.echo("]")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -60,10 +60,7 @@ def _show(report: ImportReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
         return
-    summary = f"{report.imported} imported, {report.updated} updated"
-    if report.duplicates:
-        summary += f", {report.duplicates} duplicates skipped"
-    typer.echo(f"{summary}, {len(report.rejected)} rejected")
+    typer.echo(report.summary())
     for row in report.rejected:
         typer.echo(f"line {row['line']}: {row['reason']}")
 

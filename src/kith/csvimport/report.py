@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 from kith.errors import InvalidInput
 
@@ -33,11 +33,18 @@ class ImportReport:
             "rejected": self.rejected,
         }
 
-    def settle(self, *, strict: bool) -> ImportReport:
+    def summary(self) -> str:
+        """One line for people: what the import did."""
+        text = f"{self.imported} imported, {self.updated} updated"
+        if self.duplicates:
+            text += f", {self.duplicates} duplicates skipped"
+        return f"{text}, {len(self.rejected)} rejected"
+
+    def settle(self, *, strict: bool) -> Self:
         """The report to return, or ImportRejected when strict and any row was rejected."""
         self.rejected.sort(key=lambda row: row["line"])
         if strict and self.rejected:
-            raise ImportRejected(ImportReport(rejected=self.rejected))
+            raise ImportRejected(type(self)(rejected=self.rejected))
         return self
 
 

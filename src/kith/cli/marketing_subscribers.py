@@ -1,0 +1,88 @@
+"""`kith marketing subscribers ...`: import, show, change the status of and list subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from kith.cli.context import console, marketing_db, print_json, print_json_stream, user_errors
+from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
+from kith.clock import utcnow
+from kith.marketing.models import SUBSCRIBER_STATUSES
+from kith.marketing.subscriber_import import import_subscribers
+from kith.marketing.subscribers import (
+    find_subscriber,
+    iter_subscribers,
+    set_status,
+    subscriber_json,
+)
+
+app = typer.Typer(no_args_is_help=True, help="Subscribers: the people mailings go to.")
+
+REFERENCE = typer.Argument(..., metavar="EMAIL_OR_REMOTE_ID", help="A Remote ID or an email.")
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+STATUSES = "|".join(SUBSCRIBER_STATUSES)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help=FILE_HELP),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create or update subscribers: by remote_id when given, else by email. Columns: email,
+    remote_id, first_name, last_name, status (empty keeps it); others are personalization
+    fields. An import never resubscribes an unsubscribed or bounced subscriber."""
+    run_import(marketing_db, import_subscribers, file, strict=strict, as_json=as_json)
+
+
+@app.command("show")
+def show(reference: str = REFERENCE, as_json: bool = JSON) -> None:
+    """One subscriber, found by Remote ID or else by email."""
+    with user_errors(), marketing_db().session() as session:
+        view = subscriber_json(find_subscriber(session, reference))
+    if as_json:
+        print_json(view)
+        return
+    for name, value in view.items():
+        console.print(f"{name}: {value}", highlight=False, markup=False)
+
+
+@app.command("set-status")
+def set_status_(
+    reference: str = REFERENCE,
+    status: str = typer.Option(..., "--status", help=STATUSES),
+    as_json: bool = JSON,
+) -> None:
+    """Subscribe, unsubscribe or mark as bounced (the only way back to subscribed)."""
+    with user_errors(), marketing_db().transaction() as session:
+        view = subscriber_json(set_status(session, reference, status, now=utcnow()))
+    if as_json:
+        print_json(view)
+    else:
+        console.print(f"{view['email']}: {view['status']}", highlight=False, markup=False)
+
+
+@app.command("list")
+def list_(
+    status: str | None = typer.Option(None, "--status", help=f"Only these: {STATUSES}."),
+    as_json: bool = JSON,
+) -> None:
+    """Every subscriber, oldest first (--json streams them all)."""
+    with user_errors(), marketing_db().session() as session:
+        found = iter_subscribers(session, status=status)
+        if as_json:
+            print_json_stream(map(subscriber_json, found))
+            return
+        table = Table("email", "remote_id", "first_name", "last_name", "status")
+        for subscriber in found:
+            table.add_row(
+                subscriber.email,
+                subscriber.remote_id or "",
+                subscriber.first_name or "",
+                subscriber.last_name or "",
+                subscriber.status,
+            )
+        console.print(table)
