@@ -8,8 +8,11 @@ import pytest
 
 from kith.clock import utcnow
 from kith.config import Settings
+from kith.db import Database
 from kith.demo import DEMO_LISTS, run_demo
+from kith.demo.marketing import BOARD, COMPOUND, NEWSLETTER
 from kith.errors import Conflict
+from kith.marketing import groups
 
 
 def demo_settings(data_dir: Path) -> Settings:
@@ -28,6 +31,24 @@ def test_demo_builds_lists_and_the_api_reports_the_same_counts(tmp_path: Path) -
     assert all(count > 0 for count in counts.values())
     over_http = {item["name"]: item["member_count"] for item in report.lists_over_http}
     assert over_http == counts
+
+
+def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path / "var")
+    report = run_demo(settings, now=utcnow())
+
+    marketing = report.marketing
+    assert [row["line"] for row in marketing.subscribers.rejected] == [214, 215]
+    counts = {summary.group.name: summary.member_count for summary in marketing.groups}
+    db = Database(settings.marketing_url)
+    with db.session() as session:
+        members = {
+            name: {s.id for s in groups.iter_members(session, groups.get_group(session, name))}
+            for name in (NEWSLETTER, BOARD)
+        }
+    db.dispose()
+    assert counts[COMPOUND] == len(members[NEWSLETTER] - members[BOARD]) > 0
+    assert counts[BOARD] == len(members[BOARD]) > 0
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:

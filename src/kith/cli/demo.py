@@ -10,6 +10,7 @@ from kith.clock import utcnow
 from kith.config import get_settings
 from kith.demo import DemoReport, run_demo
 from kith.demo.community import SUPER_ADMIN_EMAIL
+from kith.marketing.compound import MODE_WORDS
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +53,7 @@ def _print(report: DemoReport) -> None:
         f"   GET {report.api_url} -> {len(report.lists_over_http)} lists: {over_http}",
         highlight=False,
     )
+    _print_marketing(report)
     say("\nLook around:")
     say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
     say(
@@ -61,3 +63,36 @@ def _print(report: DemoReport) -> None:
     )
     say("   .venv/bin/kith community lists members 'Informz New Members'")
     say("   .venv/bin/kith community lists preview --criteria my-criteria.json")
+
+
+def _print_marketing(report: DemoReport) -> None:
+    say = console.print
+    demo = report.marketing
+    subscribers = demo.subscribers
+    folder = report.settings.data_dir / "demo-input"
+    say(f"\n4. Imported the marketing side's subscribers (an AMS export) from {folder}:")
+    say(
+        f"   subscribers  {subscribers.imported} imported, {len(subscribers.rejected)} rejected",
+        highlight=False,
+    )
+    for rejected in subscribers.rejected:
+        say(f"      line {rejected['line']}: {rejected['reason']}", highlight=False)
+    say("\n5. Filled two static groups from CSV files and defined a compound group:")
+    for name, change in demo.memberships.items():
+        say(f"   {name:<12} {change.summary()}", highlight=False)
+        for rejected in change.rejected:
+            say(f"      line {rejected['line']}: {rejected['reason']}", highlight=False)
+    table = Table("Target group", "Folder", "Kind", "Members", "Definition")
+    for summary in demo.groups:
+        definition = " minus ".join(
+            f"{MODE_WORDS[section.mode]} of {', '.join(section.names())}"
+            for section in summary.sections.values()
+        )
+        table.add_row(
+            summary.group.name,
+            summary.folder,
+            summary.group.kind,
+            str(summary.member_count),
+            definition,
+        )
+    console.print(table)

@@ -23,6 +23,7 @@ from kith.community.ingest import ImportReport, import_activity, import_members,
 from kith.config import Settings
 from kith.db import Database
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
+from kith.demo.marketing import MarketingDemo, build_marketing_demo
 from kith.errors import Conflict
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
@@ -58,6 +59,7 @@ class DemoReport:
     credential: IssuedCredential
     lists_over_http: list[dict[str, Any]]
     api_url: str
+    marketing: MarketingDemo
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -76,8 +78,9 @@ def prepare_data_dir(data_dir: Path) -> None:
 def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     prepare_data_dir(settings.data_dir)
     community = Database(settings.community_url)
+    marketing = Database(settings.marketing_url)
     upgrade(community, "community")
-    upgrade(Database(settings.marketing_url), "marketing")
+    upgrade(marketing, "marketing")
     files = write_demo_community(settings.data_dir / "demo-input", now=now)
     imports = {
         "members": _import(community, import_members, files.members, now),
@@ -101,6 +104,10 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         )
         response.raise_for_status()
     community.dispose()
+    marketing_demo = build_marketing_demo(
+        marketing, files.members, settings.data_dir / "demo-input", now=now
+    )
+    marketing.dispose()
     return DemoReport(
         settings=settings,
         imports=imports,
@@ -108,6 +115,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         credential=credential,
         lists_over_http=response.json(),
         api_url="/community/api/v1/lists",
+        marketing=marketing_demo,
     )
 
 

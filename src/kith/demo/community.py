@@ -5,7 +5,6 @@ Seeded, so every `make demo` tells the same story relative to the day it runs.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,13 +13,14 @@ from pathlib import Path
 
 from kith.community.ingest import MEMBER_COLUMNS as MEMBER_IMPORT_COLUMNS
 from kith.community.models import BUILTIN_ACTIVITY_TYPES
+from kith.demo.csvfiles import write_csv
 
 FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kemi")
 LAST_NAMES = ("Okafor", "Lindqvist", "Moreau", "Patel", "Quinn", "Romero", "Sato", "Tanaka")
 COMPANIES = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wide World Importers", "")
 MEMBER_TYPES = ("Member", "Member", "Member", "Student", "Fellow", "Staff")
 COMMUNITIES = ("Open Forum", "Chapter North", "Chapter South", "Young Professionals")
-SUPER_ADMIN_EMAIL = "sam.admin@demo.kith.test"
+SUPER_ADMIN_EMAIL = "sam.admin@demo.example.org"
 MEMBER_COLUMNS = [*MEMBER_IMPORT_COLUMNS, "chapter_role"]  # one custom field
 # Rows a real export contains and an import must report rather than swallow.
 BAD_ACTIVITY_ROWS = (
@@ -43,8 +43,8 @@ def write_demo_community(folder: Path, *, now: datetime, members: int = 240) -> 
     folder.mkdir(parents=True, exist_ok=True)
     files = DemoFiles(folder / "members.csv", folder / "memberships.csv", folder / "activity.csv")
     keys = [f"M-{number:04}" for number in range(1, members + 1)]
-    _write(files.members, MEMBER_COLUMNS, _member_rows(rng, keys, now))
-    _write(
+    write_csv(files.members, MEMBER_COLUMNS, _member_rows(rng, keys, now))
+    write_csv(
         files.memberships,
         ["contact_key", "community", "role", "joined_at"],
         (
@@ -53,7 +53,7 @@ def write_demo_community(folder: Path, *, now: datetime, members: int = 240) -> 
             for community in rng.sample(COMMUNITIES, rng.randint(0, 2))
         ),
     )
-    _write(
+    write_csv(
         files.activity,
         ["event_id", "contact_key", "type", "occurred_at", "community"],
         _activity_rows(rng, keys, now),
@@ -67,7 +67,7 @@ def _member_rows(rng: random.Random, keys: list[str], now: datetime) -> Iterator
            "Staff", long_ago, _iso(now), "true", "")  # fmt: skip
     for number, key in enumerate(keys, start=1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{first}.{last}{number}@demo.kith.test".lower()
+        email = f"{first}.{last}{number}@demo.example.org".lower()
         if number % 47 == 0:
             email = email.replace("@", " at ")  # malformed, as real exports have
         legacy = "" if number % 13 == 0 else f"AMS-{number:04}"
@@ -92,13 +92,6 @@ def _activity_rows(rng: random.Random, keys: list[str], now: datetime) -> Iterat
             when = _iso(now - timedelta(days=days_ago))
             yield (f"E{event_number:06}", key, kind, when, community)
     yield from BAD_ACTIVITY_ROWS
-
-
-def _write(path: Path, header: list[str], rows: Iterator[tuple[str, ...]]) -> None:
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def _iso(value: datetime) -> str:

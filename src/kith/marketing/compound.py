@@ -78,7 +78,11 @@ def sections_of(session: Session, compound: TargetGroup) -> dict[str, Section]:
     for section, group in rows:
         groups.setdefault(section, []).append(group)
     modes = {"include": compound.include_mode, "exclude": compound.exclude_mode}
-    return {name: Section(tuple(members), modes[name] or "any") for name, members in groups.items()}
+    return {
+        name: Section(tuple(groups[name]), modes[name] or "any")
+        for name in ("include", "exclude")
+        if name in groups
+    }
 
 
 def members_condition(session: Session, group: TargetGroup) -> ColumnElement[bool]:

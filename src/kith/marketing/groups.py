@@ -190,11 +190,8 @@ def list_groups(session: Session, *, folder: str | None = None) -> list[GroupSum
     if folder is not None:
         query = query.where(TargetGroup.folder_id == get_folder(session, folder).id)
     rows = session.execute(query).tuples().all()
-    held = dict(
-        session.execute(
-            select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
-        ).all()
-    )
+    counted = select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
+    held: dict[int, int] = dict(session.execute(counted).tuples().all())
     summaries = []
     for group, folder_name in rows:
         if group.kind == "compound":
