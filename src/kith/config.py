@@ -30,10 +30,22 @@ class Settings(BaseSettings):
     def marketing_url(self) -> str:
         return self.marketing_db_url or _sqlite_url(self.data_dir / "marketing.db")
 
+    @property
+    def secret_keys(self) -> list[str]:
+        """KITH_SECRET_KEY as a comma-separated list, newest first (empty when unset).
+
+        A list lets an operator rotate: the first secret signs and encrypts, the others only
+        still decrypt what older ones encrypted (kith.encryption).
+        """
+        return [item.strip() for item in (self.secret_key or "").split(",") if item.strip()]
+
     def signing_key(self) -> bytes:
-        """The key that signs tokens: KITH_SECRET_KEY, or one generated once into the data dir."""
-        if self.secret_key:
-            return self.secret_key.encode()
+        """The key that signs tokens: KITH_SECRET_KEY's first secret, else a generated one.
+
+        The generated key is written once into the data dir and read from there afterwards.
+        """
+        if self.secret_keys:
+            return self.secret_keys[0].encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

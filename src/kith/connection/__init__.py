@@ -1,0 +1,1 @@
+"""The connection: reads the community over its HTTP API and writes to marketing's services."""

@@ -1,0 +1,243 @@
+"""The connection's HTTP client for the community API, and the check that it can be reached.
+
+The community API authenticates every request with the HLIAMKey and HLPassword headers and
+answers errors as JSON `{"error", "message"}`. Every way a request can fail becomes one
+ConnectionFailed whose `reason` says what to do about it and whose message keeps the exact
+detail (the server's message or the operating system's error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import orjson
+from sqlalchemy.orm import Session
+
+from kith.encryption import SecretBox
+from kith.errors import KithError
+from kith.marketing.integration import get_integration, integration_password
+
+API_PREFIX = "/api/v1"
+# Connecting should be quick; reading a page of 10,000 members may take a while.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+USER_AGENT = "kith-connection/0.1"
+
+FailureReason = Literal[
+    "not_configured", "inactive", "unreachable", "unauthorized", "throttled", "unexpected"
+]
+# How each failure maps to HTTP when the marketing API reports it: the connection's own state
+# is a conflict; the community's answer (or silence) is a bad gateway, throttling a 503.
+_HTTP_STATUS: dict[FailureReason, int] = {
+    "not_configured": 409,
+    "inactive": 409,
+    "unreachable": 502,
+    "unauthorized": 502,
+    "throttled": 503,
+    "unexpected": 502,
+}
+
+
+class ConnectionFailed(KithError):
+    """The connection could not use the community API; `reason` names why, `detail` is exact."""
+
+    def __init__(
+        self,
+        reason: FailureReason,
+        message: str,
+        *,
+        detail: str = "",
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason: FailureReason = reason
+        self.detail = detail
+        self.retry_after = retry_after
+        self.http_status = _HTTP_STATUS[reason]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": False,
+            "reason": self.reason,
+            "message": str(self),
+            "detail": self.detail,
+            "retry_after": self.retry_after,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a successful check saw: the API answered these credentials with its lists."""
+
+    base_url: str
+    list_count: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": True, "base_url": self.base_url, "list_count": self.list_count}
+
+
+class CommunityClient:
+    """The community API, authenticated as one IAM key; use it as a context manager.
+
+    Redirects are not followed: the password travels in a header on every request, and a
+    redirect could carry it to another host. A redirect is reported with where it points.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        iam_key: str,
+        password: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.iam_key = iam_key
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            headers={"HLIAMKey": iam_key, "HLPassword": password, "User-Agent": USER_AGENT},
+            timeout=timeout,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __enter__(self) -> CommunityClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def check(self) -> CheckResult:
+        """Read the Custom User Lists once: proves the URL, the credentials and the API."""
+        lists = self.get_json("/lists")
+        if not isinstance(lists, list):
+            raise self._unexpected(
+                f"{self.base_url}{API_PREFIX}/lists", f"expected a JSON list, got {lists!r:.200}"
+            )
+        return CheckResult(self.base_url, len(lists))
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET `path` under /api/v1 and return its JSON body, or raise ConnectionFailed."""
+        response = self._send("GET", path, params=params)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise self._unexpected(
+                str(response.url), f"the body is not JSON: {response.text[:200]!r}"
+            ) from None
+
+    def _send(self, method: str, path: str, *, params: dict[str, Any] | None) -> httpx.Response:
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        try:
+            response = self._http.request(method, path.lstrip("/"), params=params)
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.ProxyError) as error:
+            detail = str(error) or type(error).__name__
+            raise ConnectionFailed(
+                "unreachable",
+                f"cannot reach the community API at {url}: {detail}",
+                detail=detail,
+            ) from None
+        except httpx.HTTPError as error:
+            raise self._unexpected(url, str(error) or type(error).__name__) from None
+        if response.is_success:
+            return response
+        detail = _server_message(response)
+        if response.status_code == 401:
+            raise ConnectionFailed(
+                "unauthorized",
+                f"the community API at {self.base_url} refused IAM key {self.iam_key!r} "
+                f"(HTTP 401): {detail}",
+                detail=detail,
+            )
+        if response.status_code == 429:
+            raise ConnectionFailed(
+                "throttled",
+                f"the community API at {self.base_url} is throttling IAM key {self.iam_key!r} "
+                f"(HTTP 429): {detail}",
+                detail=detail,
+                retry_after=_retry_after(response),
+            )
+        if response.is_redirect:
+            detail = f"redirected to {response.headers.get('location')!r}; configure that URL"
+        elif response.status_code == 404 and _api_message(response) is None:
+            detail += f"; is {self.base_url} the URL the community's /api/v1 is under?"
+        raise self._unexpected(url, f"HTTP {response.status_code}: {detail}")
+
+    def _unexpected(self, url: str, detail: str) -> ConnectionFailed:
+        return ConnectionFailed(
+            "unexpected",
+            f"unexpected answer from {url} (is it the Kith community API?): {detail}",
+            detail=detail,
+        )
+
+
+def client_for(
+    session: Session, box: SecretBox, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+) -> CommunityClient:
+    """A client with the stored Integration Settings, refused unless the connection is Active."""
+    settings = get_integration(session)
+    if settings is None:
+        raise ConnectionFailed(
+            "not_configured",
+            "the connection is not configured: set the community API URL, IAM key and password "
+            "in Integration Settings (kith connection configure)",
+        )
+    if not settings.active:
+        raise ConnectionFailed(
+            "inactive",
+            "the connection is not Active: switch it on in Integration Settings "
+            "(kith connection configure --active)",
+        )
+    return CommunityClient(
+        settings.base_url,
+        settings.iam_key,
+        integration_password(settings, box),
+        timeout=timeout,
+    )
+
+
+def check_connection(
+    session: Session, box: SecretBox, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+) -> CheckResult:
+    """Call the community API with the stored settings: a CheckResult, or ConnectionFailed.
+
+    Tells an operator (`kith connection test`, the settings page) whether syncs can work.
+    """
+    with client_for(session, box, timeout=timeout) as client:
+        return client.check()
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The message of the API's JSON error, else the start of whatever the body was."""
+    message = _api_message(response)
+    if message is not None:
+        return message
+    text = response.text.strip()
+    return text[:200] if text else response.reason_phrase
+
+
+def _api_message(response: httpx.Response) -> str | None:
+    """The `message` of a community API error body `{"error", "message"}`, if it is one."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return None
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("retry-after", "")
+    return int(value) if value.isdigit() else None
