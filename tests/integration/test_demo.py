@@ -31,6 +31,8 @@ def test_demo_builds_lists_and_the_api_reports_the_same_counts(tmp_path: Path) -
     assert all(count > 0 for count in counts.values())
     over_http = {item["name"]: item["member_count"] for item in report.lists_over_http}
     assert over_http == counts
+    assert report.connection_check.list_count == len(DEMO_LISTS)
+    assert report.integration.active and report.integration.password_set
 
 
 def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) -> None:

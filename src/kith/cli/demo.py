@@ -54,6 +54,7 @@ def _print(report: DemoReport) -> None:
         highlight=False,
     )
     _print_marketing(report)
+    _print_connection(report)
     say("\nLook around:")
     say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
     say(
@@ -96,3 +97,19 @@ def _print_marketing(report: DemoReport) -> None:
             definition,
         )
     console.print(table)
+
+
+def _print_connection(report: DemoReport) -> None:
+    say = console.print
+    integration = report.integration
+    say("\n6. Entered the credential in Integration Settings (Active) and tested the connection:")
+    say(
+        f"   kith connection test -> ok: the community API at {report.connection_check.base_url}"
+        f" shows {report.connection_check.list_count} lists",
+        highlight=False,
+    )
+    say(
+        f"   Integration Settings now point at {integration.base_url} (make serve);"
+        f" edition {integration.edition}; the password is stored encrypted",
+        highlight=False,
+    )

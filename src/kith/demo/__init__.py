@@ -21,14 +21,18 @@ from kith.community.app import create_community_app
 from kith.community.credentials import IssuedCredential, create_credential
 from kith.community.ingest import ImportReport, import_activity, import_members, import_memberships
 from kith.config import Settings
+from kith.connection.client import CheckResult, check_connection
 from kith.db import Database
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
+from kith.encryption import SecretBox
 from kith.errors import Conflict
+from kith.marketing.integration import IntegrationView, configure_integration, get_integration
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
 
 MARKER = ".kith-demo"
+SERVED_COMMUNITY_URL = "http://127.0.0.1:8000/community"  # `make serve`
 DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Informz Has Started Discussion Thread", {"activity": "thread_started"}),
     (
@@ -60,6 +64,8 @@ class DemoReport:
     lists_over_http: list[dict[str, Any]]
     api_url: str
     marketing: MarketingDemo
+    connection_check: CheckResult
+    integration: IntegrationView
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -96,6 +102,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     with community.session() as session:
         summaries = lists.list_summaries(session, now=now)
     app = create_community_app(community, settings)
+    box = SecretBox.from_settings(settings)
     with serve_on_loopback(app) as base_url:
         response = httpx.get(
             f"{base_url}/api/v1/lists",
@@ -103,6 +110,20 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
             timeout=30,
         )
         response.raise_for_status()
+        with marketing.transaction() as session:
+            configure_integration(
+                session,
+                box=box,
+                now=now,
+                url=base_url,
+                iam_key=credential.credential.iam_key,
+                password=credential.password,
+                active=True,
+            )
+            check = check_connection(session, box)
+            # what `make serve` serves, so that `kith connection test` works after the demo
+            configure_integration(session, box=box, now=now, url=SERVED_COMMUNITY_URL)
+            integration = IntegrationView.of(get_integration(session))
     community.dispose()
     marketing_demo = build_marketing_demo(
         marketing, files.members, settings.data_dir / "demo-input", now=now
@@ -116,6 +137,8 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         lists_over_http=response.json(),
         api_url="/community/api/v1/lists",
         marketing=marketing_demo,
+        connection_check=check,
+        integration=integration,
     )
 
 
