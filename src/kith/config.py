@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kith.private_files import create_private_file
+
 
 class Settings(BaseSettings):
     """One typed object for every setting; each field is also `KITH_<NAME>` in the environment."""
@@ -48,9 +50,7 @@ class Settings(BaseSettings):
             return self.secret_keys[0].encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            create_private_file(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 
 

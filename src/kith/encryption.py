@@ -20,11 +20,7 @@ Losing the keys loses the secrets: they cannot be recovered, only entered again.
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
-import os
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -33,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kith.config import Settings
 from kith.errors import Conflict, KithError
+from kith.private_files import create_private_file, locked, replace_private_file
 
 KEY_FILE_NAME = "encryption.keys"
 KEY_DERIVATION_INFO = b"kith encryption at rest v1"
@@ -133,9 +130,9 @@ class SecretBox:
                 f"by putting a new secret first ({SECRET_KEY_SOURCE}=new,old) on every machine, "
                 "then re-encrypt the stored secrets with `kith secrets rotate`"
             )
-        with _locked(self.key_file):
+        with locked(self.key_file):
             keys = [Fernet.generate_key(), *_read_key_file(self.key_file)]
-            _replace_private_file(self.key_file, _key_file_text(keys))
+            replace_private_file(self.key_file, _key_file_text(keys))
         self._keys = keys
         self._fernet = MultiFernet(Fernet(key) for key in keys)
 
@@ -174,52 +171,5 @@ def _read_key_file(path: Path) -> list[bytes]:
 
 
 def _create_key_file(path: Path) -> None:
-    """Create the key file with one new key, unless another process has just done so.
-
-    The content is written to a private temporary file and linked into place, so no reader ever
-    sees a half-written key file, and of two processes starting at once only one key survives.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _write_private_temporary(path, _key_file_text([Fernet.generate_key()]))
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass  # another process created it first: use theirs
-    finally:
-        temporary.unlink()
-    _sync_directory(path.parent)
-
-
-def _replace_private_file(path: Path, text: str) -> None:
-    os.replace(_write_private_temporary(path, text), path)
-    _sync_directory(path.parent)
-
-
-def _write_private_temporary(path: Path, text: str) -> Path:
-    """A new file next to `path` holding `text`, readable by its owner only from the start."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    return temporary
-
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path`, so two rotations cannot drop each other's key."""
-    descriptor = os.open(path.with_name(f"{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
+    """Create the key file with one new key, unless another process has just done so."""
+    create_private_file(path, _key_file_text([Fernet.generate_key()]))
