@@ -19,9 +19,9 @@ from kith.csvimport.bulk import BatchWriter, among, dialect_insert, is_sqlite
 from kith.csvimport.report import ImportReport
 from kith.csvimport.rows import Header, Row, RowRejected, check_width, parsed_batches, read_header
 from kith.csvimport.timestamps import sqlite_text
+from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.errors import InvalidInput
 from kith.marketing.models import GroupMember, Subscriber, TargetGroup
-from kith.marketing.subscribers import InvalidEmail, email_key, normalize_email
 
 REFERENCE_COLUMNS = ("email", "remote_id")
 

@@ -38,9 +38,9 @@ from kith.csvimport.rows import (
 )
 from kith.csvimport.timestamps import sqlite_text
 from kith.db import refresh_statistics
+from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.errors import InvalidInput
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
-from kith.marketing.subscribers import InvalidEmail, email_key, normalize_email
 
 SUBSCRIBER_COLUMNS = ("email", "remote_id", "first_name", "last_name", "status")
 FIELD_NAME_LENGTH = 100

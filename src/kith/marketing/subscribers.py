@@ -6,29 +6,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
-
-
-class InvalidEmail(InvalidInput):
-    """An address that fails email-validator's syntax check."""
-
-
-def normalize_email(text: str) -> str:
-    """The address in email-validator's normalized form (syntax only, no DNS), or InvalidEmail."""
-    try:
-        return validate_email(text.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise InvalidEmail(f"{text.strip()!r} is not a valid email address: {error}") from None
-
-
-def email_key(email: str) -> str:
-    """What makes two addresses the same one: their normalized form, case-insensitively."""
-    return email.lower()
 
 
 def check_status(status: str) -> str:
