@@ -27,7 +27,13 @@ class PermissionDenied(KithError):
 
 
 class AuthenticationFailed(KithError):
+    """`challenge` is the WWW-Authenticate value telling a client how to authenticate."""
+
     http_status = 401
+
+    def __init__(self, message: str, *, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class Throttled(KithError):

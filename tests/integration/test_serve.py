@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+
+from kith.migrate import head_revision
 
 KITH = [sys.executable, "-m", "kith"]
 
@@ -25,7 +28,8 @@ def test_init_creates_both_databases_then_reports_them_up_to_date(tmp_path: Path
     env = kith_env(tmp_path / "var")
     first = subprocess.run([*KITH, "init"], env=env, capture_output=True, text=True, check=True)
     assert "community" in first.stdout and "migrated empty -> 0001" in first.stdout
-    assert "marketing" in first.stdout and "migrated empty -> m0001" in first.stdout
+    marketing_head = head_revision("marketing")
+    assert "marketing" in first.stdout and f"migrated empty -> {marketing_head}" in first.stdout
     again = subprocess.run([*KITH, "init"], env=env, capture_output=True, text=True, check=True)
     assert again.stdout.count("up to date") == 2
     assert (tmp_path / "var" / "community.db").exists()
@@ -39,9 +43,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = kith_env(tmp_path_factory.mktemp("serve") / "var")
     subprocess.run([*KITH, "init"], env=env, capture_output=True, check=True)
+    return env
+
+
+@pytest.fixture(scope="module")
+def served(served_env: dict[str, str]) -> Iterator[str]:
+    env = served_env
     port = free_port()
     process = subprocess.Popen(
         [*KITH, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -76,3 +86,22 @@ def test_the_api_refuses_a_request_without_credentials(served: str) -> None:
     response = httpx.get(f"{served}/community/api/v1/lists")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/json")
+
+
+def test_the_served_marketing_api_tests_the_connection(
+    served: str, served_env: dict[str, str]
+) -> None:
+    created = subprocess.run(
+        [*KITH, "marketing", "tokens", "create", "--name", "ops", "--json"],
+        env=served_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = orjson.loads(created.stdout)["token"]
+    response = httpx.post(
+        f"{served}/marketing/api/integration/test",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 409  # wired to the connection, which is not configured
+    assert response.json()["reason"] == "not_configured"

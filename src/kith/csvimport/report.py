@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Self, TypedDict
 
 from kith.errors import InvalidInput
@@ -44,7 +44,7 @@ class ImportReport:
         """The report to return, or ImportRejected when strict and any row was rejected."""
         self.rejected.sort(key=lambda row: row["line"])
         if strict and self.rejected:
-            raise ImportRejected(type(self)(rejected=self.rejected))
+            raise ImportRejected(replace(self, imported=0, updated=0, duplicates=0))
         return self
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kith.community.app import create_community_app
 from kith.config import Settings, get_settings
+from kith.connection.client import check_connection
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
 
@@ -14,5 +15,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/community", create_community_app(Database(settings.community_url), settings))
-    app.mount("/marketing", create_marketing_app(Database(settings.marketing_url), settings))
+    marketing = create_marketing_app(
+        Database(settings.marketing_url), settings, connection_check=check_connection
+    )
+    app.mount("/marketing", marketing)
     return app

@@ -1,0 +1,82 @@
+"""What every marketing API route shares: the database, the clock, JSON bodies, the error body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from kith.csvimport.report import ImportRejected, RejectedRow
+from kith.db import Database
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+class RejectedRowOut(BaseModel):
+    line: int
+    reason: str
+
+
+class RejectedOut(ErrorOut):
+    """A strict import or change that met bad rows and so changed nothing."""
+
+    rejected: list[RejectedRowOut]
+
+
+def db_of(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def now_of(request: Request) -> datetime:
+    """The app's clock (tests set it on app.state) read once per use."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def json_response(value: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
+
+
+def json_array(values: Iterable[Any]) -> Iterable[bytes]:
+    """A JSON array written an element at a time, for responses that may hold a million rows."""
+    yield b"["
+    for index, value in enumerate(values):
+        yield (b"," if index else b"") + orjson.dumps(value)
+    yield b"]"
+
+
+def rejected_response(rejected: ImportRejected, *, line_offset: int = 0) -> Response:
+    """422 with every rejected row; `line_offset` turns file lines into positions in a list."""
+    return json_response(
+        {
+            "error": type(rejected).__name__,
+            "message": str(rejected),
+            "rejected": renumbered(rejected.report.rejected, line_offset),
+        },
+        status_code=rejected.http_status,
+    )
+
+
+def renumbered(rows: list[RejectedRow], line_offset: int) -> list[RejectedRow]:
+    return [{"line": row["line"] + line_offset, "reason": row["reason"]} for row in rows]
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries documenting these error statuses of a route."""
+    return {status: {"model": ErrorOut, "description": ERRORS[status]} for status in statuses}
+
+
+ERRORS = {
+    401: "No token, or an unknown or revoked one",
+    404: "No such subscriber, folder or group",
+    409: "Conflicts with what exists (a name taken, a group in use)",
+    422: "Invalid input; the message names the field, row or group at fault",
+}
