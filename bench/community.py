@@ -1,10 +1,13 @@
-"""The community benchmark: imports and the five standard lists, each next to its floor.
+"""The community benchmark: imports and the five standard lists, each next to its floor; and
+the marketing side's subscriber import, which the connection later matches against members.
 
-Generates a synthetic community (bench.generate, not timed), loads it through kith's import
-services and, in the same run, through the raw driver into an identical schema (the floor); then
-evaluates the five standard lists through kith.community.lists and their floors in raw SQL.
-Every measured step runs in a child process, whose peak RSS is reported with it. Kith's count
-of each list must equal a hand-written SQL count, or the run fails loudly (exit 1).
+Generates a synthetic community and its subscribers (bench.generate, not timed), loads them
+through kith's import services and, in the same run, through the raw driver into an identical
+schema (the floor); then evaluates the five standard lists through kith.community.lists and
+their floors in raw SQL. Every measured step runs in a child process, whose peak RSS is reported
+with it. Kith's count of each list must equal a hand-written SQL count, and kith must store as
+many subscribers as the floor stored from the same accepted rows, or the run fails loudly
+(exit 1).
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from typing import Any
 from sqlalchemy import create_engine, make_url, text
 
 from bench import machine
-from bench.generate import NOW, CommunityFiles, Sizes, generate
+from bench.generate import (
+    NOW,
+    CommunityFiles,
+    MarketingFiles,
+    Sizes,
+    generate,
+    generate_subscribers,
+)
 from bench.standard_lists import STANDARD_LISTS, StandardList
 from kith.db import Database, normalize_url, refresh_statistics
 from kith.migrate import upgrade
@@ -45,6 +55,21 @@ FLOOR_IMPORT = {
     "sqlite": "sqlite3 executemany of the pre-parsed rows, same tables and indexes",
     "postgresql": "psycopg COPY of the pre-parsed rows, same tables and indexes",
 }
+FLOOR_SUBSCRIBER_IMPORT = {
+    "sqlite": "sqlite3 executemany of the accepted rows, emails normalized off the clock",
+    "postgresql": "psycopg COPY of the accepted rows, emails normalized off the clock",
+}
+FLOOR_SUBSCRIBER_UPDATES = {
+    "sqlite": "sqlite3 executemany UPDATE by id of the same values",
+    "postgresql": "psycopg executemany (pipelined) UPDATE by id of the same values",
+}
+# (kind of floor, figure, floor): kith imports the same subscribers file both times
+SUBSCRIBER_IMPORTS = (
+    ("subscribers", "import subscribers", FLOOR_SUBSCRIBER_IMPORT),
+    ("subscriber_updates", "re-import subscribers (all updates)", FLOOR_SUBSCRIBER_UPDATES),
+)
+SIDES = ("community", "marketing")
+ROLES = ("kith", "floor")
 # The issue's targets, for the full size (1,000,000 members, 10,000,000 events)
 TARGETS = {"import members": 60.0, "import activity events": 60.0}
 LIST_TARGET = 2.0
@@ -85,6 +110,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--members", type=int, default=1_000_000, help="default 1,000,000")
     parser.add_argument("--events", type=int, default=10_000_000, help="default 10,000,000")
+    parser.add_argument(
+        "--subscribers", type=int, default=1_000_000, help="default 1,000,000; 0 skips them"
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="1/100 of the sizes (under a minute)")
     parser.add_argument("--out", type=Path, default=OUT / "community.json", help="JSON results")
@@ -103,6 +131,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.members = max(args.members // 100, 1)
         args.events = max(args.events // 100, 1)
+        args.subscribers = max(args.subscribers // 100, 1) if args.subscribers > 0 else 0
     if args.lists_only and args.backend != "sqlite":
         parser.error("--lists-only reuses SQLite files kept by an earlier --keep run")
     if args.lists_only:
@@ -117,20 +146,32 @@ def main(argv: list[str] | None = None) -> int:
     postgres_url = os.environ.get("KITH_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     run_started = perf_counter()
     about_machine = machine.describe(postgres_url if args.backend == "postgresql" else None)
-    say(f"generating {sizes.members:,} members and {sizes.events:,} events in {data_dir} ...")
+    with_subscribers = args.subscribers > 0 and not args.lists_only
+    say(
+        f"generating {sizes.members:,} members, {sizes.events:,} events and "
+        f"{args.subscribers if with_subscribers else 0:,} subscribers in {data_dir} ..."
+    )
     started = perf_counter()
     files = generate(sizes, data_dir)
+    subscribers = generate_subscribers(sizes, args.subscribers, files) if with_subscribers else None
     generation_seconds = perf_counter() - started
     say(f"  generated in {generation_seconds:.1f} s (not part of the figures)")
+    sides = SIDES if with_subscribers else ("community",)
     try:
         with databases(
-            args.backend, data_dir, postgres_url, keep=args.keep, reuse=args.lists_only
+            args.backend, data_dir, postgres_url, keep=args.keep, reuse=args.lists_only, sides=sides
         ) as dbs:
-            figures, phases = measure(dbs, files, args.repeat, lists_only=args.lists_only)
+            figures, phases = measure(
+                dbs["community"], files, args.repeat, lists_only=args.lists_only
+            )
+            if subscribers is not None:
+                more_figures, more_phases = measure_subscribers(dbs["marketing"], subscribers)
+                figures += more_figures
+                phases |= more_phases
     finally:
         if not args.keep:
             remove_data(files)
-    problems = check(phases)
+    problems = check(phases) + check_subscribers(phases)
     print_table(figures, args)
     result = {
         "benchmark": "community",
@@ -138,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": args.backend,
         "members": sizes.members,
         "events": sizes.events,
+        "subscribers": args.subscribers if with_subscribers else 0,
         "seed": sizes.seed,
         "now": NOW.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -165,12 +207,7 @@ def measure(
 ) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     phases: dict[str, Any] = {}
-    common: dict[str, Any] = {
-        "backend": dbs.backend,
-        "kith_url": dbs.kith_url,
-        "kith_raw": dbs.kith_raw,
-    }
-    common |= {"floor_raw": dbs.floor_raw, "repeat": repeat}
+    common = phase_config(dbs, repeat)
     for kind, name in () if lists_only else IMPORTS:
         path = str(getattr(files, kind))
         kith = run_phase("kith_import", {**common, "kind": kind, "file": path})
@@ -206,6 +243,56 @@ def measure(
         )
         figures.extend(list_figures(standard, kith, floor))
     return figures, phases
+
+
+def measure_subscribers(
+    dbs: Databases, files: MarketingFiles
+) -> tuple[list[Figure], dict[str, Any]]:
+    """The subscribers file through kith into the marketing database, twice (the second time
+    every row updates a subscriber the first one stored), each next to its floor."""
+    figures: list[Figure] = []
+    phases: dict[str, Any] = {}
+    common = phase_config(dbs, repeat=1)
+    path = str(files.subscribers)
+    for floor_kind, name, floor_description in SUBSCRIBER_IMPORTS:
+        kith = run_phase("kith_import", {**common, "kind": "subscribers", "file": path})
+        floor = run_phase("floor_import", {**common, "kind": floor_kind, "file": path})
+        phases[f"{name} (kith)"] = kith
+        phases[f"{name} (floor)"] = floor
+        say(
+            f"  {name}: kith {kith['seconds']:.2f} s ({kith['imported']:,} imported, "
+            f"{kith['updated']:,} updated, {kith['rejected']:,} rejected), "
+            f"floor {floor['seconds']:.2f} s (off the clock: {floor['parse_seconds']:.2f} s "
+            f"parsing, {floor['email_seconds']:.2f} s of it normalizing emails)"
+        )
+        figures.append(
+            Figure(
+                name,
+                kith["seconds"],
+                floor["seconds"],
+                floor_description[dbs.backend],
+                kith["peak_rss_mb"],
+                floor["peak_rss_mb"],
+                details={
+                    "rows": floor["rows"],
+                    "rejected": floor["rejected"],
+                    "floor_parse_seconds": floor["parse_seconds"],
+                    "floor_email_seconds": floor["email_seconds"],
+                },
+            )
+        )
+    return figures, phases
+
+
+def phase_config(dbs: Databases, repeat: int) -> dict[str, Any]:
+    """What every step is told: where kith's database and the floor's are."""
+    return {
+        "backend": dbs.backend,
+        "kith_url": dbs.kith_url,
+        "kith_raw": dbs.kith_raw,
+        "floor_raw": dbs.floor_raw,
+        "repeat": repeat,
+    }
 
 
 def list_figures(
@@ -252,6 +339,42 @@ def check(phases: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_subscribers(phases: dict[str, Any]) -> list[str]:
+    """Kith's subscriber imports against the floor, which stored the rows kith should accept:
+    after each import kith holds as many subscribers, by status, as the floor; the first import
+    creates one per accepted row and the re-import updates every one of them."""
+    if "import subscribers (kith)" not in phases:
+        return []
+    problems = []
+    floor = phases["import subscribers (floor)"]
+    accepted = floor["rows"]
+    for _kind, name, _floor in SUBSCRIBER_IMPORTS:
+        kith = phases[f"{name} (kith)"]
+        if kith["stored"] != floor["stored"]:
+            problems.append(
+                f"{name}: kith stores {sum(kith['stored'].values()):,} subscribers "
+                f"({_by_status(kith['stored'])}), the floor stored "
+                f"{sum(floor['stored'].values()):,} from the same accepted rows "
+                f"({_by_status(floor['stored'])})"
+            )
+        created, updated = (accepted, 0) if name == "import subscribers" else (0, accepted)
+        if (kith["imported"], kith["updated"], kith["rejected"]) != (
+            created,
+            updated,
+            floor["rejected"],
+        ):
+            problems.append(
+                f"{name}: kith reports {kith['imported']:,} imported, {kith['updated']:,} "
+                f"updated and {kith['rejected']:,} rejected; expected {created:,}, {updated:,} "
+                f"and {floor['rejected']:,}"
+            )
+    return problems
+
+
+def _by_status(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} {status}" for status, count in sorted(counts.items()))
+
+
 def run_phase(phase: str, config: dict[str, Any]) -> dict[str, Any]:
     """Run one step in a child process; its result, with the child's peak RSS."""
     with tempfile.TemporaryDirectory(prefix="kith-bench-") as folder:
@@ -288,45 +411,57 @@ def prepare_for_queries(dbs: Databases) -> None:
 
 @contextmanager
 def databases(
-    backend: str, data_dir: Path, postgres_url: str, *, keep: bool, reuse: bool = False
-) -> Iterator[Databases]:
-    """Fresh, migrated databases for kith and for the floor (or, with `reuse`, the SQLite files
-    an earlier run kept); dropped afterwards unless kept."""
+    backend: str,
+    data_dir: Path,
+    postgres_url: str,
+    *,
+    keep: bool,
+    reuse: bool = False,
+    sides: tuple[str, ...] = SIDES,
+) -> Iterator[dict[str, Databases]]:
+    """Fresh, migrated databases for kith and for the floor, a pair for each side (or, with
+    `reuse`, the SQLite files an earlier run kept); dropped afterwards unless kept."""
     if backend == "sqlite":
-        paths = {side: data_dir / f"{side}.db" for side in ("kith", "floor")}
-        for path in paths.values():
-            if reuse and not path.exists():
-                raise SystemExit(f"--lists-only: {path} is missing; run once with --keep first")
-            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                if not reuse:
-                    leftover.unlink(missing_ok=True)
-        urls = {side: f"sqlite:///{path.resolve()}" for side, path in paths.items()}
-        for url in urls.values():
-            migrate(url)
-        yield Databases(
-            backend, urls["kith"], str(paths["kith"]), urls["floor"], str(paths["floor"])
-        )
+        found = {}
+        for side in sides:
+            paths = {role: data_dir / _file_name(side, role) for role in ROLES}
+            for path in paths.values():
+                if reuse and not path.exists():
+                    raise SystemExit(f"--lists-only: {path} is missing; run once with --keep first")
+                for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                    if not reuse:
+                        leftover.unlink(missing_ok=True)
+            urls = {role: f"sqlite:///{path.resolve()}" for role, path in paths.items()}
+            for url in urls.values():
+                migrate(url, side)
+            found[side] = Databases(
+                backend, urls["kith"], str(paths["kith"]), urls["floor"], str(paths["floor"])
+            )
+        yield found
         return
     admin = create_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
     suffix = uuid.uuid4().hex[:8]
-    names = {side: f"kith_bench_{side}_{suffix}" for side in ("kith", "floor")}
-    with admin.connect() as connection:
-        for name in names.values():
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    names = {(side, role): _database_name(side, role, suffix) for side in sides for role in ROLES}
     raw = {
-        side: make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        for side, name in names.items()
+        place: make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        for place, name in names.items()
     }
     try:
-        for url in raw.values():
-            migrate(url)
-        yield Databases(
-            backend,
-            normalize_url(raw["kith"]),
-            raw["kith"],
-            normalize_url(raw["floor"]),
-            raw["floor"],
-        )
+        with admin.connect() as connection:
+            for name in names.values():
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        for (side, _role), url in raw.items():
+            migrate(url, side)
+        yield {
+            side: Databases(
+                backend,
+                normalize_url(raw[side, "kith"]),
+                raw[side, "kith"],
+                normalize_url(raw[side, "floor"]),
+                raw[side, "floor"],
+            )
+            for side in sides
+        }
     finally:
         if keep:
             say(f"kept the databases {', '.join(names.values())}")
@@ -337,27 +472,48 @@ def databases(
         admin.dispose()
 
 
+def _file_name(side: str, role: str) -> str:
+    """kith.db and floor.db for the community (as earlier runs kept them), kith-marketing.db
+    and floor-marketing.db for the marketing side."""
+    return f"{role}.db" if side == "community" else f"{role}-{side}.db"
+
+
+def _database_name(side: str, role: str, suffix: str) -> str:
+    """kith_bench_kith_<id> and kith_bench_floor_<id> for the community, as before;
+    kith_bench_kith_marketing_<id> and kith_bench_floor_marketing_<id> for the marketing side."""
+    return (
+        f"kith_bench_{role}_{suffix}"
+        if side == "community"
+        else f"kith_bench_{role}_{side}_{suffix}"
+    )
+
+
 def remove_data(files: CommunityFiles) -> None:
     """Delete what this run wrote into the data dir, and the dir itself if nothing else is left."""
+    marketing = MarketingFiles(files.folder)
     names = [files.members, files.memberships, files.activity, files.manifest]
-    for side in ("kith", "floor"):
-        names += [files.folder / f"{side}.db{suffix}" for suffix in ("", "-wal", "-shm")]
+    names += [marketing.subscribers, marketing.manifest]
+    for side in SIDES:
+        for role in ROLES:
+            database = files.folder / _file_name(side, role)
+            names += [Path(f"{database}{suffix}") for suffix in ("", "-wal", "-shm")]
     for path in names:
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         files.folder.rmdir()
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, side: str) -> None:
     db = Database(url)
-    upgrade(db, "community")
+    upgrade(db, side)
     db.dispose()
 
 
 def print_table(figures: list[Figure], args: argparse.Namespace) -> None:
+    subscribers = 0 if args.lists_only else args.subscribers
     say(
         f"\nkith community benchmark: {args.members:,} members, {args.events:,} events, "
-        f"{args.backend}\n"
+        f"{subscribers:,} subscribers, {args.backend}\n"
     )
     full_size = args.members >= FULL_SIZE.members and args.events >= FULL_SIZE.events
     say("| figure | seconds | floor seconds | ratio | peak RSS MB | target | floor |")

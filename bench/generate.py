@@ -1,4 +1,5 @@
-"""A synthetic community as CSV files: members, memberships and activity, seeded and streamed.
+"""A synthetic community as CSV files: members, memberships and activity, seeded and streamed;
+and the marketing side's subscribers, derived from those members.
 
 The same seed and sizes give byte-identical files. Memory grows with the number of members
 (a few small arrays per member), never with the number of events: events are written one day at
@@ -13,6 +14,11 @@ Shape of the community, relative to the fixed instant NOW:
   members, posts concentrated on a few heavy posters while ~70% never post. ~8% of members
   never did anything and ~12% went quiet more than 90 days ago, so ~20% have no activity in the
   last 90 days; every other member logged in at least once in that window.
+- subscribers, as an AMS export to the marketing platform would give them: ~92% of the members
+  with a legacy key, their Remote ID being that key (what the connection matches on); other AMS
+  contacts who never joined the community fill the rest; ~5% prospects known only by email;
+  a few households sharing one email under two Remote IDs; ~3% unsubscribed, ~1% bounced; and
+  a handful of rows the import must reject (the members' malformed emails, bad statuses).
 """
 
 from __future__ import annotations
@@ -23,15 +29,20 @@ import math
 import random
 from array import array
 from bisect import bisect
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from kith.community.ingest import MEMBER_COLUMNS as IMPORTED_MEMBER_COLUMNS
+from kith.marketing.subscriber_import import SUBSCRIBER_COLUMNS
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 GENERATOR_VERSION = 1
+# The subscribers file has a manifest of its own, so that a kept community is reused as it is.
+SUBSCRIBERS_VERSION = 1
 
 MEMBER_COLUMNS = (*IMPORTED_MEMBER_COLUMNS, "chapter")  # one custom field
 MEMBERSHIP_COLUMNS = ("contact_key", "community", "role", "joined_at")
@@ -107,6 +118,17 @@ NON_POSTERS = 0.70
 HEAVY_POSTERS = 0.01
 MASK64 = (1 << 64) - 1
 
+# Subscribers: shares of the file's rows, except MATCHED (of the members with a legacy key)
+MATCHED = 0.92
+PROSPECTS = 0.05
+HOUSEHOLDS = 0.002
+UNSUBSCRIBED = 0.03
+BOUNCED = 0.01
+BAD_STATUS = 0.0005
+MALFORMED = 0.001  # of prospects and other contacts; members bring their own malformed emails
+BAD_STATUSES = ("pending", "active", "opted-out")
+SUBSCRIBERS_SALT = 0x5B5C
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -136,6 +158,19 @@ class CommunityFiles:
         return self.folder / "manifest.json"
 
 
+@dataclass(frozen=True)
+class MarketingFiles:
+    folder: Path
+
+    @property
+    def subscribers(self) -> Path:
+        return self.folder / "subscribers.csv"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "subscribers.json"
+
+
 def contact_key(index: int, salt: int = 0x2545F4914F6CDD1D) -> str:
     """A GUID-looking key, unique per index (a bijection on 64 bits), without storing any."""
     x = (index * 0x9E3779B97F4A7C15 + salt) & MASK64
@@ -147,6 +182,11 @@ def contact_key(index: int, salt: int = 0x2545F4914F6CDD1D) -> str:
 
 def event_id(index: int) -> str:
     return contact_key(index, salt=0x5EED)
+
+
+def legacy_key(index: int) -> str:
+    """The AMS key of the index-th AMS contact; members hold the first ones."""
+    return f"AMS{1_000_000 + index:08d}"
 
 
 def generate(sizes: Sizes, folder: Path) -> CommunityFiles:
@@ -165,6 +205,25 @@ def generate(sizes: Sizes, folder: Path) -> CommunityFiles:
         population = _write_members(rng, sizes.members, members_out, memberships_out)
     with files.activity.open("w", newline="", encoding="utf-8") as activity_out:
         _write_activity(rng, population, sizes.events, activity_out)
+    files.manifest.write_text(json.dumps(wanted))
+    return files
+
+
+def generate_subscribers(sizes: Sizes, count: int, community: CommunityFiles) -> MarketingFiles:
+    """Write subscribers.csv from the members generate() wrote (reusing it when a previous run
+    wrote the same one). It reads members.csv back as a stream: memory does not grow with it."""
+    files = MarketingFiles(community.folder)
+    wanted = {
+        "community": json.loads(community.manifest.read_text()),
+        "subscribers": count,
+        "version": SUBSCRIBERS_VERSION,
+    }
+    if files.manifest.exists() and json.loads(files.manifest.read_text()) == wanted:
+        return files
+    files.manifest.unlink(missing_ok=True)
+    rng = random.Random(sizes.seed ^ SUBSCRIBERS_SALT)
+    with files.subscribers.open("w", newline="", encoding="utf-8") as out:
+        _write_subscribers(rng, community.members, sizes.members, count, out)
     files.manifest.write_text(json.dumps(wanted))
     return files
 
@@ -234,7 +293,7 @@ def _write_members(
         members.writerow(
             (
                 key,
-                f"AMS{1_000_000 + index:08d}" if rng.random() < 0.9 else "",
+                legacy_key(index) if rng.random() < 0.9 else "",
                 email,
                 first,
                 last,
@@ -336,12 +395,92 @@ def _write_activity(rng: random.Random, population: Population, total: int, out:
         writer.writerows(rows)
 
 
+def _write_subscribers(
+    rng: random.Random, members_csv: Path, member_count: int, count: int, out: TextIO
+) -> None:
+    """`count` rows: chosen members with a legacy key (in file order), prospects and other AMS
+    contacts shuffled among them, each household's second Remote ID right after its member.
+
+    The number of members is exact (selection sampling over a first count of the legacy keys);
+    when the file wants more rows than there are such members, other contacts fill it up.
+    """
+    with closing(_members_with_legacy_key(members_csv)) as counted:
+        legacy_left = sum(1 for _ in counted)
+    prospects = round(count * PROSPECTS)
+    households = round(count * HOUSEHOLDS)
+    from_members = min(round(legacy_left * MATCHED), count - prospects - households)
+    households = min(households, from_members)
+    left = {
+        "member": from_members,
+        "prospect": prospects,
+        "contact": count - prospects - households - from_members,
+    }
+    other_contact = member_count  # AMS contacts after the members: never a member's key
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SUBSCRIBER_COLUMNS)
+    with closing(_members_with_legacy_key(members_csv)) as members:
+        for serial in range(sum(left.values())):
+            pick = rng.random() * sum(left.values())
+            kind = "member" if pick < left["member"] else "contact"
+            if left["member"] <= pick < left["member"] + left["prospect"]:
+                kind = "prospect"
+            if kind == "member":
+                while True:  # selection sampling: exactly `from_members` of them
+                    row = next(members)
+                    chosen = rng.random() * legacy_left < left["member"]
+                    legacy_left -= 1
+                    if chosen:
+                        break
+                email, remote_id, first, last = row[2], row[1], row[3], row[4]
+                writer.writerow((email, remote_id, first, last, _subscriber_status(rng)))
+                if rng.random() * left["member"] < households:
+                    households -= 1
+                    partner = rng.choice(FIRST_NAMES)
+                    writer.writerow(
+                        (email, legacy_key(other_contact), partner, last, _subscriber_status(rng))
+                    )
+                    other_contact += 1
+            else:
+                first = rng.choice(FIRST_NAMES)
+                last = rng.choice(LAST_NAMES)
+                local = f"{first}.{last}.{kind[0]}{serial}".lower().replace("'", "")
+                domain = rng.choice(DOMAINS)
+                email = f"{local} at {domain}" if rng.random() < MALFORMED else f"{local}@{domain}"
+                remote_id = ""
+                if kind == "contact":
+                    remote_id = legacy_key(other_contact)
+                    other_contact += 1
+                writer.writerow((email, remote_id, first, last, _subscriber_status(rng)))
+            left[kind] -= 1
+
+
+def _members_with_legacy_key(members_csv: Path) -> Generator[list[str]]:
+    with members_csv.open(newline="", encoding="utf-8") as members_in:
+        rows = csv.reader(members_in)
+        next(rows)  # the header
+        yield from (row for row in rows if row[1])
+
+
+def _subscriber_status(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < UNSUBSCRIBED:
+        return "unsubscribed"
+    if roll < UNSUBSCRIBED + BOUNCED:
+        return "bounced"
+    if roll < UNSUBSCRIBED + BOUNCED + BAD_STATUS:
+        return rng.choice(BAD_STATUSES)
+    return "subscribed"
+
+
 def _draw(rng: random.Random, cumulative: array[float]) -> int:
     return bisect(cumulative, rng.random() * cumulative[-1])
 
 
-if __name__ == "__main__":  # python -m bench.generate MEMBERS EVENTS FOLDER
+if __name__ == "__main__":  # python -m bench.generate MEMBERS EVENTS FOLDER [SUBSCRIBERS]
     import sys
 
     members_arg, events_arg, folder_arg = sys.argv[1:4]
-    generate(Sizes(int(members_arg), int(events_arg)), Path(folder_arg))
+    sizes_arg = Sizes(int(members_arg), int(events_arg))
+    written = generate(sizes_arg, Path(folder_arg))
+    if len(sys.argv) > 4:
+        generate_subscribers(sizes_arg, int(sys.argv[4]), written)

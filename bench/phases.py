@@ -23,18 +23,22 @@ Config = dict[str, Any]
 
 
 def kith_import(config: Config) -> dict[str, Any]:
-    """One file through kith's import service, as `kith community ... import FILE` runs it.
+    """One file through kith's import service, as `kith community ... import FILE` or
+    `kith marketing subscribers import FILE` runs it.
 
-    The command (kith.cli.community_imports) streams csv.reader rows of the file into the
-    service inside one write transaction; so does this, without the progress bar.
+    The command (kith.cli.imports.run_import) streams csv.reader rows of the file into the
+    service inside one bulk write transaction; so does this, without the progress bar.
+    Subscribers are then counted by status (not timed), for the check against the floor.
     """
     from kith.community import ingest
     from kith.db import Database
+    from kith.marketing.subscriber_import import import_subscribers
 
     service = {
         "members": ingest.import_members,
         "memberships": ingest.import_memberships,
         "activity": ingest.import_activity,
+        "subscribers": import_subscribers,
     }[config["kind"]]
     db = Database(config["kith_url"])
     with Path(config["file"]).open(newline="", encoding="utf-8-sig") as handle:
@@ -43,7 +47,7 @@ def kith_import(config: Config) -> dict[str, Any]:
             report = service(session, csv.reader(handle), now=NOW, strict=False)
         seconds = perf_counter() - started
     db.dispose()
-    return {
+    result = {
         "seconds": seconds,
         "imported": report.imported,
         "updated": report.updated,
@@ -51,12 +55,26 @@ def kith_import(config: Config) -> dict[str, Any]:
         "rejected": len(report.rejected),
         "first_rejections": report.rejected[:5],
     }
+    if config["kind"] == "subscribers":
+        result["stored"] = _subscribers_by_status(config["backend"], config["kith_raw"])
+    return result
 
 
 def floor_import(config: Config) -> dict[str, Any]:
     db = RawDatabase(config["backend"], config["floor_raw"])
     try:
-        return floors.load(db, config["kind"], Path(config["file"]))
+        result = floors.load(db, config["kind"], Path(config["file"]))
+    finally:
+        db.close()
+    if config["kind"].startswith("subscriber"):
+        result["stored"] = _subscribers_by_status(config["backend"], config["floor_raw"])
+    return result
+
+
+def _subscribers_by_status(backend: str, target: str) -> dict[str, int]:
+    db = RawDatabase(backend, target)
+    try:
+        return dict(db.all("SELECT status, count(*) FROM subscribers GROUP BY status"))
     finally:
         db.close()
 

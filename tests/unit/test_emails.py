@@ -26,7 +26,9 @@ def kith(address: str) -> str | None:
 
 ATOM = st.text(alphabet="abcXYZ019_%+-", min_size=1, max_size=12)
 LABEL = st.text(alphabet="abcDEF019-", min_size=1, max_size=70)
-TOP = st.sampled_from(["org", "COM", "test", "local", "x1", "io-x", "a", "Localhost", "arpa", "b9c"])
+TOP = st.sampled_from(
+    ["org", "COM", "test", "local", "x1", "io-x", "a", "Localhost", "arpa", "b9c"]
+)
 common_shaped = st.builds(
     lambda atoms, labels, top: ".".join(atoms) + "@" + ".".join([*labels, top]),
     st.lists(ATOM, min_size=1, max_size=8),

@@ -13,11 +13,13 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, String, Update, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 
 Insert = sqlite.Insert | postgresql.Insert
+# What a BatchWriter runs: an INSERT, or an UPDATE whose values and conditions are bindparams.
+BatchStatement = Insert | Update
 
 
 def is_sqlite(session: Session) -> bool:
@@ -46,13 +48,13 @@ def among(
 
 
 class BatchWriter:
-    """One INSERT (usually with ON CONFLICT) executed for a whole batch of rows at once.
+    """One INSERT (usually with ON CONFLICT) or UPDATE executed for a whole batch of rows at once.
 
     Rows are tuples in `columns` order holding values in stored form: times from
     kith.csvimport.timestamps.time_parser, documents from `document()`.
     """
 
-    def __init__(self, session: Session, statement: Insert, columns: Sequence[str]) -> None:
+    def __init__(self, session: Session, statement: BatchStatement, columns: Sequence[str]) -> None:
         self._connection = session.connection()
         self._columns = tuple(columns)
         self._statement = statement

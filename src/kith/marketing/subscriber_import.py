@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from kith.csvimport.bulk import BatchWriter, among, dialect_insert, is_sqlite
@@ -57,6 +57,14 @@ _INSERTED = (
     "updated_at",
 )
 _LAPSED = ("unsubscribed", "bounced")
+_UPDATED = (*_INSERTED[:7], "updated_at", "record_id")
+_UPDATE = (
+    update(Subscriber)
+    .where(Subscriber.id == bindparam("record_id"))
+    .values(
+        {name: bindparam(name, type_=Subscriber.__table__.c[name].type) for name in _UPDATED[:-1]}
+    )
+)
 
 
 @dataclass
@@ -111,35 +119,54 @@ class _RowParser:
 
     def __call__(self, line: int, row: Row) -> SubscriberRow:
         check_width(row, self._header)
-        email, remote_id, first_name, last_name, status = self._cells(row)
-        try:
-            address = normalize_email(required_text(email, "email"))
-        except InvalidEmail as error:
-            raise RowRejected(str(error)) from None
-        status = status.strip().lower()
-        if status and status not in SUBSCRIBER_STATUSES:
-            raise RowRejected(
-                f"status must be subscribed, unsubscribed, bounced or empty, not {status!r}"
-            )
-        return SubscriberRow(
-            line=line,
-            email=_fits(address, "email", Subscriber.email),
-            remote_id=optional_text(remote_id, "remote_id", _length(Subscriber.remote_id)),
-            first_name=optional_text(first_name, "first_name", _length(Subscriber.first_name)),
-            last_name=optional_text(last_name, "last_name", _length(Subscriber.last_name)),
-            status=status or None,
-            fields={name: row[index].strip() or None for name, index in self._fields},
+        return subscriber_row(
+            line,
+            *self._cells(row),
+            fields={name: row[index] for name, index in self._fields},
         )
 
 
-def _length(column: Any) -> int:
-    return int(column.type.length)
+def _max_length(column: str) -> int:
+    kind = Subscriber.__table__.c[column].type
+    assert isinstance(kind, String) and kind.length is not None
+    return kind.length
 
 
-def _fits(value: str, name: str, column: Any) -> str:
-    if len(value) > _length(column):
-        raise RowRejected(f"{name} is longer than {_length(column)} characters")
-    return value
+_LENGTHS = {name: _max_length(name) for name in ("email", "remote_id", "first_name", "last_name")}
+
+
+def subscriber_row(
+    line: int,
+    email: str,
+    remote_id: str,
+    first_name: str,
+    last_name: str,
+    status: str,
+    *,
+    fields: dict[str, str],
+) -> SubscriberRow:
+    """One subscriber from the text of its cells (an empty one is absent), checked as an import
+    checks a row: RowRejected names the first problem."""
+    try:
+        address = normalize_email(required_text(email, "email"))
+    except InvalidEmail as error:
+        raise RowRejected(str(error)) from None
+    if len(address) > _LENGTHS["email"]:
+        raise RowRejected(f"email is longer than {_LENGTHS['email']} characters")
+    status = status.strip().lower()
+    if status and status not in SUBSCRIBER_STATUSES:
+        raise RowRejected(
+            f"status must be subscribed, unsubscribed, bounced or empty, not {status!r}"
+        )
+    return SubscriberRow(
+        line=line,
+        email=address,
+        remote_id=optional_text(remote_id, "remote_id", _LENGTHS["remote_id"]),
+        first_name=optional_text(first_name, "first_name", _LENGTHS["first_name"]),
+        last_name=optional_text(last_name, "last_name", _LENGTHS["last_name"]),
+        status=status or None,
+        fields={name: value.strip() or None for name, value in fields.items()},
+    )
 
 
 @dataclass
@@ -166,9 +193,9 @@ class SubscriberUpsert:
 
     def __init__(self, session: Session, *, now: datetime, source: str) -> None:
         self._session = session
-        self._now = now
         self._source = source
         self._insert = BatchWriter(session, dialect_insert(session, Subscriber), _INSERTED)
+        self._update = BatchWriter(session, _UPDATE, _UPDATED)
         self._stored_now: Any = sqlite_text(now) if is_sqlite(session) else now
 
     def write(self, rows: Sequence[SubscriberRow], report: ImportReport) -> list[_Record]:
@@ -192,7 +219,7 @@ class SubscriberUpsert:
         return applied
 
     def _holdings(self, rows: Sequence[SubscriberRow]) -> list[_Record]:
-        """The stored subscribers with the batch's Remote IDs or emails (two queries)."""
+        """The stored subscribers with the batch's Remote IDs or emails (one query)."""
         session = self._session
         columns = (
             Subscriber.id,
@@ -204,54 +231,36 @@ class SubscriberUpsert:
             Subscriber.status,
             Subscriber.fields,
         )
-        found: dict[int, _Record] = {}
         remote_ids = {row.remote_id for row in rows if row.remote_id}
-        keys = {email_key(row.email) for row in rows}
-        conditions = [among(session, Subscriber.email_key, keys)]
+        condition = among(session, Subscriber.email_key, {email_key(row.email) for row in rows})
         if remote_ids:
-            conditions.append(among(session, Subscriber.remote_id, remote_ids))
-        for condition in conditions:
+            condition = or_(condition, among(session, Subscriber.remote_id, remote_ids))
+        return [
+            _Record(id_, email, key, remote_id, first, last, status, fields or {})
             for id_, email, key, remote_id, first, last, status, fields in session.execute(
                 select(*columns).where(condition)
-            ).tuples():
-                found[id_] = _Record(id_, email, key, remote_id, first, last, status, fields or {})
-        return list(found.values())
+            ).tuples()
+        ]
 
     def _flush(self, batch: _Batch) -> None:
-        if batch.changed:
-            statement = (
-                update(Subscriber)
-                .where(Subscriber.id == bindparam("record_id"))
-                .values(
-                    email=bindparam("email"),
-                    email_key=bindparam("key"),
-                    remote_id=bindparam("remote_id"),
-                    first_name=bindparam("first_name"),
-                    last_name=bindparam("last_name"),
-                    status=bindparam("status"),
-                    fields=bindparam("fields", type_=Subscriber.fields.type),
-                    updated_at=bindparam("updated_at", type_=Subscriber.updated_at.type),
-                )
-            )
-            self._session.connection().execute(
-                statement,
-                [
-                    {
-                        "record_id": record.id,
-                        "email": record.email,
-                        "key": record.key,
-                        "remote_id": record.remote_id,
-                        "first_name": record.first_name,
-                        "last_name": record.last_name,
-                        "status": record.status,
-                        "fields": record.fields,
-                        "updated_at": self._now,
-                    }
-                    for record in batch.changed
-                ],
-            )
         now = self._stored_now
         document = self._insert.document
+        self._update.write(
+            [
+                (
+                    record.email,
+                    record.key,
+                    record.remote_id,
+                    record.first_name,
+                    record.last_name,
+                    record.status,
+                    document(record.fields),
+                    now,
+                    record.id,
+                )
+                for record in batch.changed
+            ]
+        )
         self._insert.write(
             [
                 (
