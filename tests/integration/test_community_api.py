@@ -20,7 +20,7 @@ from kith.config import Settings
 from kith.db import Database
 from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW, add_events, add_member
+from tests.integration.community_world import NOW, add_community, add_events, add_member, join
 from tests.integration.fake_clock import FakeClock
 
 DAY = timedelta(days=1)
@@ -36,6 +36,7 @@ MEMBER_FIELDS = (
     "joined_at",
     "last_login_at",
     "activity",
+    "communities",
 )
 
 
@@ -183,10 +184,13 @@ def test_lists_come_with_key_name_update_time_and_member_count(api: Api, full_me
         {
             "key": full_members,
             "name": "Full",
+            "created_at": NOW.isoformat(),
             "updated_at": NOW.isoformat(),
             "member_count": 2600,
         }
     ]
+    uncounted = api.get("/api/v1/lists", counts="false").json()
+    assert [(item["key"], item["member_count"]) for item in uncounted] == [(full_members, None)]
 
 
 @pytest.mark.parametrize("page_size", [700, 1001])
@@ -217,7 +221,8 @@ def test_ndjson_streams_exactly_what_the_pages_return(api: Api, full_members: st
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/x-ndjson"
         streamed = [orjson.loads(line) for line in response.iter_lines() if line]
-    assert streamed == paged
+    assert streamed[:-1] == paged
+    assert streamed[-1] == {"end": {"count": len(paged)}}  # tells a complete stream from a cut one
 
 
 def test_a_member_carries_its_fields_and_activity_summaries_at_as_of(
@@ -240,6 +245,8 @@ def test_a_member_carries_its_fields_and_activity_summaries_at_as_of(
         add_events(session, ann, "discussion_reply", as_of - 40 * DAY, as_of - 5 * DAY, as_of - DAY)
         add_events(session, ann, "login", as_of - 100 * DAY, as_of + DAY)  # the last is after
         add_events(session, ann, "event_attended", NOW - DAY)  # only after as_of
+        for name in ("Research", "Chapter North"):
+            join(session, ann, add_community(session, name))
     key = _list(community_db, "Ann", {"field": "contact_key", "op": "eq", "value": "ann"})
     page = api.get(f"/api/v1/lists/{key}/members", as_of=as_of.isoformat()).json()
     assert page["as_of"] == as_of.isoformat()
@@ -263,7 +270,17 @@ def test_a_member_carries_its_fields_and_activity_summaries_at_as_of(
                 },
                 "login": {"count": 1, "count_30d": 0, "last_at": (as_of - 100 * DAY).isoformat()},
             },
+            "communities": ["Chapter North", "Research"],
         }
+    ]
+    plain = api.get(f"/api/v1/lists/{key}/members", details="false").json()["members"]
+    assert plain == [
+        {
+            name: value
+            for name, value in page["members"][0].items()
+            if name not in ("activity", "communities", "joined_at", "last_login_at")
+        }
+        | {"joined_at": (NOW - 400 * DAY).isoformat(), "last_login_at": (NOW - 2 * DAY).isoformat()}
     ]
 
 
@@ -275,7 +292,8 @@ def test_a_member_without_activity_has_an_empty_summary_and_null_dates(
     key = _list(community_db, "Bob", {"field": "contact_key", "op": "eq", "value": "bob"})
     [member] = api.get(f"/api/v1/lists/{key}/members").json()["members"]
     assert tuple(member) == MEMBER_FIELDS
-    assert member["activity"] == {} and member["joined_at"] is None
+    assert member["activity"] == {} and member["communities"] == []
+    assert member["joined_at"] is None
 
 
 def test_every_page_evaluates_the_list_at_the_instant_of_the_first(

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from kith.clock import parse_datetime
 from kith.community.credentials import authenticate
 from kith.community.ingest import record_activity
 from kith.community.lists import (
-    ActivitySummary,
     activity_summaries,
+    community_names,
     create_list,
     delete_list,
     get_list,
@@ -41,6 +42,11 @@ MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
 STREAM_CHUNK = 10_000
 MAX_ACTIVITY_BATCH = 10_000
+
+Details = Annotated[
+    bool,
+    Query(description="Include each member's activity summaries and communities (slower)"),
+]
 
 _iam_key_header = APIKeyHeader(
     name="HLIAMKey",
@@ -92,8 +98,9 @@ router = APIRouter(
 class ListSummaryOut(BaseModel):
     key: str
     name: str
+    created_at: datetime
     updated_at: datetime
-    member_count: int
+    member_count: int | None
 
 
 class ListOut(BaseModel):
@@ -133,7 +140,8 @@ class MemberOut(BaseModel):
     member_type: str | None
     joined_at: datetime | None
     last_login_at: datetime | None
-    activity: dict[str, ActivitySummaryOut]
+    activity: dict[str, ActivitySummaryOut] | None = None
+    communities: list[str] | None = None
 
 
 class RejectedEventOut(BaseModel):
@@ -155,10 +163,16 @@ class MemberPageOut(BaseModel):
 
 
 @router.get("/lists", response_model=list[ListSummaryOut])
-def get_lists(request: Request, as_of: str | None = None) -> Response:
-    """The Custom User Lists, each with its member count at `as_of` (default: now)."""
+def get_lists(
+    request: Request,
+    as_of: str | None = None,
+    counts: Annotated[
+        bool, Query(description="Count each list's members (false: member_count is null)")
+    ] = True,
+) -> Response:
+    """The Custom User Lists by name, each with its member count at `as_of` (default: now)."""
     with _db(request).session() as session:
-        summaries = list_summaries(session, now=_instant(request, as_of))
+        summaries = list_summaries(session, now=_instant(request, as_of), counts=counts)
     return _json([summary.as_json() for summary in summaries])
 
 
@@ -171,6 +185,7 @@ def get_list_members(
     as_of: Annotated[
         str | None, Query(description="Evaluate the list at this instant (first page only)")
     ] = None,
+    details: Details = True,
 ) -> Response:
     """One page of a list's members in a stable order; follow next_page_token until it is null.
 
@@ -192,7 +207,7 @@ def get_list_members(
             session, custom_list, now=instant, after_id=after_id, limit=page_size + 1
         )
         page, more = members[:page_size], len(members) > page_size
-        activity = activity_summaries(session, [member.id for member in page], now=instant)
+        views = _member_views(session, page, now=instant, details=details)
     next_token = (
         encode_page_token(PageToken(custom_list.list_key, page[-1].id, instant), signing_key)
         if more
@@ -200,7 +215,7 @@ def get_list_members(
     )
     return _json(
         {
-            "members": [_member_json(member, activity.get(member.id, {})) for member in page],
+            "members": views,
             "next_page_token": next_token,
             "as_of": instant,
         }
@@ -212,14 +227,21 @@ def get_list_members(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "One member a line"}},
 )
-def stream_list_members(request: Request, key: str, as_of: str | None = None) -> StreamingResponse:
-    """Every member of a list, one JSON object a line, evaluated at one instant (bulk reads)."""
+def stream_list_members(
+    request: Request, key: str, as_of: str | None = None, details: Details = True
+) -> StreamingResponse:
+    """Every member of a list, one JSON object a line, evaluated at one instant (bulk reads).
+
+    The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
+    was cut short, even when the connection closed cleanly.
+    """
     db, instant = _db(request), _instant(request, as_of)
     with db.session() as session:
         custom_list = get_list(session, key)
         member_ids_query(session, custom_list.criteria, now=instant)  # fail now, not mid-stream
     return StreamingResponse(
-        _member_lines(db, custom_list.list_key, instant), media_type="application/x-ndjson"
+        _member_lines(db, custom_list.list_key, instant, details=details),
+        media_type="application/x-ndjson",
     )
 
 
@@ -322,19 +344,43 @@ def require_both_headers(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _member_lines(db: Database, list_key: str, instant: datetime) -> Iterator[bytes]:
+def _member_lines(
+    db: Database, list_key: str, instant: datetime, *, details: bool
+) -> Iterator[bytes]:
     """The list's members as NDJSON, from one evaluation streamed in bounded chunks."""
+    count = 0
     with db.session() as session:
         custom_list = get_list(session, list_key)
         for members in member_chunks(session, custom_list, now=instant, chunk=STREAM_CHUNK):
-            activity = activity_summaries(session, [member.id for member in members], now=instant)
-            yield b"".join(
-                orjson.dumps(_member_json(member, activity.get(member.id, {}))) + b"\n"
-                for member in members
-            )
+            views = _member_views(session, members, now=instant, details=details)
+            count += len(views)
+            yield b"".join(orjson.dumps(view) + b"\n" for view in views)
+    yield orjson.dumps({"end": {"count": count}}) + b"\n"
 
 
-def _member_json(member: Member, activity: dict[str, ActivitySummary]) -> dict[str, Any]:
+def _member_views(
+    session: Session, members: list[Member], *, now: datetime, details: bool
+) -> list[dict[str, Any]]:
+    """Members as the API shows them; with `details`, their activity and communities too."""
+    if not details:
+        return [_member_json(member) for member in members]
+    ids = [member.id for member in members]
+    activity = activity_summaries(session, ids, now=now)
+    communities = community_names(session, ids)
+    return [
+        {
+            **_member_json(member),
+            "activity": {
+                name: {"count": s.count, "count_30d": s.count_30d, "last_at": s.last_at}
+                for name, s in sorted(activity.get(member.id, {}).items())
+            },
+            "communities": communities.get(member.id, []),
+        }
+        for member in members
+    ]
+
+
+def _member_json(member: Member) -> dict[str, Any]:
     return {
         "contact_key": member.contact_key,
         "legacy_contact_key": member.legacy_contact_key,
@@ -346,10 +392,6 @@ def _member_json(member: Member, activity: dict[str, ActivitySummary]) -> dict[s
         "member_type": member.member_type,
         "joined_at": member.joined_at,
         "last_login_at": member.last_login_at,
-        "activity": {
-            name: {"count": s.count, "count_30d": s.count_30d, "last_at": s.last_at}
-            for name, s in sorted(activity.items())
-        },
     }
 
 

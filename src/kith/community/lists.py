@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 from kith.clock import as_utc, parse_datetime
 from kith.community.criteria import Vocabulary, compile_criteria, parse_criteria
 from kith.community.members import require_super_admin
-from kith.community.models import ActivityEvent, ActivityType, CustomUserList, Member
+from kith.community.models import (
+    ActivityEvent,
+    ActivityType,
+    Community,
+    CustomUserList,
+    Member,
+    Membership,
+)
 from kith.errors import Conflict, InvalidInput, NotFound
 
 LIST_ACTION = "create, edit or delete lists"
@@ -25,14 +32,16 @@ MAX_NAME_LENGTH = 300
 class ListSummary:
     list_key: str
     name: str
+    created_at: datetime
     updated_at: datetime
-    member_count: int
+    member_count: int | None  # None when not counted
 
     def as_json(self) -> dict[str, Any]:
         """As the API and `lists list --json` show it."""
         return {
             "key": self.list_key,
             "name": self.name,
+            "created_at": self.created_at,
             "updated_at": self.updated_at,
             "member_count": self.member_count,
         }
@@ -86,13 +95,16 @@ def all_lists(session: Session) -> Sequence[CustomUserList]:
     return session.scalars(select(CustomUserList).order_by(CustomUserList.name)).all()
 
 
-def list_summaries(session: Session, *, now: datetime) -> list[ListSummary]:
+def list_summaries(session: Session, *, now: datetime, counts: bool = True) -> list[ListSummary]:
+    """Every list by name; with `counts`, each evaluated at `now` for its member count (which
+    on a large community takes about a second a list)."""
     return [
         ListSummary(
             list_key=item.list_key,
             name=item.name,
+            created_at=item.created_at,
             updated_at=item.updated_at,
-            member_count=count_members(session, item.criteria, now=now),
+            member_count=count_members(session, item.criteria, now=now) if counts else None,
         )
         for item in all_lists(session)
     ]
@@ -215,6 +227,23 @@ def activity_summaries(
             count=count, count_30d=int(count_30d or 0), last_at=_aware(last_at)
         )
     return summaries
+
+
+def community_names(session: Session, member_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Per member, the names of the communities they belong to, in name order."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Membership.member_id, Community.name)
+        .join(Community, Community.id == Membership.community_id)
+        .where(Membership.member_id.in_(ids))
+        .order_by(Membership.member_id, Community.name)
+    )
+    names: dict[int, list[str]] = {}
+    for member_id, name in rows.tuples():
+        names.setdefault(member_id, []).append(name)
+    return names
 
 
 def _aware(value: Any) -> datetime:
