@@ -51,6 +51,8 @@ def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) 
     db.dispose()
     assert counts[COMPOUND] == len(members[NEWSLETTER] - members[BOARD]) > 0
     assert counts[BOARD] == len(members[BOARD]) > 0
+    over_http = {group["name"]: group["member_count"] for group in report.groups_over_http}
+    assert over_http == counts
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:

@@ -64,6 +64,14 @@ def _print(report: DemoReport) -> None:
     )
     say("   .venv/bin/kith community lists members 'Informz New Members'")
     say("   .venv/bin/kith community lists preview --criteria my-criteria.json")
+    say(
+        f"   curl -H 'Authorization: Bearer {report.api_token.token}' "
+        "http://127.0.0.1:8000/marketing/api/groups",
+        highlight=False,
+    )
+    say("   .venv/bin/kith marketing groups members 'Newsletter Readers Not On The Board'")
+    say("   .venv/bin/kith connection test   (while make serve runs)")
+    say("   open http://127.0.0.1:8000/marketing/docs for the marketing REST API")
 
 
 def _print_marketing(report: DemoReport) -> None:
@@ -97,6 +105,13 @@ def _print_marketing(report: DemoReport) -> None:
             definition,
         )
     console.print(table)
+    over_http = ", ".join(f"{g['name']} ({g['member_count']})" for g in report.groups_over_http)
+    say(
+        "   With an admin API token (shown once; only its SHA-256 digest is stored):",
+        highlight=False,
+    )
+    say(f"   {report.api_token.token}", highlight=False)
+    say(f"   GET /marketing/api/groups -> {over_http}", highlight=False)
 
 
 def _print_connection(report: DemoReport) -> None:

@@ -27,7 +27,9 @@ from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
 from kith.encryption import SecretBox
 from kith.errors import Conflict
+from kith.marketing.app import create_marketing_app
 from kith.marketing.integration import IntegrationView, configure_integration, get_integration
+from kith.marketing.tokens import IssuedToken, create_token
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
 
@@ -66,6 +68,8 @@ class DemoReport:
     marketing: MarketingDemo
     connection_check: CheckResult
     integration: IntegrationView
+    api_token: IssuedToken
+    groups_over_http: list[dict[str, Any]]
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -128,6 +132,15 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     marketing_demo = build_marketing_demo(
         marketing, files.members, settings.data_dir / "demo-input", now=now
     )
+    with marketing.transaction() as session:
+        token = create_token(session, name="Demo integrator", now=now)
+    with serve_on_loopback(create_marketing_app(marketing, settings)) as base_url:
+        groups_over_http = httpx.get(
+            f"{base_url}/api/groups",
+            headers={"Authorization": f"Bearer {token.token}"},
+            timeout=30,
+        )
+        groups_over_http.raise_for_status()
     marketing.dispose()
     return DemoReport(
         settings=settings,
@@ -139,6 +152,8 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         marketing=marketing_demo,
         connection_check=check,
         integration=integration,
+        api_token=token,
+        groups_over_http=groups_over_http.json(),
     )
 
 
