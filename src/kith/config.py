@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     api_failure_limit: int = 5
     api_failure_window_seconds: int = 300
+    # a sync that finds an empty list is held when its group had more members than this
+    empty_guard: int = 100
 
     @property
     def community_url(self) -> str:

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, create_engine, event, make_url
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -80,6 +80,11 @@ def refresh_statistics(session: Session, *tables: str) -> None:
         connection.exec_driver_sql("PRAGMA analysis_limit=1000")
     for table in tables:
         connection.exec_driver_sql(f"ANALYZE {table}")
+
+
+def affected(result: Result[Any]) -> int:
+    """The number of rows an INSERT, UPDATE or DELETE statement changed."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def normalize_url(url: str) -> str:

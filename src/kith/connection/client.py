@@ -8,9 +8,10 @@ detail (the server's message or the operating system's error).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import httpx
 import orjson
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from kith.encryption import SecretBox
 from kith.errors import KithError
 from kith.marketing.integration import get_integration, integration_password
+from kith.marketing.models import IntegrationSettings
 
 API_PREFIX = "/api/v1"
 # Connecting should be quick; reading a page of 10,000 members may take a while.
@@ -137,21 +139,67 @@ class CommunityClient:
                 str(response.url), f"the body is not JSON: {response.text[:200]!r}"
             ) from None
 
+    def stream_members(self, list_key: str, *, details: bool) -> Iterator[dict[str, Any]]:
+        """Every member of a list, read as one NDJSON stream, one member at a time.
+
+        The stream must end with its count line; one that stops short (the server died, a
+        proxy cut it) raises ConnectionFailed rather than passing for a smaller list.
+        """
+        path = f"/lists/{list_key}/members.ndjson"
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        request = self._http.build_request(
+            "GET", path.lstrip("/"), params={"details": "true" if details else "false"}
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise self._failure(url, error) from None
+        try:
+            if not response.is_success:
+                response.read()
+                self._raise_for(response, url)
+            count = 0
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                item = orjson.loads(line)
+                if "end" in item:
+                    if item["end"].get("count") != count:
+                        raise self._unexpected(
+                            url, f"the stream says {item['end'].get('count')} members, sent {count}"
+                        )
+                    return
+                count += 1
+                yield item
+        except httpx.HTTPError as error:
+            raise self._failure(url, error) from None
+        except orjson.JSONDecodeError:
+            raise self._unexpected(url, "a line of the member stream is not JSON") from None
+        finally:
+            response.close()
+        raise self._unexpected(url, f"the member stream stopped short after {count} members")
+
     def _send(self, method: str, path: str, *, params: dict[str, Any] | None) -> httpx.Response:
         url = f"{self.base_url}{API_PREFIX}{path}"
         try:
             response = self._http.request(method, path.lstrip("/"), params=params)
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.ProxyError) as error:
-            detail = str(error) or type(error).__name__
-            raise ConnectionFailed(
-                "unreachable",
-                f"cannot reach the community API at {url}: {detail}",
-                detail=detail,
-            ) from None
         except httpx.HTTPError as error:
-            raise self._unexpected(url, str(error) or type(error).__name__) from None
+            raise self._failure(url, error) from None
         if response.is_success:
             return response
+        self._raise_for(response, url)
+
+    def _failure(self, url: str, error: httpx.HTTPError) -> ConnectionFailed:
+        """What a transport error means: the server cannot be reached, or it broke off."""
+        detail = str(error) or type(error).__name__
+        if isinstance(error, httpx.TimeoutException | httpx.NetworkError | httpx.ProxyError):
+            return ConnectionFailed(
+                "unreachable", f"cannot reach the community API at {url}: {detail}", detail=detail
+            )
+        return self._unexpected(url, detail)
+
+    def _raise_for(self, response: httpx.Response, url: str) -> NoReturn:
+        """The ConnectionFailed an unsuccessful answer means."""
         detail = _server_message(response)
         if response.status_code == 401:
             raise ConnectionFailed(
@@ -182,10 +230,8 @@ class CommunityClient:
         )
 
 
-def client_for(
-    session: Session, box: SecretBox, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
-) -> CommunityClient:
-    """A client with the stored Integration Settings, refused unless the connection is Active."""
+def active_integration(session: Session) -> IntegrationSettings:
+    """The stored Integration Settings, refused unless configured and Active."""
     settings = get_integration(session)
     if settings is None:
         raise ConnectionFailed(
@@ -199,6 +245,14 @@ def client_for(
             "the connection is not Active: switch it on in Integration Settings "
             "(kith connection configure --active)",
         )
+    return settings
+
+
+def client_for(
+    session: Session, box: SecretBox, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+) -> CommunityClient:
+    """A client with the stored Integration Settings, refused unless the connection is Active."""
+    settings = active_integration(session)
     return CommunityClient(
         settings.base_url,
         settings.iam_key,

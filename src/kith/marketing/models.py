@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -26,6 +27,17 @@ GROUP_KINDS = ("static", "community", "compound")
 COMPOUND_MODES = ("all", "any")
 COMPOUND_SECTIONS = ("include", "exclude")
 EDITIONS = ("online-community", "platform")
+SYNC_TRIGGERS = ("manual", "on_send", "hourly")
+SYNC_STATUSES = ("in progress", "completed", "failed", "held")
+# Why a list member is not in its group, in the order a sync decides it.
+SKIP_REASONS = (
+    "missing_contact_key",
+    "malformed_email",
+    "duplicate_email",
+    "no_matching_subscriber",
+    "unsubscribed",
+    "bounced",
+)
 MAIN_FOLDER = "Main"
 
 
@@ -51,6 +63,8 @@ class Subscriber(Base):
     last_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="subscribed")
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the platform edition's Personalizations: community fields and activity, from the sync
+    community: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -172,3 +186,77 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncRun(Base):
+    """One sync of a community group: who asked (trigger), how it went, and what it counted.
+
+    At most one run per group is `in progress` (a partial unique index), which is how a second
+    request finds the running one. `heartbeat_at` moves while a worker makes progress, so a run
+    whose worker died can be told from a slow one.
+    """
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("target_groups.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    list_key: Mapped[str] = mapped_column(String(100))
+    edition: Mapped[str] = mapped_column(String(20))
+    allow_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    in_list: Mapped[int | None] = mapped_column(Integer)
+    members: Mapped[int | None] = mapped_column(Integer)
+    added: Mapped[int | None] = mapped_column(Integer)
+    removed: Mapped[int | None] = mapped_column(Integer)
+    unchanged: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[int | None] = mapped_column(Integer)
+    linked: Mapped[int | None] = mapped_column(Integer)
+    skipped: Mapped[dict[str, int] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_sync_runs_group_requested", "group_id", "requested_at"),
+        Index(
+            "uq_sync_runs_group_in_progress",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status = 'in progress'"),
+            postgresql_where=text("status = 'in progress'"),
+        ),
+    )
+
+
+class SyncSkip(Base):
+    """A list member a sync left out of its group, with the reason; kept for 90 days."""
+
+    __tablename__ = "sync_skips"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("target_groups.id", ondelete="CASCADE"))
+    contact_key: Mapped[str | None] = mapped_column(String(100))
+    legacy_contact_key: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(30))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (Index("ix_sync_skips_group_reason", "group_id", "reason"),)
+
+
+class JobWorker(Base):
+    """A process consuming background jobs, and when it last said it was alive.
+
+    Commands that want a job's result (`groups sync --wait`) run it themselves when no worker
+    has been seen lately, instead of waiting on a queue nobody reads.
+    """
+
+    __tablename__ = "job_workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,572 @@
+"""Sync Target Group: a community list's members reconciled, one by one, into its group.
+
+The list is read over the community API as one stream and staged in a temporary table of the
+marketing database; every member then gets exactly one outcome, decided in SQL in this order:
+
+1. `missing_contact_key`: no legacy contact key;
+2. `malformed_email`: the email fails email-validator's syntax check;
+3. `duplicate_email`: another member still in the running has the same email (trimmed, any
+   case); of those, the one whose legacy key matches a Remote ID (or, when none does, any)
+   with the smallest legacy key goes on;
+4. no subscriber has the legacy key as Remote ID: `no_matching_subscriber` in the
+   online-community edition; the platform edition links the subscriber without a Remote ID who
+   has the email (`linked`) or creates one (`created`), and the member goes on;
+5. `unsubscribed` / `bounced`: the subscriber's status;
+6. `member`: in the group.
+
+So in_list = members + sum(skipped). The group's membership becomes exactly the members, as a
+set difference applied in one transaction: a failure anywhere leaves the previous membership.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kith.connection.client import ConnectionFailed, active_integration, client_for
+from kith.db import Database, affected
+from kith.emails import InvalidEmail, email_key, normalize_email
+from kith.encryption import SecretBox
+from kith.errors import Conflict, InvalidInput
+from kith.marketing.groups import get_group
+from kith.marketing.models import (
+    SKIP_REASONS,
+    GroupMember,
+    Subscriber,
+    SyncRun,
+    SyncSkip,
+    TargetGroup,
+)
+
+Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
+
+STAGE_BATCH = 10_000
+# A run whose worker has shown no sign of life for this long is taken for dead.
+ABANDONED_AFTER = timedelta(minutes=10)
+HEARTBEAT_EVERY = timedelta(seconds=5)
+SKIPS_KEPT = timedelta(days=90)
+EMPTY_SOURCE = "source returned no members"
+
+# Personalizations the platform edition stores on subscribers, from each member's fields.
+PROFILE_FIELDS = ("company", "title", "member_type", "joined_at", "last_login_at")
+
+_staging = MetaData()
+Incoming = Table(
+    "kith_sync_incoming",
+    _staging,
+    Column("position", Integer, primary_key=True),
+    Column("contact_key", String(100)),
+    Column("legacy_key", String(100), unique=True),
+    Column("email", String(320)),
+    Column("email_key", String(320), index=True),
+    Column("normal_email", String(320)),
+    Column("normal_key", String(320)),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("profile", JSON),
+    Column("subscriber_id", Integer, index=True),
+    Column("outcome", String(30)),
+    prefixes=["TEMPORARY"],
+)
+_STAGED = (
+    "position",
+    "contact_key",
+    "legacy_key",
+    "email",
+    "email_key",
+    "normal_email",
+    "normal_key",
+    "first_name",
+    "last_name",
+    "profile",
+)
+
+
+@dataclass(frozen=True)
+class SyncRequested:
+    """The run a request started, or the one already running for that group (`existing`)."""
+
+    run: SyncRun
+    existing: bool
+    group_name: str
+
+
+def request_sync(
+    db: Database,
+    group_name: str,
+    *,
+    trigger: str,
+    now: datetime,
+    allow_empty: bool = False,
+) -> SyncRequested:
+    """Start a sync run for a community group, or return the one running for it.
+
+    One run per group is `in progress` at a time (a unique index says so); a run whose worker
+    went silent for ABANDONED_AFTER is marked failed, so that a crash cannot block a group.
+    """
+    for _attempt in range(3):
+        try:
+            with db.transaction() as session:
+                return _request(session, group_name, trigger, now, allow_empty)
+        except IntegrityError:
+            continue  # another request started one at the same moment: return that one
+    raise Conflict(f"could not start a sync of {group_name!r}; try again")
+
+
+def _request(
+    session: Session, group_name: str, trigger: str, now: datetime, allow_empty: bool
+) -> SyncRequested:
+    integration = active_integration(session)
+    group = get_group(session, group_name)
+    if group.kind != "community" or group.list_key is None:
+        raise InvalidInput(
+            f"{group.name!r} is a {group.kind} group; only community groups are synced"
+        )
+    if group.source_removed_at is not None:
+        raise InvalidInput(
+            f"the list behind {group.name!r} was removed from the community; the group is kept "
+            "as it was and no longer synced"
+        )
+    running = session.scalar(
+        select(SyncRun).where(SyncRun.group_id == group.id, SyncRun.status == "in progress")
+    )
+    if running is not None:
+        if now - running.heartbeat_at < ABANDONED_AFTER:
+            return SyncRequested(running, existing=True, group_name=group.name)
+        _finish(
+            session,
+            running,
+            group,
+            "failed",
+            f"abandoned: no progress since {running.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC",
+            now=now,
+        )
+        session.flush()
+    run = SyncRun(
+        group_id=group.id,
+        trigger=trigger,
+        status="in progress",
+        list_key=group.list_key,
+        edition=integration.edition,
+        allow_empty=allow_empty,
+        requested_at=now,
+        heartbeat_at=now,
+    )
+    session.add(run)
+    group.sync_status, group.sync_error = "in progress", None
+    session.flush()
+    return SyncRequested(run, existing=False, group_name=group.name)
+
+
+def execute_sync(
+    db: Database, run_id: int, *, box: SecretBox, clock: Clock, empty_guard: int
+) -> SyncRun:
+    """Carry out a requested run; safe to call twice (only the first call claims the run).
+
+    Any failure is recorded on the run and its group, and the membership stays as it was.
+    """
+    now = clock()
+    with db.transaction() as session:
+        claimed = affected(
+            session.execute(
+                update(SyncRun)
+                .where(
+                    SyncRun.id == run_id,
+                    SyncRun.status == "in progress",
+                    SyncRun.started_at.is_(None),
+                )
+                .values(started_at=now, heartbeat_at=now)
+            )
+        )
+    if not claimed:
+        return _load_run(db, run_id)
+    try:
+        _Reconciliation(db, run_id, box=box, clock=clock, empty_guard=empty_guard).run()
+    except Exception as error:  # every failure is the run's outcome, recorded for the user
+        if not isinstance(error, ConnectionFailed | InvalidInput):
+            log.exception("sync run %s failed", run_id)
+        with db.transaction() as session:
+            run = session.get_one(SyncRun, run_id)
+            group = session.get_one(TargetGroup, run.group_id)
+            _finish(session, run, group, "failed", _describe(error), now=clock())
+    return _load_run(db, run_id)
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, ConnectionFailed | InvalidInput):
+        return text
+    return f"{type(error).__name__}: {text}"
+
+
+def _load_run(db: Database, run_id: int) -> SyncRun:
+    with db.session() as session:
+        return session.get_one(SyncRun, run_id)
+
+
+def _finish(
+    session: Session,
+    run: SyncRun,
+    group: TargetGroup,
+    status: str,
+    error: str | None,
+    *,
+    now: datetime,
+) -> None:
+    run.status, run.error, run.finished_at = status, error, now
+    group.sync_status, group.sync_error = status, error
+    if status == "completed":
+        group.last_synced_at = now
+
+
+class _Reconciliation:
+    """One run's work: stage the list's members, decide outcomes, apply, record."""
+
+    def __init__(
+        self, db: Database, run_id: int, *, box: SecretBox, clock: Clock, empty_guard: int
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.box = box
+        self.clock = clock
+        self.empty_guard = empty_guard
+        self._last_heartbeat = clock()
+
+    def run(self) -> None:
+        with self.db.session() as session:
+            run = session.get_one(SyncRun, self.run_id)
+            list_key, group_id = run.list_key, run.group_id
+            platform, allow_empty = run.edition == "platform", run.allow_empty
+            client = client_for(session, self.box)
+        # One connection throughout: the staging table is temporary, so it belongs to it.
+        with self.db.engine.connect() as connection:
+            try:
+                with connection.begin():  # touches only the temporary table: locks nothing
+                    Incoming.drop(connection, checkfirst=True)
+                    Incoming.create(connection)
+                    with client:
+                        members = client.stream_members(list_key, details=platform)
+                        self._stage(connection, members, platform)
+                # preserve_rowcount: psycopg 3 forgets an INSERT's count once its cursor closes
+                connection.execution_options(sqlite_begin="IMMEDIATE", preserve_rowcount=True)
+                with Session(connection, expire_on_commit=False) as session, session.begin():
+                    self._apply(session, group_id, platform=platform, allow_empty=allow_empty)
+            finally:
+                connection.rollback()
+                with connection.begin():
+                    Incoming.drop(connection, checkfirst=True)
+
+    def _stage(
+        self, connection: Connection, members: Iterator[dict[str, Any]], platform: bool
+    ) -> None:
+        rows = (_staged(position, member, platform) for position, member in enumerate(members))
+        is_sqlite = connection.dialect.name == "sqlite"
+        try:
+            if is_sqlite:
+                self._stage_sqlite(connection, rows)
+            else:
+                self._stage_postgresql(connection, rows)
+        except IntegrityError:
+            raise ConnectionFailed(
+                "unexpected", "the community returned one legacy contact key for two members"
+            ) from None
+
+    def _stage_sqlite(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        statement = (
+            f"INSERT INTO {Incoming.name} ({', '.join(_STAGED)}) "
+            f"VALUES ({', '.join('?' * len(_STAGED))})"
+        )
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for batch in _batches(rows):
+            cursor.executemany(statement, batch)
+            self._heartbeat()
+
+    def _stage_postgresql(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        driver = connection.connection.driver_connection
+        statement = f"COPY {Incoming.name} ({', '.join(_STAGED)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for batch in _batches(rows):
+                for row in batch:
+                    copy.write_row(row)
+                self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        now = self.clock()
+        if now - self._last_heartbeat < HEARTBEAT_EVERY:
+            return
+        self._last_heartbeat = now
+        with self.db.transaction() as session:
+            session.execute(
+                update(SyncRun).where(SyncRun.id == self.run_id).values(heartbeat_at=now)
+            )
+
+    def _apply(self, session: Session, group_id: int, *, platform: bool, allow_empty: bool) -> None:
+        now = self.clock()
+        run = session.get_one(SyncRun, self.run_id)
+        group = session.get_one(TargetGroup, group_id)
+        in_list = session.scalar(select(func.count()).select_from(Incoming)) or 0
+        if in_list == 0 and not allow_empty:
+            held = session.scalar(select(func.count()).where(GroupMember.group_id == group_id)) or 0
+            if held > self.empty_guard:
+                run.in_list = 0
+                _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
+                return
+        created, linked = _decide(session, platform=platform, now=now)
+        if platform:
+            _store_profiles(session)
+        added, removed = _apply_membership(session, group_id, now=now)
+        counts = dict(
+            session.execute(select(Incoming.c.outcome, func.count()).group_by(Incoming.c.outcome))
+            .tuples()
+            .all()
+        )
+        members = counts.pop("member", 0)
+        run.in_list, run.members = in_list, members
+        run.added, run.removed, run.unchanged = added, removed, members - added
+        run.created, run.linked = created, linked
+        run.skipped = {reason: counts.get(reason, 0) for reason in SKIP_REASONS}
+        _record_skips(session, run, now=now)
+        _finish(session, run, group, "completed", None, now=now)
+
+
+def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, STAGE_BATCH)):
+        yield batch
+
+
+def _staged(position: int, member: dict[str, Any], platform: bool) -> tuple[Any, ...]:
+    """One member as a staging row; its email checked and normalized here, in Python."""
+    legacy_key = (member.get("legacy_contact_key") or "").strip() or None
+    email = (member.get("email") or "").strip() or None
+    normal = None
+    if email is not None:
+        try:
+            normal = normalize_email(email)
+        except InvalidEmail:
+            normal = None
+    profile = orjson.dumps(_profile(member)).decode() if platform else None
+    return (
+        position,
+        member.get("contact_key"),
+        legacy_key,
+        email,
+        email_key(email) if email else None,
+        normal,
+        email_key(normal) if normal else None,
+        member.get("first_name"),
+        member.get("last_name"),
+        profile,
+    )
+
+
+def _profile(member: dict[str, Any]) -> dict[str, Any]:
+    """The Personalizations of the platform edition: `{{ community.thread_started_30d }}`."""
+    profile: dict[str, Any] = {name: member.get(name) for name in PROFILE_FIELDS}
+    profile["communities"] = member.get("communities") or []
+    for name, summary in (member.get("activity") or {}).items():
+        profile[name] = summary["count"]
+        profile[f"{name}_30d"] = summary["count_30d"]
+        profile[f"{name}_last_at"] = summary["last_at"]
+    return profile
+
+
+def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, int]:
+    """Give every staged member its outcome; returns (subscribers created, linked)."""
+    incoming = Incoming.c
+    undecided = incoming.outcome.is_(None)
+
+    def mark(outcome: str, *conditions: Any) -> None:
+        session.execute(update(Incoming).where(undecided, *conditions).values(outcome=outcome))
+
+    mark("missing_contact_key", incoming.legacy_key.is_(None))
+    mark("malformed_email", incoming.normal_email.is_(None))
+    _match_subscribers(session)
+    ranked = (
+        select(
+            incoming.position,
+            func.row_number()
+            .over(
+                partition_by=incoming.email_key,
+                order_by=(incoming.subscriber_id.is_(None), incoming.legacy_key),
+            )
+            .label("rank"),
+        )
+        .where(undecided)
+        .subquery()
+    )
+    mark(
+        "duplicate_email", incoming.position.in_(select(ranked.c.position).where(ranked.c.rank > 1))
+    )
+    created = linked = 0
+    if platform:
+        linked, created = _link_and_create(session, now=now)
+    else:
+        mark("no_matching_subscriber", incoming.subscriber_id.is_(None))
+    lapsed = select(Subscriber.status).where(Subscriber.id == incoming.subscriber_id)
+    for status in ("unsubscribed", "bounced"):
+        mark(status, lapsed.scalar_subquery() == status)
+    mark("member")
+    return created, linked
+
+
+def _match_subscribers(session: Session) -> None:
+    """Each undecided member's subscriber: Remote ID = legacy contact key."""
+    incoming = Incoming.c
+    session.execute(
+        update(Incoming)
+        .where(
+            incoming.outcome.is_(None),
+            incoming.subscriber_id.is_(None),
+            Subscriber.remote_id == incoming.legacy_key,
+        )
+        .values(subscriber_id=Subscriber.id)
+    )
+
+
+def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
+    """The platform edition's Create records: link by email, else create; (linked, created)."""
+    incoming = Incoming.c
+    unmatched = and_(incoming.outcome.is_(None), incoming.subscriber_id.is_(None))
+    linked = affected(
+        session.execute(
+            update(Subscriber)
+            .where(
+                Subscriber.remote_id.is_(None),
+                Subscriber.email_key == incoming.normal_key,
+                unmatched,
+            )
+            .values(remote_id=incoming.legacy_key, updated_at=now)
+        )
+    )
+    _match_subscribers(session)
+    created = affected(
+        session.execute(
+            insert(Subscriber).from_select(
+                [
+                    "email",
+                    "email_key",
+                    "remote_id",
+                    "first_name",
+                    "last_name",
+                    "status",
+                    "fields",
+                    "source",
+                    "created_at",
+                    "updated_at",
+                ],
+                select(
+                    incoming.normal_email,
+                    incoming.normal_key,
+                    incoming.legacy_key,
+                    incoming.first_name,
+                    incoming.last_name,
+                    literal("subscribed"),
+                    literal({}, JSON),
+                    literal("connection"),
+                    literal(now, Subscriber.created_at.type),
+                    literal(now, Subscriber.updated_at.type),
+                ).where(unmatched),
+            )
+        )
+    )
+    _match_subscribers(session)
+    return linked, created
+
+
+def _store_profiles(session: Session) -> None:
+    incoming = Incoming.c
+    session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == incoming.subscriber_id,
+            incoming.outcome.in_(("member", "unsubscribed", "bounced")),
+        )
+        .values(community=incoming.profile)
+    )
+
+
+def _apply_membership(session: Session, group_id: int, *, now: datetime) -> tuple[int, int]:
+    """The group's rows become the members: only the difference is written; (added, removed)."""
+    incoming = Incoming.c
+    members = Incoming.select().where(incoming.outcome == "member")
+    removed = affected(
+        session.execute(
+            delete(GroupMember).where(
+                GroupMember.group_id == group_id,
+                ~exists(members.where(incoming.subscriber_id == GroupMember.subscriber_id)),
+            )
+        )
+    )
+    held = select(GroupMember.subscriber_id).where(
+        GroupMember.group_id == group_id, GroupMember.subscriber_id == incoming.subscriber_id
+    )
+    added = affected(
+        session.execute(
+            insert(GroupMember).from_select(
+                ["group_id", "subscriber_id", "added_at"],
+                select(
+                    literal(group_id),
+                    incoming.subscriber_id,
+                    literal(now, GroupMember.added_at.type),
+                ).where(incoming.outcome == "member", ~exists(held)),
+            )
+        )
+    )
+    return added, removed
+
+
+def _record_skips(session: Session, run: SyncRun, *, now: datetime) -> None:
+    """Keep who was left out and why (for 90 days), for `groups rejections` and diagnosis."""
+    session.execute(delete(SyncSkip).where(SyncSkip.recorded_at < now - SKIPS_KEPT))
+    incoming = Incoming.c
+    session.execute(
+        insert(SyncSkip).from_select(
+            [
+                "run_id",
+                "group_id",
+                "contact_key",
+                "legacy_contact_key",
+                "email",
+                "reason",
+                "recorded_at",
+            ],
+            select(
+                literal(run.id),
+                literal(run.group_id),
+                incoming.contact_key,
+                incoming.legacy_key,
+                incoming.email,
+                incoming.outcome,
+                literal(now, SyncSkip.recorded_at.type),
+            )
+            .where(incoming.outcome != "member")
+            .order_by(incoming.position),
+        )
+    )

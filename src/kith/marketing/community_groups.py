@@ -1,0 +1,72 @@
+"""Community target groups as the connection keeps them: one per community list, by list key.
+
+They live in the folder "Online Community", created on first use. A group keeps its id (so its
+members and sync history) when its list is renamed; a list that disappears leaves its group in
+place, marked `source removed` and no longer synced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kith.marketing.folders import ensure_folder
+from kith.marketing.groups import check_name, name_key
+from kith.marketing.models import TargetGroup
+
+ONLINE_COMMUNITY = "Online Community"
+
+
+def community_groups(session: Session) -> dict[str, TargetGroup]:
+    """Every community group by the key of its list."""
+    groups = session.scalars(select(TargetGroup).where(TargetGroup.kind == "community"))
+    return {group.list_key: group for group in groups if group.list_key}
+
+
+def free_name(session: Session, wanted: str, *, keep: TargetGroup | None = None) -> str:
+    """`wanted`, or `wanted (2)`, `(3)` ... : the first name no other group has (any case)."""
+    wanted = check_name(wanted)
+    taken = {
+        key
+        for key, group_id in session.execute(select(TargetGroup.name_key, TargetGroup.id))
+        if keep is None or group_id != keep.id
+    }
+    name, number = wanted, 1
+    while name_key(name) in taken:
+        number += 1
+        suffix = f" ({number})"
+        name = wanted[: 200 - len(suffix)] + suffix
+    return name
+
+
+def add_community_group(
+    session: Session, name: str, *, list_key: str, now: datetime
+) -> TargetGroup:
+    """A new, empty community group for a list, in the Online Community folder."""
+    folder = ensure_folder(session, ONLINE_COMMUNITY, now=now)
+    group = TargetGroup(
+        name=name,
+        name_key=name_key(name),
+        folder_id=folder.id,
+        kind="community",
+        list_key=list_key,
+        created_at=now,
+    )
+    session.add(group)
+    session.flush()
+    return group
+
+
+def rename_group(session: Session, group: TargetGroup, name: str) -> None:
+    group.name, group.name_key = name, name_key(name)
+    session.flush()
+
+
+def mark_source_removed(group: TargetGroup, *, now: datetime) -> None:
+    group.source_removed_at = now
+
+
+def restore_source(group: TargetGroup) -> None:
+    group.source_removed_at = None
