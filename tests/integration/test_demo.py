@@ -31,8 +31,16 @@ def test_demo_builds_lists_and_the_api_reports_the_same_counts(tmp_path: Path) -
     assert all(count > 0 for count in counts.values())
     over_http = {item["name"]: item["member_count"] for item in report.lists_over_http}
     assert over_http == counts
-    assert report.connection_check.list_count == len(DEMO_LISTS)
-    assert report.integration.active and report.integration.password_set
+    connection = report.connection
+    assert connection.check.list_count == len(DEMO_LISTS)
+    assert connection.integration.active and connection.integration.password_set
+    informz = {name for name, _ in DEMO_LISTS if name.startswith("Informz ")}
+    assert {f"Informz {item['group']}" for item in connection.refresh.added} == informz
+    assert [item["list"] for item in connection.refresh.not_taken] == ["Chapter Leads"]
+    for name, run in connection.syncs.items():
+        assert run.status == "completed", (name, run.error)
+        assert run.in_list == counts[f"Informz {name}"]
+        assert run.in_list == run.members + sum((run.skipped or {}).values())
 
 
 def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) -> None:
@@ -52,7 +60,8 @@ def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) 
     assert counts[COMPOUND] == len(members[NEWSLETTER] - members[BOARD]) > 0
     assert counts[BOARD] == len(members[BOARD]) > 0
     over_http = {group["name"]: group["member_count"] for group in report.groups_over_http}
-    assert over_http == counts
+    synced = {name: run.members for name, run in report.connection.syncs.items()}
+    assert over_http == counts | synced
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:

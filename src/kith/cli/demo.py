@@ -55,6 +55,10 @@ def _print(report: DemoReport) -> None:
     )
     _print_marketing(report)
     _print_connection(report)
+    over_http = ", ".join(f"{g['name']} ({g['member_count']})" for g in report.groups_over_http)
+    say("\n9. Read the groups over the marketing REST API with an admin token (shown once):")
+    say(f"   {report.api_token.token}", highlight=False)
+    say(f"   GET /marketing/api/groups -> {over_http}", highlight=False)
     say("\nLook around:")
     say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
     say(
@@ -71,6 +75,8 @@ def _print(report: DemoReport) -> None:
     )
     say("   .venv/bin/kith marketing groups members 'Newsletter Readers Not On The Board'")
     say("   .venv/bin/kith connection test   (while make serve runs)")
+    say("   .venv/bin/kith marketing groups diagnose 'Has Started Discussion Thread'")
+    say("   .venv/bin/kith marketing groups rejections 'New Members' --csv")
     say("   open http://127.0.0.1:8000/marketing/docs for the marketing REST API")
 
 
@@ -116,13 +122,28 @@ def _print_marketing(report: DemoReport) -> None:
 
 def _print_connection(report: DemoReport) -> None:
     say = console.print
-    integration = report.integration
+    connection = report.connection
+    integration = connection.integration
     say("\n6. Entered the credential in Integration Settings (Active) and tested the connection:")
     say(
-        f"   kith connection test -> ok: the community API at {report.connection_check.base_url}"
-        f" shows {report.connection_check.list_count} lists",
+        f"   kith connection test -> ok: the community API at {connection.check.base_url}"
+        f" shows {connection.check.list_count} lists",
         highlight=False,
     )
+    refresh = connection.refresh
+    say("\n7. Refresh Target Group List: a group in Online Community for each Informz list:")
+    for item in refresh.added:
+        say(f"   added {item['group']!r} from {item['list']!r}", highlight=False)
+    for item in refresh.not_taken:
+        say(f"   not taken {item['list']!r}: {item['reason']}", highlight=False)
+    say("\n8. Synced each group (Legacy Contact Key = Remote ID); who was left out, and why:")
+    table = Table("Target group", "In list", "Members", "Skipped")
+    for name, run in connection.syncs.items():
+        skipped = ", ".join(
+            f"{count} {reason}" for reason, count in (run.skipped or {}).items() if count
+        )
+        table.add_row(name, str(run.in_list), str(run.members), skipped or run.error or "")
+    console.print(table)
     say(
         f"   Integration Settings now point at {integration.base_url} (make serve);"
         f" edition {integration.edition}; the password is stored encrypted",

@@ -21,20 +21,17 @@ from kith.community.app import create_community_app
 from kith.community.credentials import IssuedCredential, create_credential
 from kith.community.ingest import ImportReport, import_activity, import_members, import_memberships
 from kith.config import Settings
-from kith.connection.client import CheckResult, check_connection
 from kith.db import Database
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
+from kith.demo.connection import ConnectionDemo, connect_and_sync
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
-from kith.encryption import SecretBox
 from kith.errors import Conflict
 from kith.marketing.app import create_marketing_app
-from kith.marketing.integration import IntegrationView, configure_integration, get_integration
 from kith.marketing.tokens import IssuedToken, create_token
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
 
 MARKER = ".kith-demo"
-SERVED_COMMUNITY_URL = "http://127.0.0.1:8000/community"  # `make serve`
 DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Informz Has Started Discussion Thread", {"activity": "thread_started"}),
     (
@@ -66,8 +63,7 @@ class DemoReport:
     lists_over_http: list[dict[str, Any]]
     api_url: str
     marketing: MarketingDemo
-    connection_check: CheckResult
-    integration: IntegrationView
+    connection: ConnectionDemo
     api_token: IssuedToken
     groups_over_http: list[dict[str, Any]]
 
@@ -105,33 +101,18 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         )
     with community.session() as session:
         summaries = lists.list_summaries(session, now=now)
-    app = create_community_app(community, settings)
-    box = SecretBox.from_settings(settings)
-    with serve_on_loopback(app) as base_url:
+    with serve_on_loopback(create_community_app(community, settings)) as base_url:
         response = httpx.get(
             f"{base_url}/api/v1/lists",
             headers={"HLIAMKey": credential.credential.iam_key, "HLPassword": credential.password},
             timeout=30,
         )
         response.raise_for_status()
-        with marketing.transaction() as session:
-            configure_integration(
-                session,
-                box=box,
-                now=now,
-                url=base_url,
-                iam_key=credential.credential.iam_key,
-                password=credential.password,
-                active=True,
-            )
-            check = check_connection(session, box)
-            # what `make serve` serves, so that `kith connection test` works after the demo
-            configure_integration(session, box=box, now=now, url=SERVED_COMMUNITY_URL)
-            integration = IntegrationView.of(get_integration(session))
-    community.dispose()
     marketing_demo = build_marketing_demo(
         marketing, files.members, settings.data_dir / "demo-input", now=now
     )
+    connection = connect_and_sync(community, marketing, settings, credential, now=now)
+    community.dispose()
     with marketing.transaction() as session:
         token = create_token(session, name="Demo integrator", now=now)
     with serve_on_loopback(create_marketing_app(marketing, settings)) as base_url:
@@ -150,8 +131,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         lists_over_http=response.json(),
         api_url="/community/api/v1/lists",
         marketing=marketing_demo,
-        connection_check=check,
-        integration=integration,
+        connection=connection,
         api_token=token,
         groups_over_http=groups_over_http.json(),
     )

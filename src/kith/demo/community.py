@@ -65,11 +65,15 @@ def _member_rows(rng: random.Random, keys: list[str], now: datetime) -> Iterator
     long_ago = _iso(now - timedelta(days=900))
     yield ("M-0000", "AMS-0000", SUPER_ADMIN_EMAIL, "Sam", "Admin", "Kith", "Community Manager",
            "Staff", long_ago, _iso(now), "true", "")  # fmt: skip
+    previous_email = ""
     for number, key in enumerate(keys, start=1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         email = f"{first}.{last}{number}@demo.example.org".lower()
         if number % 47 == 0:
             email = email.replace("@", " at ")  # malformed, as real exports have
+        elif number % 59 == 0 and "@" in previous_email:
+            email = previous_email.upper()  # one address shared by two members
+        previous_email = email
         legacy = "" if number % 13 == 0 else f"AMS-{number:04}"
         days = rng.randint(0, 6) if number % 20 == 0 else rng.randint(7, 720)
         yield (key, legacy, email, first, last, rng.choice(COMPANIES), "",
