@@ -115,10 +115,9 @@ def create_compound_group(
     now: datetime,
 ) -> TargetGroup:
     """A compound group: members of the Include groups minus those of the Exclude groups."""
-    included = Section(get_groups(session, include), include_mode)
-    excluded = Section(get_groups(session, exclude), exclude_mode) if exclude else None
+    sections = _sections(session, include, include_mode, exclude, exclude_mode)
     group = create_group(session, name, now=now, folder=folder, kind="compound")
-    define_compound(session, group, included, excluded)
+    define_compound(session, group, *sections)
     return group
 
 
@@ -135,10 +134,22 @@ def change_compound_group(
     group = get_group(session, name)
     if group.kind != "compound":
         raise InvalidInput(f"the group {group.name!r} is a {group.kind} group, not a compound one")
-    included = Section(get_groups(session, include), include_mode)
-    excluded = Section(get_groups(session, exclude), exclude_mode) if exclude else None
-    define_compound(session, group, included, excluded)
+    define_compound(
+        session, group, *_sections(session, include, include_mode, exclude, exclude_mode)
+    )
     return group
+
+
+def _sections(
+    session: Session,
+    include: Sequence[str],
+    include_mode: str,
+    exclude: Sequence[str],
+    exclude_mode: str,
+) -> tuple[Section, Section | None]:
+    """The Include section and the Exclude section (None when it names no group)."""
+    included = Section(get_groups(session, include), include_mode)
+    return included, Section(get_groups(session, exclude), exclude_mode) if exclude else None
 
 
 def members_query(session: Session, group: TargetGroup) -> Select[tuple[int]]:

@@ -244,39 +244,21 @@ class SubscriberUpsert:
 
     def _flush(self, batch: _Batch) -> None:
         now = self._stored_now
-        document = self._insert.document
-        self._update.write(
-            [
-                (
-                    record.email,
-                    record.key,
-                    record.remote_id,
-                    record.first_name,
-                    record.last_name,
-                    record.status,
-                    document(record.fields),
-                    now,
-                    record.id,
-                )
-                for record in batch.changed
-            ]
-        )
+        self._update.write([(*self._values(record), now, record.id) for record in batch.changed])
         self._insert.write(
-            [
-                (
-                    record.email,
-                    record.key,
-                    record.remote_id,
-                    record.first_name,
-                    record.last_name,
-                    record.status,
-                    document(record.fields),
-                    self._source,
-                    now,
-                    now,
-                )
-                for record in batch.created
-            ]
+            [(*self._values(record), self._source, now, now) for record in batch.created]
+        )
+
+    def _values(self, record: _Record) -> tuple[Any, ...]:
+        """A record's stored values, in the order of the first seven columns of _INSERTED."""
+        return (
+            record.email,
+            record.key,
+            record.remote_id,
+            record.first_name,
+            record.last_name,
+            record.status,
+            self._insert.document(record.fields),
         )
 
 
