@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from kith.clock import utcnow
 from kith.community.api import require_both_headers
 from kith.community.api import router as api_router
+from kith.community.rules_api import router as rules_router
 from kith.config import Settings
 from kith.db import Database
 from kith.web.errors import install_error_handlers
@@ -20,6 +21,7 @@ def create_community_app(db: Database, settings: Settings) -> FastAPI:
     app.state.clock = utcnow
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(rules_router)
     generate_openapi = app.openapi
     app.openapi = lambda: require_both_headers(generate_openapi())  # type: ignore[method-assign]
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -171,3 +172,33 @@ class ApiAuthFailure(Base):
     iam_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AutomationRule(Base):
+    """An Automation Rule: members matching a criteria tree get an action, e.g. an email.
+
+    The criteria are List Builder's, evaluated whenever the rule is read. Only `send_email`
+    rules carry a subject; marketing reads the active ones to avoid duplicate mailings.
+    """
+
+    __tablename__ = "automation_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_automation_rules_name_lower", func.lower(name), unique=True),
+        CheckConstraint(
+            "(action = 'send_email') = (subject IS NOT NULL)",
+            name="ck_automation_rules_subject_only_for_send_email",
+        ),
+    )
