@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     api_failure_window_seconds: int = 300
     # a sync that finds an empty list is held when its group had more members than this
     empty_guard: int = 100
+    # where people reach this server: unsubscribe and tracking links in messages point here
+    public_url: str = "http://127.0.0.1:8000"
+    # mailings go to this SMTP server (smtp://user:password@host:587?tls=starttls); unset: the
+    # outbox folder under the data dir (kith.marketing.mailings.transport)
+    smtp_url: str | None = None
 
     @property
     def community_url(self) -> str:

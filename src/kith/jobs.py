@@ -26,6 +26,7 @@ from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
 from kith.marketing.models import JobWorker
+from kith.wiring import wire
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ HEARTBEAT_SECONDS = 5
 WORKER_SILENCE = timedelta(seconds=20)
 
 # The modules whose functions are jobs (decorated with `job`); every queue registers them all.
-JOB_MODULES = ("kith.connection.jobs",)
+JOB_MODULES = ("kith.connection.jobs", "kith.marketing.mailings.jobs")
 _JOBS: dict[str, Callable[..., Any]] = {}
 
 
@@ -50,6 +51,7 @@ class JobQueue:
     def __init__(self, settings: Settings) -> None:
         for module in JOB_MODULES:
             importlib.import_module(module)
+        wire(settings)  # jobs of the marketing side reach the connection through its ports
         if settings.queue_url and settings.queue_url.startswith(("redis://", "rediss://")):
             self.huey: Huey = RedisHuey("kith", url=settings.queue_url, results=False)
         else:

@@ -32,8 +32,8 @@ def test_demo_builds_lists_and_the_api_reports_the_same_counts(tmp_path: Path) -
     over_http = {item["name"]: item["member_count"] for item in report.lists_over_http}
     assert over_http == counts
     connection = report.connection
-    assert connection.check.list_count == len(DEMO_LISTS)
-    assert connection.integration.active and connection.integration.password_set
+    assert report.connection_check.list_count == len(DEMO_LISTS)
+    assert report.integration.active and report.integration.password_set
     informz = {name for name, _ in DEMO_LISTS if name.startswith("Informz ")}
     assert {f"Informz {item['group']}" for item in connection.refresh.added} == informz
     assert [item["list"] for item in connection.refresh.not_taken] == ["Chapter Leads"]
@@ -62,6 +62,20 @@ def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) 
     over_http = {group["name"]: group["member_count"] for group in report.groups_over_http}
     synced = {name: run.members for name, run in report.connection.syncs.items()}
     assert over_http == counts | synced
+
+
+def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path / "var")
+    report = run_demo(settings, now=utcnow())
+
+    mailings = report.mailings
+    totals = mailings.report["totals"]
+    assert mailings.sent.status == "sent"
+    assert isinstance(totals, dict) and totals["sent"] > 0 and totals["failed"] == 0
+    outbox = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert len(outbox) == totals["sent"]
+    assert mailings.held.status == "held"
+    assert "rule 'Welcome new members'" in (mailings.held.status_reason or "")
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:

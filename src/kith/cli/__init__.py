@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from kith.cli import community, connection, demo, encryption, marketing, system
+from kith.cli import (
+    community,
+    connection,
+    demo,
+    encryption,
+    mailings,
+    marketing,
+    outbox,
+    system,
+)
+from kith.config import get_settings
+from kith.wiring import wire
 
 app = typer.Typer(
     no_args_is_help=True, help="Kith: an online community connected to email marketing."
@@ -15,6 +26,14 @@ app.add_typer(community.app, name="community")
 app.add_typer(marketing.app, name="marketing")
 app.add_typer(connection.app, name="connection")
 app.add_typer(encryption.app, name="secrets")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(mailings.app, name="mailings")
+
+
+@app.callback()
+def _start() -> None:
+    """Every command may send: the marketing side reaches the connection through its ports."""
+    wire(get_settings())
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ def _print(report: DemoReport) -> None:
     say("\n9. Read the groups over the marketing REST API with an admin token (shown once):")
     say(f"   {report.api_token.token}", highlight=False)
     say(f"   GET /marketing/api/groups -> {over_http}", highlight=False)
+    _print_mailings(report)
     say("\nLook around:")
     say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
     say(
@@ -123,11 +124,11 @@ def _print_marketing(report: DemoReport) -> None:
 def _print_connection(report: DemoReport) -> None:
     say = console.print
     connection = report.connection
-    integration = connection.integration
+    integration = report.integration
     say("\n6. Entered the credential in Integration Settings (Active) and tested the connection:")
     say(
-        f"   kith connection test -> ok: the community API at {connection.check.base_url}"
-        f" shows {connection.check.list_count} lists",
+        f"   kith connection test -> ok: the community API at {report.connection_check.base_url}"
+        f" shows {report.connection_check.list_count} lists",
         highlight=False,
     )
     refresh = connection.refresh
@@ -149,3 +150,21 @@ def _print_connection(report: DemoReport) -> None:
         f" edition {integration.edition}; the password is stored encrypted",
         highlight=False,
     )
+
+
+def _print_mailings(report: DemoReport) -> None:
+    say = console.print
+    demo = report.mailings
+    totals = demo.report["totals"]
+    assert isinstance(totals, dict)
+    say("\n10. Sent a personalized mailing to a community group (resynced just before sending):")
+    say(
+        f"   {demo.sent.name!r}: {totals['sent']} sent, {totals['failed']} failed"
+        f" -> the outbox {demo.outbox}",
+        highlight=False,
+    )
+    say("   read them with: .venv/bin/kith outbox list, or open the .eml files in a mail client")
+    say(f"   .venv/bin/kith mailings report {demo.sent.id}", highlight=False)
+    say(f"\n11. The duplicate-mailing guard held {demo.held.name!r}:", highlight=False)
+    say(f"   {demo.held.status_reason}", highlight=False)
+    say(f"   .venv/bin/kith mailings send {demo.held.id} --wait --ack-duplicates", highlight=False)

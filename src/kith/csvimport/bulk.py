@@ -32,7 +32,9 @@ def dialect_insert(session: Session, model: type[DeclarativeBase]) -> Insert:
 
 
 def among(
-    session: Session, column: InstrumentedAttribute[Any], values: Collection[Any]
+    session: Session,
+    column: InstrumentedAttribute[Any] | ColumnElement[Any],
+    values: Collection[Any],
 ) -> ColumnElement[bool]:
     """`column IN (values)` with the values bound as one parameter, however many there are.
 

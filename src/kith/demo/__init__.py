@@ -18,18 +18,23 @@ import httpx
 
 from kith.community import lists
 from kith.community.app import create_community_app
+from kith.community.automation import create_rule
 from kith.community.credentials import IssuedCredential, create_credential
 from kith.community.ingest import ImportReport, import_activity, import_members, import_memberships
 from kith.config import Settings
+from kith.connection.client import CheckResult
 from kith.db import Database
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
-from kith.demo.connection import ConnectionDemo, connect_and_sync
+from kith.demo.connection import ConnectionDemo, community_online, refresh_and_sync
+from kith.demo.mailings import MailingDemo, send_demo_mailings
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
 from kith.errors import Conflict
 from kith.marketing.app import create_marketing_app
+from kith.marketing.integration import IntegrationView, get_integration
 from kith.marketing.tokens import IssuedToken, create_token
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
+from kith.wiring import wire
 
 MARKER = ".kith-demo"
 DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -52,6 +57,13 @@ DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
     # not for marketing: no Informz prefix, so the connection will leave it alone
     ("Chapter Leads", {"field": "chapter_role", "op": "eq", "value": "lead"}),
 )
+# The community welcomes new members by e-mail itself: the duplicate guard will notice.
+WELCOME_RULE: dict[str, Any] = {
+    "name": "Welcome new members",
+    "criteria": {"field": "joined_at", "op": "within_days", "value": 7},
+    "action": "send_email",
+    "subject": "Welcome to the community!",
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class DemoReport:
     api_url: str
     marketing: MarketingDemo
     connection: ConnectionDemo
+    connection_check: CheckResult
+    integration: IntegrationView
+    mailings: MailingDemo
     api_token: IssuedToken
     groups_over_http: list[dict[str, Any]]
 
@@ -83,6 +98,7 @@ def prepare_data_dir(data_dir: Path) -> None:
 
 def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     prepare_data_dir(settings.data_dir)
+    wire(settings)
     community = Database(settings.community_url)
     marketing = Database(settings.marketing_url)
     upgrade(community, "community")
@@ -99,6 +115,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         credential = create_credential(
             session, name="Marketing connection", by=SUPER_ADMIN_EMAIL, now=now
         )
+        create_rule(session, by=SUPER_ADMIN_EMAIL, now=now, **WELCOME_RULE)
     with community.session() as session:
         summaries = lists.list_summaries(session, now=now)
     with serve_on_loopback(create_community_app(community, settings)) as base_url:
@@ -111,8 +128,12 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     marketing_demo = build_marketing_demo(
         marketing, files.members, settings.data_dir / "demo-input", now=now
     )
-    connection = connect_and_sync(community, marketing, settings, credential, now=now)
+    with community_online(community, marketing, settings, credential, now=now) as check:
+        connection = refresh_and_sync(marketing, settings, now=now)
+        mailings = send_demo_mailings(marketing, settings, now=now)
     community.dispose()
+    with marketing.session() as session:
+        integration = IntegrationView.of(get_integration(session))
     with marketing.transaction() as session:
         token = create_token(session, name="Demo integrator", now=now)
     with serve_on_loopback(create_marketing_app(marketing, settings)) as base_url:
@@ -132,6 +153,9 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         api_url="/community/api/v1/lists",
         marketing=marketing_demo,
         connection=connection,
+        connection_check=check,
+        integration=integration,
+        mailings=mailings,
         api_token=token,
         groups_over_http=groups_over_http.json(),
     )

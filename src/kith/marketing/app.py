@@ -9,6 +9,7 @@ from kith.config import Settings
 from kith.db import Database
 from kith.marketing.api import router as api_router
 from kith.marketing.api.integration import ConnectionCheck
+from kith.marketing.public import router as public_router
 from kith.web.errors import install_error_handlers
 
 
@@ -24,6 +25,7 @@ def create_marketing_app(
     app.state.connection_check = connection_check
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(public_router)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -91,6 +91,25 @@ def members_condition(session: Session, group: TargetGroup) -> ColumnElement[boo
     return _condition(group.id, group.kind == "compound", parts, _compound_modes(session))
 
 
+def community_groups_in(session: Session, groups: Sequence[TargetGroup]) -> list[str]:
+    """The names of the community groups among `groups` or inside them (compounds, nested)."""
+    parts = _all_parts(session)
+    kinds = dict(session.execute(select(TargetGroup.id, TargetGroup.kind)).tuples().all())
+    names = dict(session.execute(select(TargetGroup.id, TargetGroup.name)).tuples().all())
+    found: list[str] = []
+    seen: set[int] = set()
+    pending = [group.id for group in groups]
+    while pending:
+        group_id = pending.pop(0)
+        if group_id in seen:
+            continue
+        seen.add(group_id)
+        if kinds.get(group_id) == "community":
+            found.append(names[group_id])
+        pending.extend(part_id for _, part_id in parts.get(group_id, []))
+    return found
+
+
 def _condition(
     group_id: int,
     is_compound: bool,

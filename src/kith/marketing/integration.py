@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
+from kith.marketing.mailings.smtp import reencrypt_smtp_password
 from kith.marketing.models import EDITIONS, IntegrationSettings
 
 SETTINGS_ID = 1
@@ -130,14 +131,15 @@ def reencrypt_secrets(session: Session, box: SecretBox) -> int:
     Run after a new key was put first, so that older keys can be retired. Returns how many
     secrets were re-encrypted; one that no key decrypts stops it with SecretUnreadable.
     """
+    count = reencrypt_smtp_password(session, box)
     row = session.get(IntegrationSettings, SETTINGS_ID, with_for_update=True)
     if row is None:
-        return 0
+        return count
     row.password_encrypted = box.reencrypt(
         row.password_encrypted, what=PASSWORD, remedy=PASSWORD_REMEDY
     )
     session.flush()
-    return 1
+    return count + 1
 
 
 def _base_url(url: str) -> str:

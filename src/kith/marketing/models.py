@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,6 +28,9 @@ GROUP_KINDS = ("static", "community", "compound")
 COMPOUND_MODES = ("all", "any")
 COMPOUND_SECTIONS = ("include", "exclude")
 EDITIONS = ("online-community", "platform")
+MAILING_STATUSES = ("draft", "sending", "sent", "held", "failed")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "deferred", "skipped")
+DELIVERY_EVENTS = ("open", "click", "unsubscribe")
 SYNC_TRIGGERS = ("manual", "on_send", "hourly")
 SYNC_STATUSES = ("in progress", "completed", "failed", "held")
 # Why a list member is not in its group, in the order a sync decides it.
@@ -260,3 +264,110 @@ class JobWorker(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Mailing(Base):
+    """A message to target groups: templates for subject and body, and how its send went.
+
+    `allow_stale` and `ack_duplicates` are the options of the last send request; `prepared_at`
+    marks the moment its deliveries (one per address) were written, after which a resumed send
+    only finishes them.
+    """
+
+    __tablename__ = "mailings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    from_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    allow_stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_duplicates: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    send_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skipped_malformed: Mapped[int] = mapped_column(Integer, default=0)
+    # the send job holding the mailing, and until when: one sender at a time, even across
+    # machines; a crashed one's lease runs out and a resumed send takes over
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailingGroup(Base):
+    """A group a mailing includes or excludes."""
+
+    __tablename__ = "mailing_groups"
+
+    mailing_id: Mapped[int] = mapped_column(
+        ForeignKey("mailings.id", ondelete="CASCADE"), primary_key=True
+    )
+    section: Mapped[str] = mapped_column(String(7), primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("target_groups.id"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Delivery(Base):
+    """One message of a mailing to one address; the unique key is what makes it at most once.
+
+    `pending` -> `sending` (claimed by a worker, `claimed_at`) -> `sent` / `failed` /
+    `deferred`. A delivery left `sending` by a crash is in doubt until the resumed send
+    settles it.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mailing_id: Mapped[int] = mapped_column(ForeignKey("mailings.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("mailing_id", "email_key", name="uq_deliveries_mailing_id_email_key"),
+        Index("ix_deliveries_mailing_status", "mailing_id", "status"),
+    )
+
+
+class DeliveryEvent(Base):
+    """An open, a click (with its link) or an unsubscribe, recorded from a signed token."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    url: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmtpSettings(Base):
+    """The mail server `kith mailings smtp configure` set (KITH_SMTP_URL takes precedence)."""
+
+    __tablename__ = "smtp_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    tls: Mapped[str] = mapped_column(String(10))
+    connections: Mapped[int] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

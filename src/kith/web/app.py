@@ -9,10 +9,12 @@ from kith.config import Settings, get_settings
 from kith.connection.client import check_connection
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
+from kith.wiring import wire
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    wire(settings)
     app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/community", create_community_app(Database(settings.community_url), settings))
     marketing = create_marketing_app(

@@ -1,0 +1,1 @@
+"""Mailings: personalized messages sent to target groups, delivered once each."""

@@ -1,0 +1,78 @@
+"""The links a delivered message carries: unsubscribe, open pixel and click redirects, signed.
+
+Every link holds a token naming its delivery (and, for a click, the address it leads to),
+signed with the server's key: a forged or altered token is refused, so nobody can unsubscribe
+someone else, and the click redirect only leads where this message's own links led (no open
+redirect).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kith.errors import InvalidInput
+from kith.signing import BadSignature, sign, verify
+
+PURPOSES = {
+    "open": b"kith.mailing.open.v1",
+    "click": b"kith.mailing.click.v1",
+    "unsubscribe": b"kith.mailing.unsubscribe.v1",
+}
+_LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+class InvalidLink(InvalidInput):
+    """A tracking or unsubscribe token that was not signed here, or not for this use."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class LinkMaker:
+    """Builds one message's links under the public base URL (KITH_PUBLIC_URL)."""
+
+    base_url: str
+    key: bytes
+
+    def unsubscribe_url(self, delivery_id: int) -> str:
+        return f"{self.base_url}/marketing/u/{self._token('unsubscribe', d=delivery_id)}"
+
+    def open_url(self, delivery_id: int) -> str:
+        return f"{self.base_url}/marketing/t/open/{self._token('open', d=delivery_id)}"
+
+    def click_url(self, delivery_id: int, url: str) -> str:
+        return f"{self.base_url}/marketing/t/click/{self._token('click', d=delivery_id, u=url)}"
+
+    def track(self, body: str, delivery_id: int) -> str:
+        """The HTML with its web links sent through the click redirect and an open pixel."""
+        unsubscribe = self.unsubscribe_url(delivery_id)
+
+        def redirect(link: re.Match[str]) -> str:
+            target = html.unescape(link.group(3)).strip()
+            if not target.lower().startswith(("http://", "https://")) or target == unsubscribe:
+                return link.group(0)
+            quote = link.group(2)
+            tracked = html.escape(self.click_url(delivery_id, target), quote=True)
+            return f"{link.group(1)}{quote}{tracked}{quote}"
+
+        tracked = _LINK.sub(redirect, body)
+        pixel = f'<img src="{self.open_url(delivery_id)}" width="1" height="1" alt="">'
+        parts = _BODY_END.split(tracked, maxsplit=1)
+        return f"{parts[0]}{pixel}</body>{parts[1]}" if len(parts) == 2 else tracked + pixel
+
+    def _token(self, kind: str, **payload: Any) -> str:
+        return sign(payload, key=self.key, purpose=PURPOSES[kind])
+
+
+def read_link(token: str, kind: str, *, key: bytes) -> dict[str, Any]:
+    """The payload of a `kind` token signed here, else InvalidLink (400: nothing changes)."""
+    try:
+        payload = verify(token, key=key, purpose=PURPOSES[kind])
+        int(payload["d"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidLink(f"this {kind} link is not valid (altered or not issued here)") from None
+    return payload

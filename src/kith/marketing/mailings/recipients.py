@@ -1,0 +1,69 @@
+"""Who a mailing goes to: its include groups minus its exclude groups, subscribed, one per address.
+
+Evaluated in SQL each time (compound groups included); the address that comes first for an
+email (in any case) is the one kept, by subscriber id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from kith.marketing.compound import members_condition
+from kith.marketing.mailings.definition import mailing_groups
+from kith.marketing.models import Mailing, Subscriber, TargetGroup
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    email_key: str
+    remote_id: str | None
+
+
+def recipients_query(
+    session: Session, mailing: Mailing
+) -> Select[tuple[int, str, str, str | None]]:
+    """One row per address: subscriber id, email, email key, Remote ID; in subscriber order."""
+    groups = mailing_groups(session, mailing)
+    included = _any(session, groups["include"])
+    excluded = _any(session, groups["exclude"]) if groups["exclude"] else false()
+    ranked = (
+        select(
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.email_key,
+            Subscriber.remote_id,
+            func.row_number()
+            .over(partition_by=Subscriber.email_key, order_by=Subscriber.id)
+            .label("nth"),
+        )
+        .where(included, not_(excluded), Subscriber.status == "subscribed")
+        .subquery()
+    )
+    return (
+        select(ranked.c.id, ranked.c.email, ranked.c.email_key, ranked.c.remote_id)
+        .where(ranked.c.nth == 1)
+        .order_by(ranked.c.id)
+    )
+
+
+def iter_recipients(
+    session: Session, mailing: Mailing, *, chunk: int = 10_000
+) -> Iterator[Recipient]:
+    rows = session.execute(recipients_query(session, mailing).execution_options(yield_per=chunk))
+    for subscriber_id, email, key, remote_id in rows.tuples():
+        yield Recipient(subscriber_id, email, key, remote_id)
+
+
+def count_recipients(session: Session, mailing: Mailing) -> int:
+    query = recipients_query(session, mailing).subquery()
+    return session.scalar(select(func.count()).select_from(query)) or 0
+
+
+def _any(session: Session, groups: list[TargetGroup]) -> ColumnElement[bool]:
+    return or_(*(members_condition(session, group) for group in groups))

@@ -1,0 +1,82 @@
+"""A mailing's report: what was sent and what recipients did, also by community activity.
+
+"Active in the community" is what the platform edition's Personalizations say: some activity
+in the last 30 days (a `*_30d` count above zero). Subscribers without community data (the
+online-community edition stores none) are counted apart as `unknown`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kith.marketing.mailings.definition import get_mailing
+from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
+
+SEGMENTS = ("active", "inactive", "unknown")
+FIGURES = ("sent", "failed", "deferred", "bounced", "opened", "clicked", "unsubscribed")
+
+
+def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
+    """Counts per figure, overall and per community-activity segment (unique people)."""
+    mailing = get_mailing(session, mailing_id)
+    events: dict[int, set[str]] = {}
+    rows = session.execute(
+        select(DeliveryEvent.delivery_id, DeliveryEvent.kind)
+        .join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
+        .where(Delivery.mailing_id == mailing.id)
+    )
+    for delivery_id, kind in rows.tuples():
+        events.setdefault(delivery_id, set()).add(kind)
+    totals: Counter[str] = Counter()
+    by_segment: dict[str, Counter[str]] = {segment: Counter() for segment in SEGMENTS}
+    deliveries = session.execute(
+        select(Delivery.id, Delivery.status, Subscriber.status, Subscriber.community)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.mailing_id == mailing.id)
+        .execution_options(yield_per=10_000)
+    )
+    for delivery_id, status, subscriber_status, community in deliveries.tuples():
+        figures = _figures(status, subscriber_status, events.get(delivery_id, set()))
+        segment = by_segment[_segment(community)]
+        for figure in figures:
+            totals[figure] += 1
+            segment[figure] += 1
+        totals["recipients"] += 1
+        segment["recipients"] += 1
+    return {
+        "mailing": mailing.id,
+        "name": mailing.name,
+        "status": mailing.status,
+        "status_reason": mailing.status_reason,
+        "skipped_malformed": mailing.skipped_malformed,
+        "totals": {name: totals[name] for name in ("recipients", *FIGURES)},
+        "by_community_activity": {
+            segment: {name: counts[name] for name in ("recipients", *FIGURES)}
+            for segment, counts in by_segment.items()
+        },
+    }
+
+
+def _figures(status: str, subscriber_status: str | None, kinds: set[str]) -> list[str]:
+    figures = [status] if status in ("sent", "failed", "deferred") else []
+    if figures and subscriber_status == "bounced":  # refused for good, or marked so since
+        figures.append("bounced")
+    figures += [name for kind, name in (("open", "opened"), ("click", "clicked")) if kind in kinds]
+    if "unsubscribe" in kinds:
+        figures.append("unsubscribed")
+    return figures
+
+
+def _segment(community: dict[str, Any] | None) -> str:
+    if not community:
+        return "unknown"
+    recent = any(
+        isinstance(value, int) and value > 0
+        for name, value in community.items()
+        if name.endswith("_30d")
+    )
+    return "active" if recent else "inactive"

@@ -1,0 +1,561 @@
+"""Mail delivery for mailings: an SMTP server (KITH_SMTP_URL) or, by default, an outbox folder.
+
+The sending job renders each message and hands it to a `Sender`, one per thread; it runs
+`transport.connections` threads so that several SMTP connections work in parallel and each is
+reused for every message its thread sends. A sender answers with a `DeliveryResult` for that
+recipient: "sent", "failed" (a permanent 5xx, recorded against the recipient) or "deferred"
+(4xx replies until the retries ran out: try again later). A problem of the whole transport (the
+server cannot be reached, refuses TLS or the login) raises `SmtpUnavailable` instead, so the job
+stops and resumes later rather than marking every recipient failed.
+
+Every send carries a `key` chosen by the caller, unique per (mailing, address). The outbox names
+its file after it, which makes a delivery to the outbox idempotent and lets `delivered(key)`
+settle a message left in doubt by a crash. SMTP ignores the key and cannot answer `delivered`
+(None): a server that received the final "." may have delivered a message whose "250" reply
+never reached us, and SMTP offers no way to ask.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, default
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from kith.errors import InvalidInput, KithError
+
+TlsMode = Literal["none", "starttls", "ssl"]
+DeliveryStatus = Literal["sent", "failed", "deferred"]
+
+TLS_MODES: tuple[TlsMode, ...] = ("none", "starttls", "ssl")
+DEFAULT_PORTS: dict[TlsMode, int] = {"none": 25, "starttls": 587, "ssl": 465}
+# Header lines may run to 998 characters (RFC 5322): folded at 78, a List-Unsubscribe URL with
+# no space to break at would come out as an encoded word, which mail clients cannot use.
+_WIRE = SMTP.clone(max_line_length=998)
+URL_FORM = "smtp://[user[:password]@]host[:port][?tls=none|starttls|ssl&connections=N&timeout=S]"
+MAX_CONNECTIONS = 100
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to deliver over SMTP; `repr` leaves the password out (it ends up in logs)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsMode = "none"
+    connections: int = 4  # parallel connections, one per sending thread
+    timeout_seconds: float = 60.0  # per network operation, not per message
+    retries: int = 3  # after a temporary (4xx) reply, before the message is deferred
+    backoff_seconds: float = 1.0  # the wait before the first retry; doubled for each next one
+
+    def __post_init__(self) -> None:
+        for name, value in (("user name", self.username), ("password", self.password)):
+            if value is not None and not value.isascii():
+                # smtplib's AUTH encodes both as ASCII; it would fail at the first login
+                raise InvalidInput(f"SMTP: the {name} must be made of ASCII characters")
+
+    def describe(self) -> str:
+        """The server as a URL without the password, for messages shown to the operator."""
+        user = f"{self.username}@" if self.username else ""
+        return f"smtp://{user}{self.host}:{self.port}?tls={self.tls}"
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """Read KITH_SMTP_URL: `smtp://user:password@host:587?tls=starttls`, `smtps://host:465`, ...
+
+    The user and password are percent-decoded. Errors name the part at fault but never quote
+    the password, nor any part of the URL a misplaced character may have moved it into.
+    """
+    split = urlsplit(url.strip())
+    scheme = split.scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        raise InvalidInput(f"SMTP URL: it must start with smtp:// or smtps:// ({URL_FORM})")
+    if "@" in split.path + split.query + split.fragment or split.path not in ("", "/"):
+        # a '/', '?' or '#' in the password ends the host part early: what follows may be secret
+        raise InvalidInput(
+            "SMTP URL: unexpected text after the host; percent-encode '/', '?', '#' and '@' in "
+            f"the user name and password (%2F, %3F, %23, %40). The form is {URL_FORM}"
+        )
+    if split.fragment:
+        raise InvalidInput(f"SMTP URL: unexpected '#...' after the options ({URL_FORM})")
+    host = split.hostname
+    if not host:
+        raise InvalidInput(f"SMTP URL: the host is missing ({URL_FORM})")
+    try:
+        port = split.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise InvalidInput("SMTP URL: the port must be a number from 1 to 65535")
+    username = unquote(split.username) if split.username else None
+    password = unquote(split.password) if split.password is not None else None
+    if password is not None and username is None:
+        raise InvalidInput("SMTP URL: a password is given without a user name")
+    options = _url_options(split.query)
+    tls = _tls_option(scheme, options.pop("tls", None))
+    return SmtpConfig(
+        host=host,
+        port=port or DEFAULT_PORTS[tls],
+        username=username,
+        password=password,
+        tls=tls,
+        connections=int(_number(options, "connections", int, 4, low=1, high=MAX_CONNECTIONS)),
+        timeout_seconds=_number(options, "timeout", float, 60.0, low=0.001),
+        retries=int(_number(options, "retries", int, 3, low=0, high=20)),
+        backoff_seconds=_number(options, "backoff", float, 1.0, low=0.0, high=3600.0),
+    )
+
+
+_OPTION_NAMES = ("tls", "connections", "timeout", "retries", "backoff")
+
+
+def _url_options(query: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in _OPTION_NAMES:
+            # not quoted: a text that is no option may be a piece of a misplaced password
+            raise InvalidInput(
+                f"SMTP URL: an unknown option; the options are {', '.join(_OPTION_NAMES)}"
+            )
+        if name in options:
+            raise InvalidInput(f"SMTP URL: the option {name} is given twice")
+        options[name] = value
+    if query and not options:
+        raise InvalidInput(f"SMTP URL: the options must read name=value ({URL_FORM})")
+    return options
+
+
+def _tls_option(scheme: str, value: str | None) -> TlsMode:
+    if value is None:
+        return "ssl" if scheme == "smtps" else "none"
+    for mode in TLS_MODES:
+        if value.lower() == mode:
+            if scheme == "smtps" and mode != "ssl":
+                raise InvalidInput(
+                    f"SMTP URL: smtps:// is implicit TLS, so tls={mode} contradicts it"
+                )
+            return mode
+    raise InvalidInput(f"SMTP URL: tls must be one of {', '.join(TLS_MODES)}, not {value!r}")
+
+
+def _number(
+    options: dict[str, str],
+    name: str,
+    kind: type[int] | type[float],
+    fallback: float,
+    *,
+    low: float,
+    high: float | None = None,
+) -> float:
+    text = options.get(name)
+    if text is None:
+        return fallback
+    try:
+        value: float | None = kind(text)
+    except ValueError:
+        value = None
+    if value is not None and not math.isfinite(value):
+        value = None
+    bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+    if value is None or value < low or (high is not None and value > high):
+        kind_name = "a whole number" if kind is int else "a number"
+        raise InvalidInput(f"SMTP URL: {name} must be {kind_name} {bounds}, not {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one message for one recipient.
+
+    `detail` is the server's last reply ("550 5.1.1 no such user") or what went wrong without
+    one; `attempts` counts the transactions tried, retries included.
+    """
+
+    status: DeliveryStatus
+    detail: str
+    attempts: int
+
+
+class SmtpUnavailable(KithError):
+    """The server cannot be used at all (unreachable, TLS or login refused): not one recipient's
+    problem, so the job stops and can resume once the operator has fixed it."""
+
+    http_status = 503
+
+
+class Sender(Protocol):
+    """Delivers messages one at a time; used by one thread only."""
+
+    def send(
+        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str
+    ) -> DeliveryResult:
+        """Deliver `message` to `recipient` (the envelope, whatever its headers say).
+
+        `message` is an EmailMessage, or bytes already rendered with CRLF line endings.
+        `key` is unique per (mailing, address): the outbox's file name, ignored by SMTP.
+        """
+        ...
+
+
+class Transport(Protocol):
+    """Where mailings are delivered; `open()` gives each sending thread its own Sender."""
+
+    @property
+    def connections(self) -> int:
+        """How many Senders (threads) the job should run at once."""
+        ...
+
+    def open(self) -> AbstractContextManager[Sender]: ...
+
+    def delivered(self, key: str) -> bool | None:
+        """Whether the message sent under `key` was delivered; None when it cannot be known."""
+        ...
+
+    def describe(self) -> str:
+        """Where messages go, for the operator (never with a password)."""
+        ...
+
+
+def transport_from(smtp_url: str | None, data_dir: Path) -> Transport:
+    """SMTP when KITH_SMTP_URL is set, else the outbox folder under the data dir."""
+    if smtp_url:
+        return SmtpTransport(parse_smtp_url(smtp_url))
+    return OutboxTransport(outbox_folder(data_dir))
+
+
+def outbox_folder(data_dir: Path) -> Path:
+    return data_dir / "outbox"
+
+
+def message_bytes(message: EmailMessage | bytes) -> bytes:
+    """The message as sent over the wire: CRLF line endings, as SMTP requires."""
+    if isinstance(message, bytes):
+        return message
+    return message.as_bytes(policy=_WIRE)
+
+
+def _check_envelope(sender: str, recipient: str) -> None:
+    # a line break in an address would inject an SMTP command or a header
+    if any(character in address for address in (sender, recipient) for character in "\r\n"):
+        raise InvalidInput(f"envelope address with a line break: {sender!r} -> {recipient!r}")
+
+
+# SMTP
+
+
+class _Connection(smtplib.SMTP):
+    """smtplib.SMTP that remembers the server's last reply, whose text sendmail() drops."""
+
+    last_reply: tuple[int, bytes] = (0, b"")
+
+    def getreply(self) -> tuple[int, bytes]:
+        reply = super().getreply()
+        self.last_reply = reply
+        return reply
+
+
+class _SslConnection(_Connection, smtplib.SMTP_SSL):
+    """The same over implicit TLS (smtps://, port 465)."""
+
+
+class SmtpTransport:
+    """Delivery over SMTP; `ssl_context` replaces the system's trust store (tests' own CA)."""
+
+    def __init__(
+        self,
+        config: SmtpConfig,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        if ssl_context is None and config.tls != "none":
+            ssl_context = ssl.create_default_context()  # loads the trust store: once, not per use
+        self._ssl_context = ssl_context
+        self._sleep = sleep
+
+    @property
+    def connections(self) -> int:
+        return self.config.connections
+
+    @contextmanager
+    def open(self) -> Iterator[SmtpSender]:
+        sender = SmtpSender(self.config, self._ssl_context, self._sleep)
+        try:
+            yield sender
+        finally:
+            sender.close()
+
+    def delivered(self, key: str) -> bool | None:
+        return None  # SMTP cannot be asked whether an earlier transaction went through
+
+    def describe(self) -> str:
+        return self.config.describe()
+
+
+class SmtpSender:
+    """One SMTP connection, opened at the first message and reused for the next ones.
+
+    smtplib itself sends RSET after a refused sender, recipients or data, so the connection is
+    ready for the next message; after a 421 or a dropped connection it is opened again.
+    """
+
+    def __init__(
+        self,
+        config: SmtpConfig,
+        ssl_context: ssl.SSLContext | None,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._config = config
+        self._ssl_context = ssl_context
+        self._sleep = sleep
+        self._connection: _Connection | None = None
+
+    def send(
+        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str = ""
+    ) -> DeliveryResult:
+        """Deliver to one recipient, retrying temporary failures with exponential backoff.
+
+        Raises SmtpUnavailable when no connection can be opened (see the module docstring).
+        """
+        _check_envelope(sender, recipient)
+        data = message_bytes(message)
+        # an address outside ASCII needs the server's SMTPUTF8; smtplib refuses without it
+        options = () if (sender + recipient).isascii() else ("SMTPUTF8",)
+        attempts = 0
+        reconnected = False
+        while True:
+            attempts += 1
+            reused = self._connection is not None
+            connection = self._connect()
+            try:
+                connection.sendmail(sender, [recipient], data, mail_options=options)
+            except smtplib.SMTPServerDisconnected as error:
+                self._discard()
+                if reused and not reconnected:
+                    # the server closed a connection left idle: open a new one at once
+                    reconnected = True
+                    attempts -= 1
+                    continue
+                code, detail = 0, f"connection lost: {error}"
+            except smtplib.SMTPRecipientsRefused as error:
+                code, text = error.recipients.get(recipient, (0, b"refused"))
+                detail = _reply(code, text)
+            except smtplib.SMTPResponseException as error:  # sender or data refused
+                code, detail = error.smtp_code, _reply(error.smtp_code, error.smtp_error)
+            except smtplib.SMTPNotSupportedError as error:  # SMTPUTF8 not offered
+                return DeliveryResult("failed", str(error), attempts)
+            except OSError as error:  # a reset or a timeout in mid-transaction
+                self._discard()
+                code, detail = 0, f"connection lost: {error.__class__.__name__}: {error}"
+            else:
+                return DeliveryResult("sent", _reply(*connection.last_reply), attempts)
+            if connection.sock is None:  # smtplib closes it on a 421
+                self._discard()
+            if 500 <= code < 600:
+                return DeliveryResult("failed", detail, attempts)
+            if attempts > self._config.retries:
+                return DeliveryResult("deferred", detail, attempts)
+            self._sleep(self._config.backoff_seconds * 2 ** (attempts - 1))
+
+    def close(self) -> None:
+        """QUIT politely; a server that has already gone is no error."""
+        if self._connection is not None:
+            with suppress(smtplib.SMTPException, OSError):
+                self._connection.quit()
+            self._discard()
+
+    def _connect(self) -> _Connection:
+        if self._connection is not None:
+            return self._connection
+        config = self._config
+        for attempt in range(config.retries + 1):
+            try:
+                self._connection = self._open_connection()
+                return self._connection
+            except smtplib.SMTPAuthenticationError as error:
+                raise SmtpUnavailable(
+                    f"{config.describe()}: the server refused the login of "
+                    f"{config.username!r}: {_reply(error.smtp_code, error.smtp_error)}"
+                ) from error
+            except smtplib.SMTPNotSupportedError as error:
+                raise SmtpUnavailable(f"{config.describe()}: {error}") from error
+            except smtplib.SMTPResponseException as error:
+                if not 400 <= error.smtp_code < 500 or attempt == config.retries:
+                    raise SmtpUnavailable(
+                        f"{config.describe()}: the server refused the connection: "
+                        f"{_reply(error.smtp_code, error.smtp_error)}"
+                    ) from error
+            except ssl.SSLError as error:  # a certificate or protocol problem does not pass
+                raise SmtpUnavailable(f"{config.describe()}: TLS failed: {error}") from error
+            except OSError as error:  # refused, reset, timed out, name not resolved
+                if attempt == config.retries:
+                    raise SmtpUnavailable(
+                        f"{config.describe()}: cannot connect: {error.__class__.__name__}: {error}"
+                    ) from error
+            self._sleep(config.backoff_seconds * 2**attempt)
+        raise AssertionError("unreachable")  # the last attempt raises
+
+    def _open_connection(self) -> _Connection:
+        config = self._config
+        connection: _Connection
+        if config.tls == "ssl":
+            connection = _SslConnection(
+                config.host,
+                config.port,
+                timeout=config.timeout_seconds,
+                context=self._ssl_context,
+            )
+        else:
+            connection = _Connection(config.host, config.port, timeout=config.timeout_seconds)
+        try:
+            if config.tls == "starttls":
+                connection.starttls(context=self._ssl_context)
+            if config.username is not None:
+                connection.login(config.username, config.password or "")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(text.split())  # multi-line replies on one line
+    return f"{code} {text}" if code else text
+
+
+# The outbox
+
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+class OutboxTransport:
+    """The embedded default: each message becomes `<folder>/<key>.eml`, so no server is needed.
+
+    The file is the message as an SMTP server would store it: a `Return-Path` and a
+    `Delivered-To` header (the envelope) followed by the message's bytes. It is written to a
+    temporary file and renamed into place, so a reader or a crash never leaves half a message,
+    and sending the same key again replaces the file instead of adding a second message.
+    """
+
+    connections = 1
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextmanager
+    def open(self) -> Iterator[OutboxSender]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        yield OutboxSender(self.folder)
+
+    def delivered(self, key: str) -> bool:
+        """Exact for the outbox: the file exists once the rename has happened."""
+        return _outbox_path(self.folder, key).exists()
+
+    def describe(self) -> str:
+        return f"the outbox {self.folder}"
+
+
+class OutboxSender:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(
+        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str
+    ) -> DeliveryResult:
+        _check_envelope(sender, recipient)
+        path = _outbox_path(self.folder, key)
+        envelope = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        # the messages hold subscribers' personal data: readable by their owner only
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(envelope + message_bytes(message))
+                file.flush()
+                os.fsync(file.fileno())  # a rename that outlives a power cut has content
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return DeliveryResult("sent", f"written to {path}", 1)
+
+
+def _outbox_path(folder: Path, key: str) -> Path:
+    if not _KEY.fullmatch(key):
+        raise InvalidInput(
+            f"outbox key {key!r}: use letters, digits, '.', '_' and '-' (200 at most), "
+            "starting with a letter or digit"
+        )
+    return folder / f"{key}.eml"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message in the outbox, as `kith outbox list` shows it."""
+
+    file: Path
+    to: str
+    subject: str
+    date: datetime | None
+    size: int
+
+    @property
+    def key(self) -> str:
+        return self.file.stem
+
+
+def list_outbox(folder: Path) -> list[OutboxEntry]:
+    """The outbox's messages, oldest first (an absent folder is an empty outbox).
+
+    Only the headers are read. `to` is the envelope recipient (Delivered-To), falling back to
+    the To header for a file put there by hand.
+    """
+    if not folder.is_dir():
+        return []
+    parser = BytesHeaderParser(policy=default)
+    entries: list[tuple[int, OutboxEntry]] = []
+    for path in folder.glob("*.eml"):
+        try:
+            stat = path.stat()
+            with path.open("rb") as file:
+                headers = parser.parse(file)
+        except FileNotFoundError:  # removed while we listed
+            continue
+        date = headers["Date"]
+        entries.append(
+            (
+                stat.st_mtime_ns,
+                OutboxEntry(
+                    file=path,
+                    to=str(headers["Delivered-To"] or headers["To"] or ""),
+                    subject=str(headers["Subject"] or ""),
+                    date=getattr(date, "datetime", None),
+                    size=stat.st_size,
+                ),
+            )
+        )
+    entries.sort(key=lambda item: (item[0], item[1].file.name))
+    return [entry for _, entry in entries]
