@@ -47,9 +47,12 @@ class LinkMaker:
     def click_url(self, delivery_id: int, url: str) -> str:
         return f"{self.base_url}/marketing/t/click/{self._token('click', d=delivery_id, u=url)}"
 
-    def track(self, body: str, delivery_id: int) -> str:
-        """The HTML with its web links sent through the click redirect and an open pixel."""
-        unsubscribe = self.unsubscribe_url(delivery_id)
+    def track(self, body: str, delivery_id: int, unsubscribe: str | None = None) -> str:
+        """The HTML with its web links sent through the click redirect and an open pixel.
+
+        `unsubscribe` is the delivery's unsubscribe URL when the caller has made it already.
+        """
+        unsubscribe = unsubscribe or self.unsubscribe_url(delivery_id)
 
         def redirect(link: re.Match[str]) -> str:
             target = html.unescape(link.group(3)).strip()

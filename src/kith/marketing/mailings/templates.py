@@ -171,6 +171,11 @@ class _TextOfHtml(HTMLParser):
         if not self._skip:
             self.parts.append(data)
 
+    def updatepos(self, i: int, j: int) -> int:
+        """Where parsing goes on (`j`), without counting lines and columns on the way:
+        getpos() is never asked for here, and the counting took a tenth of a message's time."""
+        return j
+
 
 def text_of_html(html: str) -> str:
     parser = _TextOfHtml()
