@@ -314,7 +314,7 @@ def floor_send_rendered(config: dict[str, Any]) -> dict[str, Any]:
     from kith.db import Database
     from kith.marketing.mailings.definition import get_mailing
     from kith.marketing.mailings.links import LinkMaker
-    from kith.marketing.mailings.sending import MessageBuilder
+    from kith.marketing.mailings.messages import MessageBuilder
     from kith.marketing.models import Delivery, Subscriber
 
     db = Database(config["url"])

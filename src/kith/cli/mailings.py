@@ -22,9 +22,10 @@ from kith.marketing.mailings.definition import (
 )
 from kith.marketing.mailings.jobs import start_send
 from kith.marketing.mailings.links import LinkMaker
+from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients, iter_recipients
 from kith.marketing.mailings.report import mailing_report
-from kith.marketing.mailings.sending import SendOptions, preview
+from kith.marketing.mailings.sending import SendOptions
 from kith.marketing.mailings.smtp import configure_smtp, smtp_view
 from kith.marketing.models import Mailing
 

@@ -1,0 +1,208 @@
+"""A sending thread's bookkeeping of deliveries: claim a few, settle each, keep the lease.
+
+Each sending thread keeps one database connection for its claims and settlements: a claim
+marks a few pending deliveries `sending` in one transaction, and every message is settled in a
+transaction of its own, committed before the thread sends its next message (see sending.py
+for why). Statements are built once: building one costs about as much as running it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from kith.csvimport.timestamps import sqlite_text
+from kith.marketing.mailings.messages import SubscriberFields
+from kith.marketing.models import Delivery, Mailing, Subscriber
+
+Clock = Callable[[], datetime]
+CLAIM_BATCH = 50
+
+
+class Claimed(NamedTuple):
+    """A delivery a thread has claimed; `subscriber` is None when the subscriber was deleted."""
+
+    id: int
+    email: str
+    subscriber_id: int | None
+    subscriber: SubscriberFields | None
+
+
+class Ledger:
+    """One sending thread's claims and settlements, on a database connection of its own.
+
+    Statements built once and a connection kept for the whole send: a Session, an ORM update
+    and a statement built anew per message cost more than rendering the message. The
+    settlement goes one step further, straight to the driver (`_Settlement`). `write_turn`
+    (SQLite only) lets one thread of the send write at a time.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        mailing_id: int,
+        clock: Clock,
+        write_turn: threading.Lock | None,
+    ) -> None:
+        self.connection = connection
+        self.mailing_id = mailing_id
+        self.clock = clock
+        self._write_turn = write_turn
+        self._settlement = _Settlement(connection)
+
+    def _writing(self) -> AbstractContextManager[object]:
+        return self._write_turn if self._write_turn is not None else nullcontext()
+
+    def claim(self) -> list[Claimed]:
+        """The next few pending deliveries, marked `sending` by this thread (at most once)."""
+        with self._writing(), self.connection.begin():
+            claimed = self.connection.scalars(
+                _CLAIM, {"claiming_mailing_id": self.mailing_id, "claiming_at": self.clock()}
+            ).all()
+            if not claimed:
+                return []
+            rows = self.connection.execute(_CLAIMED, {"ids": claimed}).all()
+        return [
+            Claimed(
+                row[0],
+                row[1],
+                row[2],
+                None if row[3] is None else SubscriberFields(*row[4:]),
+            )
+            for row in rows
+        ]
+
+    def settle(
+        self,
+        delivery: Claimed,
+        status: str,
+        detail: str,
+        *,
+        attempts: int,
+        message_id: str | None = None,
+        bounced: bool = False,
+    ) -> None:
+        """Record how a delivery ended, committed before this returns; `bounced` (a permanent
+        refusal by the mail server) also marks its subscriber bounced."""
+        now = self.clock()
+        values = {
+            "delivery_id": delivery.id,
+            "settled_status": status,
+            "settled_detail": detail,
+            "settled_attempts": attempts,
+            "settled_message_id": message_id,
+            "settled_at": now,
+        }
+        if not bounced:
+            with self._writing():
+                self._settlement.run(values)
+            return
+        with self._writing(), self.connection.begin():  # rare: two updates, one transaction
+            self.connection.execute(_SETTLE, values)
+            self.connection.execute(
+                update(Subscriber)
+                .where(Subscriber.id == delivery.subscriber_id)
+                .values(status="bounced", updated_at=now)
+            )
+
+    def renew_lease(self, owner: str, until: datetime) -> None:
+        with self._writing(), self.connection.begin():
+            self.connection.execute(
+                update(Mailing)
+                .where(Mailing.id == self.mailing_id, Mailing.lease_owner == owner)
+                .values(lease_until=until)
+            )
+
+
+class _Settlement:
+    """`_SETTLE` compiled once for the connection's dialect and run by its driver, as a
+    transaction of its own: SQLAlchemy's execution of it cost more than the update itself.
+
+    SQLAlchemy is in no transaction on the connection here (the ledger's are `begin()` blocks
+    that end before), so the driver's state is the whole story: SQLite's driver is in
+    autocommit mode (kith.db), where one statement is its own transaction; psycopg begins one
+    with the statement, which is committed. Values go in stored form, as kith.csvimport.bulk
+    writes them: a time as text on SQLite.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        compiled = _SETTLE.compile(dialect=connection.dialect)
+        self.connection = connection
+        self.sql = str(compiled)
+        # SQLite's driver takes "?" placeholders in order; psycopg takes them by name
+        self.positions = tuple(compiled.positiontup or ())
+        self.is_sqlite = connection.dialect.name == "sqlite"
+
+    def run(self, values: dict[str, Any]) -> None:
+        driver = self.connection.connection.driver_connection
+        assert driver is not None  # the connection is open: the thread holds it
+        if self.is_sqlite:
+            stored = values | {"settled_at": sqlite_text(values["settled_at"])}
+            driver.execute(self.sql, tuple(stored[name] for name in self.positions))
+            return
+        try:
+            driver.execute(self.sql, values)
+            driver.commit()
+        except BaseException:
+            driver.rollback()
+            raise
+
+
+# Statements built once: building one costs about as much as running it.
+_CLAIM = (
+    update(Delivery)
+    .where(
+        Delivery.id.in_(
+            select(Delivery.id)
+            .where(
+                Delivery.mailing_id == bindparam("claiming_mailing_id"),
+                Delivery.status == "pending",
+            )
+            .order_by(Delivery.id)
+            .limit(CLAIM_BATCH)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        ),
+        Delivery.status == "pending",
+    )
+    .values(status="sending", claimed_at=bindparam("claiming_at"))
+    .returning(Delivery.id)
+)
+# each claimed delivery with its subscriber's id (None: deleted), then SubscriberFields in order
+_CLAIMED = (
+    select(
+        Delivery.id,
+        Delivery.email,
+        Delivery.subscriber_id,
+        Subscriber.id,
+        Subscriber.email,
+        Subscriber.first_name,
+        Subscriber.last_name,
+        Subscriber.remote_id,
+        Subscriber.fields,
+        Subscriber.community,
+    )
+    .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+    .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Delivery.id)
+)
+# an earlier Message-ID is kept when a delivery fails before it had one
+_SETTLE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("delivery_id"))
+    .values(
+        status=bindparam("settled_status"),
+        detail=bindparam("settled_detail"),
+        attempts=bindparam("settled_attempts"),
+        message_id=func.coalesce(
+            bindparam("settled_message_id", type_=Delivery.message_id.type),
+            Delivery.message_id,
+        ),
+        sent_at=bindparam("settled_at", type_=Delivery.sent_at.type),
+    )
+)
