@@ -1,12 +1,13 @@
-"""The community benchmark: imports and the five standard lists, each next to its floor; and
-the marketing side's subscriber import, which the connection later matches against members.
+"""The benchmark: the community's imports and its five standard lists, each next to its floor;
+the marketing side's subscriber import; and the connection's sync of a list (bench.connection).
 
 Generates a synthetic community and its subscribers (bench.generate, not timed), loads them
 through kith's import services and, in the same run, through the raw driver into an identical
 schema (the floor); then evaluates the five standard lists through kith.community.lists and
 their floors in raw SQL. Every measured step runs in a child process, whose peak RSS is reported
 with it. Kith's count of each list must equal a hand-written SQL count, and kith must store as
-many subscribers as the floor stored from the same accepted rows, or the run fails loudly
+many subscribers as the floor stored from the same accepted rows, and each sync must leave
+its group holding exactly the subscribers hand-written SQL expects, or the run fails loudly
 (exit 1).
 """
 
@@ -16,13 +17,11 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
@@ -31,6 +30,7 @@ from typing import Any
 from sqlalchemy import create_engine, make_url, text
 
 from bench import machine
+from bench.connection import check_sync, measure_sync
 from bench.generate import (
     NOW,
     CommunityFiles,
@@ -39,11 +39,11 @@ from bench.generate import (
     generate,
     generate_subscribers,
 )
+from bench.measure import REPO, Databases, Figure, run_phase, say
 from bench.standard_lists import STANDARD_LISTS, StandardList
 from kith.db import Database, normalize_url, refresh_statistics
 from kith.migrate import upgrade
 
-REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 IMPORTS = (
@@ -76,37 +76,12 @@ LIST_TARGET = 2.0
 FULL_SIZE = Sizes(1_000_000, 10_000_000)
 
 
-@dataclass(frozen=True)
-class Databases:
-    """Kith's database and the floor's, each as a SQLAlchemy URL and as a raw driver target."""
-
-    backend: str
-    kith_url: str
-    kith_raw: str
-    floor_url: str
-    floor_raw: str
-
-
-@dataclass
-class Figure:
-    name: str
-    seconds: float
-    floor_seconds: float
-    floor: str
-    peak_rss_mb: float
-    floor_peak_rss_mb: float
-    target_seconds: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float:
-        return self.seconds / self.floor_seconds if self.floor_seconds > 0 else float("inf")
-
-
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run",
-        description="Time kith's community imports and standard lists next to their floors.",
+        description=(
+            "Time kith's imports, standard lists and Sync Target Group next to their floors."
+        ),
     )
     parser.add_argument("--members", type=int, default=1_000_000, help="default 1,000,000")
     parser.add_argument("--events", type=int, default=10_000_000, help="default 10,000,000")
@@ -125,6 +100,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="SQLite: time only the lists, on the databases an earlier --keep run left",
     )
     parser.add_argument(
+        "--sync-only",
+        action="store_true",
+        help="no events: import members and subscribers, then time the sync and resync",
+    )
+    parser.add_argument(
+        "--profile-sync",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write cProfile statistics of the syncing process to DIR/sync-*.prof",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=None, help="default bench/out/data-MEMBERS-EVENTS"
     )
     args = parser.parse_args(argv)
@@ -132,6 +119,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         args.members = max(args.members // 100, 1)
         args.events = max(args.events // 100, 1)
         args.subscribers = max(args.subscribers // 100, 1) if args.subscribers > 0 else 0
+    if args.sync_only:
+        args.events = 0
+        if args.subscribers == 0 or args.lists_only:
+            parser.error("--sync-only needs subscribers and cannot go with --lists-only")
     if args.lists_only and args.backend != "sqlite":
         parser.error("--lists-only reuses SQLite files kept by an earlier --keep run")
     if args.lists_only:
@@ -161,17 +152,29 @@ def main(argv: list[str] | None = None) -> int:
         with databases(
             args.backend, data_dir, postgres_url, keep=args.keep, reuse=args.lists_only, sides=sides
         ) as dbs:
+            imports = () if args.lists_only else IMPORTS[:1] if args.sync_only else IMPORTS
             figures, phases = measure(
-                dbs["community"], files, args.repeat, lists_only=args.lists_only
+                dbs["community"], files, args.repeat, imports=imports, lists=not args.sync_only
             )
             if subscribers is not None:
                 more_figures, more_phases = measure_subscribers(dbs["marketing"], subscribers)
+                figures += more_figures
+                phases |= more_phases
+                say("the connection: Sync Target Group over HTTP")
+                more_figures, more_phases = measure_sync(
+                    dbs["community"],
+                    dbs["marketing"],
+                    members=sizes.members,
+                    profile_dir=args.profile_sync,
+                )
                 figures += more_figures
                 phases |= more_phases
     finally:
         if not args.keep:
             remove_data(files)
     problems = check(phases) + check_subscribers(phases)
+    if "churn" in phases:
+        problems += check_sync(phases)
     print_table(figures, args)
     result = {
         "benchmark": "community",
@@ -203,12 +206,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(
-    dbs: Databases, files: CommunityFiles, repeat: int, *, lists_only: bool = False
+    dbs: Databases,
+    files: CommunityFiles,
+    repeat: int,
+    *,
+    imports: tuple[tuple[str, str], ...] = IMPORTS,
+    lists: bool = True,
 ) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     phases: dict[str, Any] = {}
     common = phase_config(dbs, repeat)
-    for kind, name in () if lists_only else IMPORTS:
+    for kind, name in imports:
         path = str(getattr(files, kind))
         kith = run_phase("kith_import", {**common, "kind": kind, "file": path})
         floor = run_phase("floor_import", {**common, "kind": kind, "file": path})
@@ -231,7 +239,7 @@ def measure(
             )
         )
     prepare_for_queries(dbs)
-    for standard in STANDARD_LISTS:
+    for standard in STANDARD_LISTS if lists else ():
         kith = run_phase("kith_list", {**common, "list": standard.key})
         floor = run_phase("floor_list", {**common, "list": standard.key})
         phases[f"list {standard.key} (kith)"] = kith
@@ -324,6 +332,8 @@ def check(phases: dict[str, Any]) -> list[str]:
     """Kith's answers against independent raw SQL; every disagreement, as a message."""
     problems = []
     for standard in STANDARD_LISTS:
+        if f"list {standard.key} (kith)" not in phases:
+            continue
         kith = phases[f"list {standard.key} (kith)"]
         expected = phases[f"list {standard.key} (floor)"]["expected_count"]
         if kith["count"] != expected:
@@ -373,25 +383,6 @@ def check_subscribers(phases: dict[str, Any]) -> list[str]:
 
 def _by_status(counts: dict[str, int]) -> str:
     return ", ".join(f"{count:,} {status}" for status, count in sorted(counts.items()))
-
-
-def run_phase(phase: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run one step in a child process; its result, with the child's peak RSS."""
-    with tempfile.TemporaryDirectory(prefix="kith-bench-") as folder:
-        config_path = Path(folder) / "config.json"
-        result_path = Path(folder) / "result.json"
-        config_path.write_text(json.dumps({**config, "phase": phase}))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
-        completed = subprocess.run(
-            [sys.executable, "-m", "bench.phases", str(config_path), str(result_path)],
-            cwd=REPO,
-            env=env,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise SystemExit(f"bench phase {phase} {config} failed (exit {completed.returncode})")
-        result: dict[str, Any] = json.loads(result_path.read_text())
-        return result
 
 
 def prepare_for_queries(dbs: Databases) -> None:
@@ -519,16 +510,22 @@ def print_table(figures: list[Figure], args: argparse.Namespace) -> None:
     say("| figure | seconds | floor seconds | ratio | peak RSS MB | target | floor |")
     say("|---|--:|--:|--:|--:|--:|---|")
     for figure in figures:
-        target = ""  # the targets hold for the full size only
-        if full_size and figure.target_seconds is not None:
-            target = f"≤ {figure.target_seconds:g} s"
-            if figure.seconds > figure.target_seconds:
-                target += " MISSED"
         say(
             f"| {figure.name} | {figure.seconds:.3f} | {figure.floor_seconds:.3f} | "
-            f"{figure.ratio:.1f} | {figure.peak_rss_mb:.0f} | {target} | {figure.floor} |"
+            f"{figure.ratio:.1f} | {figure.peak_rss_mb:.0f} | {_target(figure, full_size)} | "
+            f"{figure.floor} |"
         )
 
 
-def say(message: str) -> None:
-    print(message, flush=True)
+def _target(figure: Figure, run_full_size: bool) -> str:
+    """The figure's targets, each marked MISSED when missed; none unless at the full size."""
+    if not (run_full_size if figure.full_size is None else figure.full_size):
+        return ""
+    targets = []
+    if figure.target_seconds is not None:
+        missed = figure.seconds > figure.target_seconds
+        targets.append(f"≤ {figure.target_seconds:g} s{' MISSED' if missed else ''}")
+    if figure.target_rss_mb is not None:
+        missed = figure.peak_rss_mb > figure.target_rss_mb
+        targets.append(f"≤ {figure.target_rss_mb:g} MB{' MISSED' if missed else ''}")
+    return ", ".join(targets)

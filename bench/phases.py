@@ -14,7 +14,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import floors
+from bench import floors, sync_phases
 from bench.generate import NOW
 from bench.raw import RawDatabase
 from bench.standard_lists import by_key, params
@@ -158,6 +158,11 @@ PHASES: dict[str, Callable[[Config], dict[str, Any]]] = {
     "floor_import": floor_import,
     "kith_list": kith_list,
     "floor_list": floor_list,
+    "sync_setup": sync_phases.sync_setup,
+    "kith_sync": sync_phases.kith_sync,
+    "floor_sync": sync_phases.floor_sync,
+    "churn": sync_phases.churn,
+    "sync_check": sync_phases.sync_check,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -120,7 +121,9 @@ def test_without_wait_the_sync_is_queued_for_a_worker(world: World) -> None:
     assert orjson.loads(output)["status"] == "completed"
 
 
-def test_concurrent_requests_from_three_processes_share_one_run(world: World) -> None:
+def test_concurrent_requests_from_three_processes_never_run_two_syncs_at_once(
+    world: World,
+) -> None:
     kith("refresh")
     command = [sys.executable, "-m", "kith", "marketing", "groups", "sync", "Everyone"]
     processes = [
@@ -130,9 +133,13 @@ def test_concurrent_requests_from_three_processes_share_one_run(world: World) ->
     outputs = [process.communicate(timeout=120)[0] for process in processes]
 
     assert [process.returncode for process in processes] == [0, 0, 0]
-    assert len({orjson.loads(output)["run"] for output in outputs}) == 1
+    returned = {orjson.loads(output)["run"] for output in outputs}
     _, history = kith("history", "Everyone", "--json")
-    assert [run["status"] for run in orjson.loads(history)] == ["completed"]
+    runs = sorted(orjson.loads(history), key=lambda run: run["run"])
+    assert {run["run"] for run in runs} == returned  # a request during a run got that run
+    assert all(run["status"] == "completed" for run in runs)
+    for earlier, later in itertools.pairwise(runs):  # one at a time: none began before ...
+        assert earlier["finished_at"] <= later["requested_at"]  # ... the one before it ended
 
 
 def test_history_rejections_and_diagnosis_explain_the_counts(world: World) -> None:

@@ -1,7 +1,8 @@
 """Sync Target Group: a community list's members reconciled, one by one, into its group.
 
 The list is read over the community API as one stream and staged in a temporary table of the
-marketing database; every member then gets exactly one outcome, decided in SQL in this order:
+marketing database; every member then gets exactly one outcome, decided in this order (the
+first two in Python as the rows are staged, the others in set-based SQL):
 
 1. `missing_contact_key`: no legacy contact key;
 2. `malformed_email`: the email fails email-validator's syntax check;
@@ -36,7 +37,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
+    case,
     delete,
     exists,
     func,
@@ -67,6 +68,10 @@ Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 STAGE_BATCH = 10_000
+# SQLite's page cache for the staging tables, which are kept in a file (see _stage_on_disk)
+STAGING_CACHE_KIB = 32 * 1024
+# The emails seen while staging, as bits (see _Staging): 8 MiB
+SEEN_BITS = 1 << 26
 # A run whose worker has shown no sign of life for this long is taken for dead.
 ABANDONED_AFTER = timedelta(minutes=10)
 HEARTBEAT_EVERY = timedelta(seconds=5)
@@ -76,36 +81,48 @@ EMPTY_SOURCE = "source returned no members"
 # Personalizations the platform edition stores on subscribers, from each member's fields.
 PROFILE_FIELDS = ("company", "title", "member_type", "joined_at", "last_login_at")
 
+# The subscriber statuses that are outcomes of their own (step 5)
+LAPSED = ("unsubscribed", "bounced")
+
 _staging = MetaData()
 Incoming = Table(
     "kith_sync_incoming",
     _staging,
     Column("position", Integer, primary_key=True),
     Column("contact_key", String(100)),
-    Column("legacy_key", String(100), unique=True),
+    Column("legacy_key", String(100)),
     Column("email", String(320)),
-    Column("email_key", String(320), index=True),
+    Column("email_key", String(320)),
+    Column("outcome", String(30)),
+    Column("subscriber_id", Integer),
+    # the platform edition's, to link or create subscribers and store their Personalizations
     Column("normal_email", String(320)),
     Column("normal_key", String(320)),
     Column("first_name", String(200)),
     Column("last_name", String(200)),
     Column("profile", JSON),
-    Column("subscriber_id", Integer, index=True),
-    Column("outcome", String(30)),
     prefixes=["TEMPORARY"],
 )
-_STAGED = (
-    "position",
-    "contact_key",
-    "legacy_key",
-    "email",
-    "email_key",
-    "normal_email",
-    "normal_key",
-    "first_name",
-    "last_name",
-    "profile",
+# The emails more than one undecided member has (step 3 ranks only those members)
+SharedEmail = Table(
+    "kith_sync_shared_emails",
+    _staging,
+    Column("email_key", String(320), primary_key=True),
+    prefixes=["TEMPORARY"],
 )
+# The columns a staging row fills, in the order _staged gives them
+_STAGED = ("position", "contact_key", "legacy_key", "email", "email_key", "outcome")
+_PLATFORM_STAGED = (*_STAGED, "normal_email", "normal_key", "first_name", "last_name", "profile")
+_EMAIL_KEY, _OUTCOME = _STAGED.index("email_key"), _STAGED.index("outcome")
+# Indexes are built once the rows are in, which costs less than keeping them up to date row by
+# row: the legacy keys' once staged (a key twice is the community's error), the subscribers'
+# once decided (to find the group's members among the list's), when the group has any.
+_KEYS_INDEX = f"CREATE UNIQUE INDEX {Incoming.name}_legacy_key ON {Incoming.name} (legacy_key)"
+_SUBSCRIBERS_INDEX = f"CREATE INDEX {Incoming.name}_subscriber ON {Incoming.name} (subscriber_id)"
+# Planner statistics, once staged and again once decided: nothing else gathers them for a
+# temporary table, and without them PostgreSQL may find the group's leavers by reading the
+# whole table for each member of the group (minutes at 100,000 members).
+_ANALYZE = f"ANALYZE {Incoming.name}"
 
 
 @dataclass(frozen=True)
@@ -266,50 +283,66 @@ class _Reconciliation:
             client = client_for(session, self.box)
         # One connection throughout: the staging table is temporary, so it belongs to it.
         with self.db.engine.connect() as connection:
+            usual_storage = _stage_on_disk(connection)
             try:
-                with connection.begin():  # touches only the temporary table: locks nothing
-                    Incoming.drop(connection, checkfirst=True)
-                    Incoming.create(connection)
+                with connection.begin():  # touches only the temporary tables: locks nothing
+                    _staging.drop_all(connection)
+                    _staging.create_all(connection)
                     with client:
                         members = client.stream_members(list_key, details=platform)
-                        self._stage(connection, members, platform)
+                        in_list = self._stage(connection, members, platform)
                 # preserve_rowcount: psycopg 3 forgets an INSERT's count once its cursor closes
                 connection.execution_options(sqlite_begin="IMMEDIATE", preserve_rowcount=True)
                 with Session(connection, expire_on_commit=False) as session, session.begin():
-                    self._apply(session, group_id, platform=platform, allow_empty=allow_empty)
+                    self._apply(
+                        session, group_id, in_list, platform=platform, allow_empty=allow_empty
+                    )
             finally:
                 connection.rollback()
+                _restore_storage(connection, usual_storage)
                 with connection.begin():
-                    Incoming.drop(connection, checkfirst=True)
+                    _staging.drop_all(connection)
 
     def _stage(
         self, connection: Connection, members: Iterator[dict[str, Any]], platform: bool
-    ) -> None:
-        rows = (_staged(position, member, platform) for position, member in enumerate(members))
-        is_sqlite = connection.dialect.name == "sqlite"
+    ) -> int:
+        """Stage every member the stream brings; returns how many there were."""
+        staging = _Staging(members, platform)
+        columns = _PLATFORM_STAGED if platform else _STAGED
         try:
-            if is_sqlite:
-                self._stage_sqlite(connection, rows)
+            if connection.dialect.name == "sqlite":
+                self._stage_sqlite(connection, columns, staging.rows())
             else:
-                self._stage_postgresql(connection, rows)
+                self._stage_postgresql(connection, columns, staging.rows())
+            connection.exec_driver_sql(_KEYS_INDEX)
         except IntegrityError:
             raise ConnectionFailed(
                 "unexpected", "the community returned one legacy contact key for two members"
             ) from None
+        if staging.shared_emails:
+            connection.execute(
+                insert(SharedEmail), [{"email_key": email} for email in staging.shared_emails]
+            )
+        connection.exec_driver_sql(_ANALYZE)
+        return staging.count
 
-    def _stage_sqlite(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    def _stage_sqlite(
+        self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+    ) -> None:
         statement = (
-            f"INSERT INTO {Incoming.name} ({', '.join(_STAGED)}) "
-            f"VALUES ({', '.join('?' * len(_STAGED))})"
+            f"INSERT INTO {Incoming.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
         )
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         for batch in _batches(rows):
             cursor.executemany(statement, batch)
             self._heartbeat()
 
-    def _stage_postgresql(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    def _stage_postgresql(
+        self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+    ) -> None:
         driver = connection.connection.driver_connection
-        statement = f"COPY {Incoming.name} ({', '.join(_STAGED)}) FROM STDIN"
+        statement = f"COPY {Incoming.name} ({', '.join(columns)}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for batch in _batches(rows):
                 for row in batch:
@@ -326,33 +359,62 @@ class _Reconciliation:
                 update(SyncRun).where(SyncRun.id == self.run_id).values(heartbeat_at=now)
             )
 
-    def _apply(self, session: Session, group_id: int, *, platform: bool, allow_empty: bool) -> None:
+    def _apply(
+        self, session: Session, group_id: int, in_list: int, *, platform: bool, allow_empty: bool
+    ) -> None:
         now = self.clock()
         run = session.get_one(SyncRun, self.run_id)
         group = session.get_one(TargetGroup, group_id)
-        in_list = session.scalar(select(func.count()).select_from(Incoming)) or 0
-        if in_list == 0 and not allow_empty:
-            held = session.scalar(select(func.count()).where(GroupMember.group_id == group_id)) or 0
-            if held > self.empty_guard:
-                run.in_list = 0
-                _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
-                return
+        held = session.scalar(select(func.count()).where(GroupMember.group_id == group_id)) or 0
+        if in_list == 0 and not allow_empty and held > self.empty_guard:
+            run.in_list = 0
+            _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
+            return
         created, linked = _decide(session, platform=platform, now=now)
         if platform:
             _store_profiles(session)
+        if held:
+            session.connection().exec_driver_sql(_SUBSCRIBERS_INDEX)
+        session.connection().exec_driver_sql(_ANALYZE)
         added, removed = _apply_membership(session, group_id, now=now)
-        counts = dict(
-            session.execute(select(Incoming.c.outcome, func.count()).group_by(Incoming.c.outcome))
+        _record_skips(session, run, now=now)
+        skipped = dict(  # every member that is not in the group was recorded as skipped
+            session.execute(
+                select(SyncSkip.reason, func.count())
+                .where(SyncSkip.run_id == run.id)
+                .group_by(SyncSkip.reason)
+            )
             .tuples()
             .all()
         )
-        members = counts.pop("member", 0)
+        members = in_list - sum(skipped.values())
         run.in_list, run.members = in_list, members
         run.added, run.removed, run.unchanged = added, removed, members - added
         run.created, run.linked = created, linked
-        run.skipped = {reason: counts.get(reason, 0) for reason in SKIP_REASONS}
-        _record_skips(session, run, now=now)
+        run.skipped = {reason: skipped.get(reason, 0) for reason in SKIP_REASONS}
         _finish(session, run, group, "completed", None, now=now)
+
+
+def _stage_on_disk(connection: Connection) -> int | None:
+    """On SQLite, keep the staging tables in a temporary file with a bounded page cache rather
+    than in memory, where kith's connections keep temporary tables: the sync's memory then stays
+    bounded whatever the size of the list. Returns the connection's usual setting."""
+    if connection.dialect.name != "sqlite":
+        return None
+    driver = connection.connection.driver_connection  # outside a transaction, as SQLite asks
+    usual: int = driver.execute("PRAGMA temp_store").fetchone()[0]  # type: ignore[union-attr]
+    driver.execute("PRAGMA temp_store = FILE")  # type: ignore[union-attr]
+    driver.execute(f"PRAGMA temp.cache_size = -{STAGING_CACHE_KIB}")  # type: ignore[union-attr]
+    return usual
+
+
+def _restore_storage(connection: Connection, usual: int | None) -> None:
+    """Give the connection back its usual temporary storage; on SQLite that also deletes the
+    staging tables at once, which dropping them would do page by page."""
+    if usual is not None:
+        connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+            f"PRAGMA temp_store = {usual}"
+        )
 
 
 def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
@@ -361,28 +423,70 @@ def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]
         yield batch
 
 
+class _Staging:
+    """A stream of members as staging rows, counted, noting the emails of undecided members
+    seen before: step 3's candidates, found as the rows go by rather than by sorting the whole
+    list in SQL.
+
+    An email seen sets one bit of SEEN_BITS, chosen by its hash; an email whose bit is already
+    set is noted. A collision notes an email that only one member has, which ranking then
+    leaves alone (about one email in a hundred at a million members).
+    """
+
+    def __init__(self, members: Iterable[dict[str, Any]], platform: bool) -> None:
+        self.members = members
+        self.platform = platform
+        self.count = 0
+        self.shared_emails: set[str] = set()
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        seen = bytearray(SEEN_BITS // 8)
+        for position, member in enumerate(self.members):
+            row = _staged(position, member, self.platform)
+            if row[_OUTCOME] is None:
+                bit = hash(row[_EMAIL_KEY]) & (SEEN_BITS - 1)
+                byte, flag = bit >> 3, 1 << (bit & 7)
+                if seen[byte] & flag:
+                    self.shared_emails.add(row[_EMAIL_KEY])
+                else:
+                    seen[byte] |= flag
+            self.count = position + 1
+            yield row
+
+
 def _staged(position: int, member: dict[str, Any], platform: bool) -> tuple[Any, ...]:
-    """One member as a staging row; its email checked and normalized here, in Python."""
+    """One member as a staging row (_STAGED, or _PLATFORM_STAGED). Its email is checked here,
+    in Python, so steps 1 and 2 (no legacy key, malformed email) are decided here too."""
     legacy_key = (member.get("legacy_contact_key") or "").strip() or None
     email = (member.get("email") or "").strip() or None
     normal = None
-    if email is not None:
+    outcome = None
+    if legacy_key is None:
+        outcome = "missing_contact_key"
+    elif email is None:
+        outcome = "malformed_email"
+    else:
         try:
             normal = normalize_email(email)
         except InvalidEmail:
-            normal = None
-    profile = orjson.dumps(_profile(member)).decode() if platform else None
-    return (
+            outcome = "malformed_email"
+    row = (
         position,
         member.get("contact_key"),
         legacy_key,
         email,
         email_key(email) if email else None,
+        outcome,
+    )
+    if not platform:
+        return row
+    return (
+        *row,
         normal,
         email_key(normal) if normal else None,
         member.get("first_name"),
         member.get("last_name"),
-        profile,
+        orjson.dumps(_profile(member)).decode(),
     )
 
 
@@ -398,62 +502,71 @@ def _profile(member: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, int]:
-    """Give every staged member its outcome; returns (subscribers created, linked)."""
+    """Give every staged member its outcome; returns (subscribers created, linked).
+
+    Steps 1 and 2 were decided while staging. Step 3 ranks only the members whose email was
+    seen twice; then one statement settles (steps 5 and 6) every member whose legacy key is a
+    Remote ID. The rest have no subscriber (step 4): online-community, that is their outcome;
+    platform, subscribers are linked or created for them, and they are settled in turn.
+    """
     incoming = Incoming.c
-    undecided = incoming.outcome.is_(None)
-
-    def mark(outcome: str, *conditions: Any) -> None:
-        session.execute(update(Incoming).where(undecided, *conditions).values(outcome=outcome))
-
-    mark("missing_contact_key", incoming.legacy_key.is_(None))
-    mark("malformed_email", incoming.normal_email.is_(None))
-    _match_subscribers(session)
     ranked = (
         select(
             incoming.position,
             func.row_number()
             .over(
                 partition_by=incoming.email_key,
-                order_by=(incoming.subscriber_id.is_(None), incoming.legacy_key),
+                order_by=(Subscriber.id.is_(None), incoming.legacy_key),
             )
-            .label("rank"),
+            .label("place"),
         )
-        .where(undecided)
+        .select_from(Incoming.outerjoin(Subscriber, Subscriber.remote_id == incoming.legacy_key))
+        .where(incoming.outcome.is_(None), incoming.email_key.in_(select(SharedEmail.c.email_key)))
         .subquery()
     )
-    mark(
-        "duplicate_email", incoming.position.in_(select(ranked.c.position).where(ranked.c.rank > 1))
+    _mark(
+        session,
+        "duplicate_email",
+        incoming.position.in_(select(ranked.c.position).where(ranked.c.place > 1)),
     )
-    created = linked = 0
-    if platform:
-        linked, created = _link_and_create(session, now=now)
-    else:
-        mark("no_matching_subscriber", incoming.subscriber_id.is_(None))
-    lapsed = select(Subscriber.status).where(Subscriber.id == incoming.subscriber_id)
-    for status in ("unsubscribed", "bounced"):
-        mark(status, lapsed.scalar_subquery() == status)
-    mark("member")
+    _settle_matched(session)
+    if not platform:
+        _mark(session, "no_matching_subscriber")
+        return 0, 0
+    linked, created = _link_and_create(session, now=now)
     return created, linked
 
 
-def _match_subscribers(session: Session) -> None:
-    """Each undecided member's subscriber: Remote ID = legacy contact key."""
+def _mark(session: Session, outcome: str, *conditions: Any) -> None:
+    """Give the undecided members that meet `conditions` this outcome."""
+    session.execute(
+        update(Incoming).where(Incoming.c.outcome.is_(None), *conditions).values(outcome=outcome)
+    )
+
+
+def _settle_matched(session: Session) -> None:
+    """Steps 5 and 6 for each undecided member whose legacy key is a subscriber's Remote ID:
+    the subscriber's status if it lapsed, else member."""
     incoming = Incoming.c
     session.execute(
         update(Incoming)
-        .where(
-            incoming.outcome.is_(None),
-            incoming.subscriber_id.is_(None),
-            Subscriber.remote_id == incoming.legacy_key,
+        .where(incoming.outcome.is_(None), Subscriber.remote_id == incoming.legacy_key)
+        .values(
+            subscriber_id=Subscriber.id,
+            outcome=case(
+                (Subscriber.status.in_(LAPSED), Subscriber.status), else_=literal("member")
+            ),
         )
-        .values(subscriber_id=Subscriber.id)
     )
 
 
 def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
-    """The platform edition's Create records: link by email, else create; (linked, created)."""
+    """The platform edition's Create records: link by email, else create; (linked, created).
+
+    Every member still undecided has no subscriber; each is settled once it has one.
+    """
     incoming = Incoming.c
-    unmatched = and_(incoming.outcome.is_(None), incoming.subscriber_id.is_(None))
+    unmatched = incoming.outcome.is_(None)
     linked = affected(
         session.execute(
             update(Subscriber)
@@ -465,7 +578,7 @@ def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
             .values(remote_id=incoming.legacy_key, updated_at=now)
         )
     )
-    _match_subscribers(session)
+    _settle_matched(session)
     created = affected(
         session.execute(
             insert(Subscriber).from_select(
@@ -496,7 +609,7 @@ def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
             )
         )
     )
-    _match_subscribers(session)
+    _settle_matched(session)
     return linked, created
 
 
