@@ -6,7 +6,7 @@ service and format; JSON is written with orjson because member pages run to 10,0
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -35,9 +35,9 @@ from kith.community.lists import (
 )
 from kith.community.models import ApiCredential, CustomUserList, Member
 from kith.community.tokens import PageToken, decode_page_token, encode_page_token
-from kith.config import Settings
 from kith.db import Database, UTCDateTime
 from kith.errors import InvalidInput
+from kith.web.requests import ErrorOut, db_of, json_response, now_of, settings_of
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
@@ -83,16 +83,11 @@ def api_credential(
 ) -> ApiCredential:
     """The credential the request authenticates with: 401 when it does not, 429 when throttled."""
     return authenticate(
-        _db(request), iam_key, password, now=_now(request), settings=_settings(request)
+        db_of(request), iam_key, password, now=now_of(request), settings=settings_of(request)
     )
 
 
 Credential = Annotated[ApiCredential, Depends(api_credential)]
-
-
-class ErrorOut(BaseModel):
-    error: str
-    message: str
 
 
 router = APIRouter(
@@ -185,9 +180,9 @@ def get_lists(
     ] = True,
 ) -> Response:
     """The Custom User Lists by name, each with its member count at `as_of` (default: now)."""
-    with _db(request).session() as session:
+    with db_of(request).session() as session:
         summaries = list_summaries(session, now=_instant(request, as_of), counts=counts)
-    return _json([summary.as_json() for summary in summaries])
+    return json_response([summary.as_json() for summary in summaries])
 
 
 @router.get("/lists/{key}/members", response_model=MemberPageOut)
@@ -205,8 +200,8 @@ def get_list_members(
 
     Every page of one read evaluates the list at the instant fixed by the first page.
     """
-    signing_key = _settings(request).signing_key()
-    with _db(request).session() as session:
+    signing_key = settings_of(request).signing_key()
+    with db_of(request).session() as session:
         custom_list = get_list(session, key)
         after_id, instant = None, _instant(request, as_of)
         if page_token is not None:
@@ -227,7 +222,7 @@ def get_list_members(
         if more
         else None
     )
-    return _json(
+    return json_response(
         {
             "members": views,
             "next_page_token": next_token,
@@ -249,7 +244,7 @@ def stream_list_members(
     The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
     was cut short, even when the connection closed cleanly.
     """
-    db, instant = _db(request), _instant(request, as_of)
+    db, instant = db_of(request), _instant(request, as_of)
     with db.session() as session:
         custom_list = get_list(session, key)
         member_ids_query(session, custom_list.criteria, now=instant)  # fail now, not mid-stream
@@ -295,44 +290,44 @@ def post_activity(
         raise InvalidInput(
             f"{len(events):,} events in one request; send at most {MAX_ACTIVITY_BATCH:,}"
         )
-    with _db(request).transaction() as session:
-        report = record_activity(session, events, now=_now(request))
-    return _json(report.as_json(), status_code=207 if report.rejected else 200)
+    with db_of(request).transaction() as session:
+        report = record_activity(session, events, now=now_of(request))
+    return json_response(report.as_json(), status_code=207 if report.rejected else 200)
 
 
 @router.post("/lists", status_code=201, response_model=ListOut)
 def post_list(request: Request, credential: Credential, body: ListIn) -> Response:
     """Create a list as the credential's creator, who must still be a Super Admin."""
-    with _db(request).transaction() as session:
+    with db_of(request).transaction() as session:
         created = create_list(
             session,
             name=body.name,
             criteria=body.criteria,
             by=credential.created_by,
-            now=_now(request),
+            now=now_of(request),
         )
-    return _json(_list_json(created), status_code=201)
+    return json_response(_list_json(created), status_code=201)
 
 
 @router.put("/lists/{key}", response_model=ListOut)
 def put_list(request: Request, credential: Credential, key: str, body: ListChange) -> Response:
     """Rename a list or replace its criteria, as the credential's creator (a Super Admin)."""
-    with _db(request).transaction() as session:
+    with db_of(request).transaction() as session:
         changed = update_list(
             session,
             key,
             by=credential.created_by,
-            now=_now(request),
+            now=now_of(request),
             name=body.name,
             criteria=body.criteria,
         )
-    return _json(_list_json(changed))
+    return json_response(_list_json(changed))
 
 
 @router.delete("/lists/{key}", status_code=204)
 def remove_list(request: Request, credential: Credential, key: str) -> Response:
     """Delete a list, as the credential's creator (a Super Admin)."""
-    with _db(request).transaction() as session:
+    with db_of(request).transaction() as session:
         delete_list(session, key, by=credential.created_by)
     return Response(status_code=204)
 
@@ -441,29 +436,10 @@ def _list_json(custom_list: CustomUserList) -> dict[str, Any]:
     }
 
 
-def _json(value: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
-
-
 def _instant(request: Request, as_of: str | None) -> datetime:
     if as_of is None:
-        return _now(request)
+        return now_of(request)
     try:
         return parse_datetime(as_of)
     except ValueError as error:
         raise InvalidInput(f"as_of: {error}") from None
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()

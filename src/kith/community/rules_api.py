@@ -6,7 +6,7 @@ credential's creator, who must still be a Super Admin.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from kith.community.api import Credential, ErrorOut, api_credential
+from kith.community.api import Credential, api_credential
 from kith.community.automation import (
     create_rule,
     delete_rule,
@@ -27,6 +27,7 @@ from kith.community.automation import (
     update_rule,
 )
 from kith.db import Database
+from kith.web.requests import ErrorOut, db_of, json_response, now_of
 
 STREAM_CHUNK = 10_000
 
@@ -96,11 +97,11 @@ def get_rules(
     ] = True,
 ) -> Response:
     """The Automation Rules by name, each with the number of members it matches now."""
-    with _db(request).session() as session:
+    with db_of(request).session() as session:
         summaries = rule_summaries(
-            session, now=_now(request), active=active, action=action, counts=counts
+            session, now=now_of(request), active=active, action=action, counts=counts
         )
-    return _json([summary.as_json() for summary in summaries])
+    return json_response([summary.as_json() for summary in summaries])
 
 
 @router.get(
@@ -117,7 +118,7 @@ def stream_rule_members(request: Request, key: str) -> StreamingResponse:
     The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
     was cut short, even when the connection closed cleanly.
     """
-    db, now = _db(request), _now(request)
+    db, now = db_of(request), now_of(request)
     with db.session() as session:
         rule = get_rule(session, key)
         rule_member_ids_query(session, rule, now)  # fail now, not mid-stream
@@ -129,8 +130,8 @@ def stream_rule_members(request: Request, key: str) -> StreamingResponse:
 @router.post("/automation-rules", status_code=201, response_model=RuleOut, responses=CHANGES)
 def post_rule(request: Request, credential: Credential, body: RuleIn) -> Response:
     """Create a rule as the credential's creator, who must still be a Super Admin."""
-    now = _now(request)
-    with _db(request).transaction() as session:
+    now = now_of(request)
+    with db_of(request).transaction() as session:
         created = create_rule(
             session,
             name=body.name,
@@ -142,7 +143,7 @@ def post_rule(request: Request, credential: Credential, body: RuleIn) -> Respons
             now=now,
         )
         summary = rule_summary(session, created, now=now)
-    return _json(summary.as_json(), status_code=201)
+    return json_response(summary.as_json(), status_code=201)
 
 
 @router.put(
@@ -153,8 +154,8 @@ def put_rule(request: Request, credential: Credential, key: str, body: RuleChang
 
     A rule moved off send_email drops its subject; one moved onto it needs one.
     """
-    now = _now(request)
-    with _db(request).transaction() as session:
+    now = now_of(request)
+    with db_of(request).transaction() as session:
         changed = update_rule(
             session,
             key,
@@ -167,7 +168,7 @@ def put_rule(request: Request, credential: Credential, key: str, body: RuleChang
             active=body.active,
         )
         summary = rule_summary(session, changed, now=now)
-    return _json(summary.as_json())
+    return json_response(summary.as_json())
 
 
 @router.delete(
@@ -175,7 +176,7 @@ def put_rule(request: Request, credential: Credential, key: str, body: RuleChang
 )
 def remove_rule(request: Request, credential: Credential, key: str) -> Response:
     """Delete a rule, as the credential's creator (a Super Admin)."""
-    with _db(request).transaction() as session:
+    with db_of(request).transaction() as session:
         delete_rule(session, key, by=credential.created_by)
     return Response(status_code=204)
 
@@ -189,17 +190,3 @@ def _member_lines(db: Database, rule_key: str, now: datetime) -> Iterator[bytes]
             count += len(members)
             yield b"".join(orjson.dumps(member.as_json()) + b"\n" for member in members)
     yield orjson.dumps({"end": {"count": count}}) + b"\n"
-
-
-def _json(value: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()

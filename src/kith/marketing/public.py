@@ -13,9 +13,9 @@ from html import escape
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from kith.marketing.api.context import db_of, now_of
 from kith.marketing.mailings.links import read_link
 from kith.marketing.mailings.tracking import record_event, unsubscribe
+from kith.web.requests import db_of, now_of
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kith.marketing.api.context import db_of, now_of
 from kith.marketing.models import ApiToken
 from kith.marketing.tokens import authenticate_token
+from kith.web.requests import db_of, now_of
 
 # auto_error=False: a missing header reaches authenticate_token, which answers 401 in the
 # house's JSON error form rather than FastAPI's.

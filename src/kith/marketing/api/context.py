@@ -1,22 +1,16 @@
-"""What every marketing API route shares: the database, the clock, JSON bodies, the error body."""
+"""What the marketing API routes share beyond kith.web.requests: arrays, rejected rows, errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Response
 from pydantic import BaseModel
 
 from kith.csvimport.report import ImportRejected, RejectedRow
-from kith.db import Database
-
-
-class ErrorOut(BaseModel):
-    error: str
-    message: str
+from kith.web.requests import ErrorOut, json_response
 
 
 class RejectedRowOut(BaseModel):
@@ -28,21 +22,6 @@ class RejectedOut(ErrorOut):
     """A strict import or change that met bad rows and so changed nothing."""
 
     rejected: list[RejectedRowOut]
-
-
-def db_of(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def now_of(request: Request) -> datetime:
-    """The app's clock (tests set it on app.state) read once per use."""
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()
-
-
-def json_response(value: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
 
 
 def json_array(values: Iterable[Any]) -> Iterable[bytes]:

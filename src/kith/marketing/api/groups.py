@@ -17,16 +17,14 @@ from kith.errors import InvalidInput
 from kith.marketing import groups
 from kith.marketing.api.context import (
     RejectedOut,
-    db_of,
     errors,
     json_array,
-    json_response,
-    now_of,
     rejected_response,
     renumbered,
 )
 from kith.marketing.folders import FolderSummary, create_folder, list_folders
 from kith.marketing.group_members import REFERENCE_COLUMNS, change_members
+from kith.web.requests import db_of, json_response, now_of
 
 MAX_MEMBERS = 10_000
 # Rejections name a member by its 1-based position in `members`, not by a CSV line.

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from kith.config import Settings
 from kith.encryption import SecretBox
 from kith.errors import KithError
-from kith.marketing.api.context import db_of, errors, json_response, now_of
+from kith.marketing.api.context import errors
 from kith.marketing.integration import IntegrationView, configure_integration, get_integration
+from kith.web.requests import db_of, json_response, now_of
 
 router = APIRouter(tags=["Integration Settings"])
 

@@ -18,15 +18,7 @@ from kith.csvimport.report import ImportRejected, ImportReport
 from kith.csvimport.rows import RowRejected
 from kith.db import Database
 from kith.errors import InvalidInput
-from kith.marketing.api.context import (
-    RejectedOut,
-    db_of,
-    errors,
-    json_array,
-    json_response,
-    now_of,
-    rejected_response,
-)
+from kith.marketing.api.context import RejectedOut, errors, json_array, rejected_response
 from kith.marketing.subscriber_import import (
     FIELD_NAME_LENGTH,
     SubscriberRow,
@@ -41,6 +33,7 @@ from kith.marketing.subscribers import (
     set_status,
     subscriber_json,
 )
+from kith.web.requests import db_of, json_response, now_of
 
 # A CSV body is spooled to disk past this size, so an import holds a bounded window in memory.
 SPOOLED_BYTES = 8 * 1024 * 1024

@@ -1,0 +1,46 @@
+"""What every API route of either app reads from its request, and how it writes JSON.
+
+Each app keeps its database, settings and clock on `app.state`; tests replace the clock there
+to move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from kith.config import Settings
+from kith.db import Database
+
+
+class ErrorOut(BaseModel):
+    """The body of every error (kith.web.errors)."""
+
+    error: str
+    message: str
+
+
+def db_of(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def now_of(request: Request) -> datetime:
+    """The app's clock, read once per use."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def json_response(value: Any, status_code: int = 200) -> Response:
+    """JSON written by orjson: member pages and group lists run to thousands of rows."""
+    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
