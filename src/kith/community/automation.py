@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from kith.community.lists import member_ids_query
 from kith.community.members import require_super_admin
 from kith.community.models import AutomationRule, Member
-from kith.errors import Conflict, InvalidInput, NotFound
+from kith.community.naming import unique_name
+from kith.errors import InvalidInput, NotFound
 
 RULE_ACTION = "create, change or delete Automation Rules"
-MAX_NAME_LENGTH = 300
 MAX_SUBJECT_LENGTH = 500
 
 # The closed set of actions; only send_email takes a subject.
@@ -270,14 +270,6 @@ def _checked_subject(action: str, subject: str | None) -> str | None:
 
 
 def _checked_name(session: Session, name: str, renaming: AutomationRule | None = None) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("an Automation Rule needs a name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"a rule name has at most {MAX_NAME_LENGTH} characters")
-    clash = session.scalar(
-        select(AutomationRule).where(func.lower(AutomationRule.name) == name.lower())
+    return unique_name(
+        session, AutomationRule, name, what="Automation Rule", key="rule_key", renaming=renaming
     )
-    if clash is not None and clash is not renaming:
-        raise Conflict(f"an Automation Rule named {clash.name!r} already exists ({clash.rule_key})")
-    return name

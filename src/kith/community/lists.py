@@ -22,10 +22,10 @@ from kith.community.models import (
     Member,
     Membership,
 )
-from kith.errors import Conflict, InvalidInput, NotFound
+from kith.community.naming import unique_name
+from kith.errors import NotFound
 
 LIST_ACTION = "create, edit or delete lists"
-MAX_NAME_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -271,14 +271,6 @@ def _aware(value: Any) -> datetime:
 
 
 def _checked_name(session: Session, name: str, renaming: CustomUserList | None = None) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("a list needs a name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"a list name has at most {MAX_NAME_LENGTH} characters")
-    clash = session.scalar(
-        select(CustomUserList).where(func.lower(CustomUserList.name) == name.lower())
+    return unique_name(
+        session, CustomUserList, name, what="list", key="list_key", renaming=renaming
     )
-    if clash is not None and clash is not renaming:
-        raise Conflict(f"a list named {clash.name!r} already exists ({clash.list_key})")
-    return name
