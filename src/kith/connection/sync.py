@@ -63,6 +63,7 @@ from kith.marketing.models import (
     SyncSkip,
     TargetGroup,
 )
+from kith.marketing.subscriber_import import SUBSCRIBER_WRITTEN
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -582,18 +583,7 @@ def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
     created = affected(
         session.execute(
             insert(Subscriber).from_select(
-                [
-                    "email",
-                    "email_key",
-                    "remote_id",
-                    "first_name",
-                    "last_name",
-                    "status",
-                    "fields",
-                    "source",
-                    "created_at",
-                    "updated_at",
-                ],
+                SUBSCRIBER_WRITTEN,
                 select(
                     incoming.normal_email,
                     incoming.normal_key,

@@ -44,7 +44,8 @@ from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
 
 SUBSCRIBER_COLUMNS = ("email", "remote_id", "first_name", "last_name", "status")
 FIELD_NAME_LENGTH = 100
-_INSERTED = (
+# A new subscriber's columns, in the order importers (and the connection's Create records) write.
+SUBSCRIBER_WRITTEN = (
     "email",
     "email_key",
     "remote_id",
@@ -57,7 +58,7 @@ _INSERTED = (
     "updated_at",
 )
 _LAPSED = ("unsubscribed", "bounced")
-_UPDATED = (*_INSERTED[:7], "updated_at", "record_id")
+_UPDATED = (*SUBSCRIBER_WRITTEN[:7], "updated_at", "record_id")
 _UPDATE = (
     update(Subscriber)
     .where(Subscriber.id == bindparam("record_id"))
@@ -194,7 +195,7 @@ class SubscriberUpsert:
     def __init__(self, session: Session, *, now: datetime, source: str) -> None:
         self._session = session
         self._source = source
-        self._insert = BatchWriter(session, dialect_insert(session, Subscriber), _INSERTED)
+        self._insert = BatchWriter(session, dialect_insert(session, Subscriber), SUBSCRIBER_WRITTEN)
         self._update = BatchWriter(session, _UPDATE, _UPDATED)
         self._stored_now: Any = sqlite_text(now) if is_sqlite(session) else now
 
@@ -250,7 +251,7 @@ class SubscriberUpsert:
         )
 
     def _values(self, record: _Record) -> tuple[Any, ...]:
-        """A record's stored values, in the order of the first seven columns of _INSERTED."""
+        """A record's stored values, in the order of SUBSCRIBER_WRITTEN's first seven columns."""
         return (
             record.email,
             record.key,
