@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import kith.connection.sync as sync_module
@@ -27,7 +24,7 @@ from kith.marketing.groups import get_group
 from tests.integration.community_world import NOW, add_member
 from tests.integration.connection_world import World
 from tests.integration.import_files import MEMBERS_HEADER, csv_rows, member_line
-from tests.integration.test_serve import free_port
+from tests.integration.test_serve import kith_serve
 
 MEMBERS = 40_000  # four chunks of the community's stream: more than one in flight at a time
 
@@ -42,27 +39,8 @@ def community_process(
         "KITH_DATA_DIR": str(tmp_path / "served"),
         "KITH_SECRET_KEY": "community-process",
     }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kith", "serve", "--no-jobs", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/community"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("kith serve did not come up") from None
-            time.sleep(0.1)
-    yield process, base
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
+    with kith_serve(env, "--no-jobs") as (process, base):
+        yield process, f"{base}/community"
 
 
 def test_a_server_killed_mid_stream_leaves_the_old_membership_and_a_failed_run(

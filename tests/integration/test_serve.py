@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,29 +51,38 @@ def served_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def served(served_env: dict[str, str]) -> Iterator[str]:
-    env = served_env
+@contextmanager
+def kith_serve(env: dict[str, str], *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`kith serve` as a process of its own on a free port, once it answers; its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [*KITH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*KITH, "serve", "--host", "127.0.0.1", "--port", str(port), *options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/community/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("kith serve did not come up") from None
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        while True:
+            try:
+                httpx.get(f"{base}/community/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("kith serve did not come up") from None
+                time.sleep(0.1)
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(served_env: dict[str, str]) -> Iterator[str]:
+    with kith_serve(served_env) as (_, base):
+        yield base
 
 
 def test_serve_mounts_the_community_and_marketing_apps(served: str) -> None:

@@ -37,7 +37,14 @@ from kith.community.models import ApiCredential, CustomUserList, Member
 from kith.community.tokens import PageToken, decode_page_token, encode_page_token
 from kith.db import Database, UTCDateTime
 from kith.errors import InvalidInput
-from kith.web.requests import ErrorOut, db_of, json_response, now_of, settings_of
+from kith.web.requests import (
+    ErrorOut,
+    counted_ndjson,
+    db_of,
+    json_response,
+    now_of,
+    settings_of,
+)
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
@@ -90,17 +97,17 @@ def api_credential(
 Credential = Annotated[ApiCredential, Depends(api_credential)]
 
 
+# How every route of the community API can refuse a request, for OpenAPI.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing, wrong or revoked credentials"},
+    429: {"model": ErrorOut, "description": "Too many failures for this IAM key; see Retry-After"},
+}
+
 router = APIRouter(
     prefix="/api/v1",
     tags=["API"],
     dependencies=[Depends(api_credential)],
-    responses={
-        401: {"model": ErrorOut, "description": "Missing, wrong or revoked credentials"},
-        429: {
-            "model": ErrorOut,
-            "description": "Too many failures for this IAM key; see Retry-After",
-        },
-    },
+    responses=AUTH_RESPONSES,
 )
 
 
@@ -360,21 +367,14 @@ def _member_lines(
 
     Members are read as plain rows: a list of a million members is the connection's bulk read.
     """
-    count = 0
     columns = _stream_columns(db)
     with db.session() as session:
         custom_list = get_list(session, list_key)
-        for rows in member_row_chunks(
-            session, custom_list, columns, now=instant, chunk=STREAM_CHUNK
-        ):
-            views = _member_views(session, rows, now=instant, details=details)
-            count += len(views)
-            yield b"".join([orjson.dumps(view, option=_STREAMED) for view in views])
-    yield orjson.dumps({"end": {"count": count}}) + b"\n"
-
-
-# One member a line; a naive datetime is UTC (see _stream_columns)
-_STREAMED = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC
+        chunks = member_row_chunks(session, custom_list, columns, now=instant, chunk=STREAM_CHUNK)
+        yield from counted_ndjson(
+            (_member_views(session, rows, now=instant, details=details) for rows in chunks),
+            option=orjson.OPT_NAIVE_UTC,  # a naive datetime is UTC (see _stream_columns)
+        )
 
 
 def _stream_columns(db: Database) -> list[ColumnElement[Any]]:

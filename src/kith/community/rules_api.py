@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from kith.community.api import Credential, api_credential
+from kith.community.api import AUTH_RESPONSES, STREAM_CHUNK, Credential, api_credential
 from kith.community.automation import (
     create_rule,
     delete_rule,
@@ -27,21 +26,13 @@ from kith.community.automation import (
     update_rule,
 )
 from kith.db import Database
-from kith.web.requests import ErrorOut, db_of, json_response, now_of
-
-STREAM_CHUNK = 10_000
+from kith.web.requests import ErrorOut, counted_ndjson, db_of, json_response, now_of
 
 router = APIRouter(
     prefix="/api/v1",
     tags=["Automation Rules"],
     dependencies=[Depends(api_credential)],
-    responses={
-        401: {"model": ErrorOut, "description": "Missing, wrong or revoked credentials"},
-        429: {
-            "model": ErrorOut,
-            "description": "Too many failures for this IAM key; see Retry-After",
-        },
-    },
+    responses=AUTH_RESPONSES,
 )
 
 
@@ -183,10 +174,7 @@ def remove_rule(request: Request, credential: Credential, key: str) -> Response:
 
 def _member_lines(db: Database, rule_key: str, now: datetime) -> Iterator[bytes]:
     """The rule's members as NDJSON from one evaluation in bounded chunks, then the count."""
-    count = 0
     with db.session() as session:
         rule = get_rule(session, rule_key)
-        for members in matched_member_chunks(session, rule, now=now, chunk=STREAM_CHUNK):
-            count += len(members)
-            yield b"".join(orjson.dumps(member.as_json()) + b"\n" for member in members)
-    yield orjson.dumps({"end": {"count": count}}) + b"\n"
+        chunks = matched_member_chunks(session, rule, now=now, chunk=STREAM_CHUNK)
+        yield from counted_ndjson([member.as_json() for member in members] for members in chunks)

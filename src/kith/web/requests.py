@@ -6,7 +6,7 @@ to move time instead of sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,3 +44,15 @@ def now_of(request: Request) -> datetime:
 def json_response(value: Any, status_code: int = 200) -> Response:
     """JSON written by orjson: member pages and group lists run to thousands of rows."""
     return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
+
+
+def counted_ndjson(chunks: Iterable[Sequence[Any]], *, option: int = 0) -> Iterator[bytes]:
+    """Items as NDJSON, a chunk at a time, then `{"end": {"count": N}}`: a reader that does not
+    see that line knows the stream was cut short (kith.connection.client.stream_ndjson)."""
+    count = 0
+    for chunk in chunks:
+        count += len(chunk)
+        yield b"".join(
+            [orjson.dumps(item, option=option | orjson.OPT_APPEND_NEWLINE) for item in chunk]
+        )
+    yield orjson.dumps({"end": {"count": count}}) + b"\n"
