@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,6 +61,19 @@ class PostgresServer:
         upgrade(db, side)
         return db
 
+    def new_database(self, label: str) -> str:
+        """A new, empty database (not migrated) of a name of its own; its URL."""
+        name = f"kith_test_{label}_{self.suffix}_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
     def drop_all(self) -> None:
         with self.admin.connect() as connection:
             for name in self.created:
@@ -75,13 +88,33 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.drop_all()
 
 
-@pytest.fixture(scope="session")
-def _postgres_databases(postgres_server: PostgresServer) -> Iterator[dict[str, Database]]:
-    reason = postgres_server.unreachable_reason()
+def require_postgres(server: PostgresServer) -> None:
+    """Skip the test when PostgreSQL cannot be reached (fail it under CI=true)."""
+    reason = server.unreachable_reason()
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true requires PostgreSQL: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def new_postgres_database(postgres_server: PostgresServer) -> Iterator[Callable[[str], str]]:
+    """Makes empty PostgreSQL databases for one test (`label` -> URL), dropped after it."""
+    require_postgres(postgres_server)
+    made: list[str] = []
+
+    def make(label: str) -> str:
+        made.append(postgres_server.new_database(label))
+        return made[-1]
+
+    yield make
+    for url in made:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def _postgres_databases(postgres_server: PostgresServer) -> Iterator[dict[str, Database]]:
+    require_postgres(postgres_server)
     databases = {side: postgres_server.create_database(side) for side in ("community", "marketing")}
     yield databases
     for db in databases.values():

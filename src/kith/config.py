@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kith.private_files import create_private_file
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     community_db_url: str | None = None
     marketing_db_url: str | None = None
     queue_url: str | None = None
+    # workers take jobs from the queue of this name only: installations sharing one Redis
+    # keep apart by giving each its own name
+    queue_name: str = "kith"
     secret_key: str | None = None
     api_failure_limit: int = 5
     api_failure_window_seconds: int = 300
@@ -30,6 +34,19 @@ class Settings(BaseSettings):
     # mailings go to this SMTP server (smtp://user:password@host:587?tls=starttls); unset: the
     # outbox folder under the data dir (kith.marketing.mailings.transport)
     smtp_url: str | None = None
+    # while a campaign runs, its community groups are resynced at this minute of every hour,
+    # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)
+    hourly_sync_minute: int = Field(55, ge=0, le=59)
+    hourly_sync_interval_minutes: int = Field(60, ge=1, le=60)
+
+    @field_validator("hourly_sync_interval_minutes")
+    @classmethod
+    def _divides_the_hour(cls, minutes: int) -> int:
+        if 60 % minutes:
+            raise ValueError(
+                f"must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60), not {minutes}"
+            )
+        return minutes
 
     @property
     def community_url(self) -> str:

@@ -26,16 +26,18 @@ from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
 from kith.marketing.models import JobWorker
+from kith.marketing.scheduler import run_tick
 from kith.wiring import wire
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5
+TICK_SECONDS = 60
 # A worker not heard from for this long is taken to be gone.
 WORKER_SILENCE = timedelta(seconds=20)
 
 # The modules whose functions are jobs (decorated with `job`); every queue registers them all.
-JOB_MODULES = ("kith.connection.jobs", "kith.marketing.mailings.jobs")
+JOB_MODULES = ("kith.connection.jobs", "kith.marketing.mailings.jobs", "kith.connection.activity")
 _JOBS: dict[str, Callable[..., Any]] = {}
 
 
@@ -53,11 +55,11 @@ class JobQueue:
             importlib.import_module(module)
         wire(settings)  # jobs of the marketing side reach the connection through its ports
         if settings.queue_url and settings.queue_url.startswith(("redis://", "rediss://")):
-            self.huey: Huey = RedisHuey("kith", url=settings.queue_url, results=False)
+            self.huey: Huey = RedisHuey(settings.queue_name, url=settings.queue_url, results=False)
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             path = settings.data_dir / "queue.db"
-            self.huey = SqliteHuey("kith", filename=str(path), results=False)
+            self.huey = SqliteHuey(settings.queue_name, filename=str(path), results=False)
         self._tasks = {name: self.huey.task(name=name)(fn) for name, fn in _JOBS.items()}
 
     def enqueue(self, name: str, *args: Any) -> None:
@@ -77,24 +79,30 @@ def workers_alive(db: Database, *, now: datetime) -> int:
 class Worker:
     """A Huey consumer plus a heartbeat thread, for `kith worker` and inside `kith serve`."""
 
-    def __init__(self, settings: Settings, *, workers: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, *, workers: int = 1, tick_seconds: float = TICK_SECONDS
+    ) -> None:
         self.settings = settings
+        self.tick_seconds = tick_seconds
         self.queue = JobQueue(settings)
         self.consumer = _QuietConsumer(self.queue.huey, workers=workers, worker_type="thread")
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="kith-heartbeat", daemon=True)
+        self._ticker = threading.Thread(target=self._tick, name="kith-tick", daemon=True)
         self._db = Database(settings.marketing_url)
 
     def start(self) -> None:
         self._say_alive(started=True)
         self.consumer.start()
         self._heartbeat.start()
+        self._ticker.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop(graceful=True)
         self._heartbeat.join(timeout=HEARTBEAT_SECONDS * 2)
+        self._ticker.join(timeout=self.tick_seconds + 5)
         with self._db.transaction() as session:
             session.execute(delete(JobWorker).where(JobWorker.name == self.name))
         self._db.dispose()
@@ -105,6 +113,15 @@ class Worker:
                 self._say_alive(started=False)
             except Exception:  # a database hiccup must not kill the worker; the next beat retries
                 log.exception("worker heartbeat failed")
+
+    def _tick(self) -> None:
+        """`kith tick` every minute: campaign steps, enrollments, hourly syncs. Every worker
+        ticks; the scheduler's lease lets one tick run at a time."""
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                run_tick(self._db, self.settings, now=utcnow())
+            except Exception:  # one failed tick must not stop the next
+                log.exception("tick failed")
 
     def _say_alive(self, *, started: bool) -> None:
         now = utcnow()

@@ -30,6 +30,25 @@ class strip_blanks(GenericFunction[str]):
     inherit_cache = True
 
 
+class utc_day(GenericFunction[str]):
+    """The UTC day of a kith.db.UTCDateTime column, as text 'YYYY-MM-DD' on both backends."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_default(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # stored as UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
 @compiles(fold)
 def _fold_default(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
     return f"lower({compiler.process(element.clauses, **kw)})"

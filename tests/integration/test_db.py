@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from kith.clock import utcnow
 from kith.community.models import BUILTIN_ACTIVITY_TYPES, ActivityType, Community
+from kith.community.schema import metadata as community_schema
 from kith.db import Database
+from kith.marketing.schema import metadata as marketing_schema
 from kith.migrate import current_revision, head_revision, upgrade
 
 
@@ -70,3 +74,13 @@ def test_an_sqlite_bulk_transaction_skips_foreign_keys_then_restores_them(tmp_pa
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(text("PRAGMA cache_size")).scalar() == -262144
     db.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
+def test_the_migrations_build_every_table_the_models_declare(
+    community_db: Database, marketing_db: Database
+) -> None:
+    for db, metadata in ((community_db, community_schema), (marketing_db, marketing_schema)):
+        with db.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert differences == [], db.url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
 from kith.demo import DEMO_LISTS, run_demo
+from kith.demo.campaigns import POSTERS
 from kith.demo.marketing import BOARD, COMPOUND, NEWSLETTER
 from kith.errors import Conflict
 from kith.marketing import groups
@@ -61,7 +63,9 @@ def test_demo_imports_subscribers_and_counts_its_compound_group(tmp_path: Path) 
     assert counts[BOARD] == len(members[BOARD]) > 0
     over_http = {group["name"]: group["member_count"] for group in report.groups_over_http}
     synced = {name: run.members for name, run in report.connection.syncs.items()}
-    assert over_http == counts | synced
+    assert {name: over_http[name] for name in counts | synced} == counts | synced
+    graded = {f"Grade {grade}": n for grade, n in report.scoring.grades.items() if grade}
+    assert {name: over_http[name] for name in graded} == graded
 
 
 def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path: Path) -> None:
@@ -72,8 +76,13 @@ def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path
     totals = mailings.report["totals"]
     assert mailings.sent.status == "sent"
     assert isinstance(totals, dict) and totals["sent"] > 0 and totals["failed"] == 0
-    outbox = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
-    assert len(outbox) == totals["sent"]
+    subjects = [
+        message_from_bytes(path.read_bytes())["Subject"]
+        for path in (tmp_path / "var" / "outbox").glob("*.eml")
+    ]
+    assert (
+        sum(s.startswith("Thanks for getting the conversation") for s in subjects) == totals["sent"]
+    )
     assert mailings.held.status == "held"
     assert "rule 'Welcome new members'" in (mailings.held.status_reason or "")
 
@@ -92,3 +101,26 @@ def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="holds data the demo did not make"):
         run_demo(demo_settings(data_dir), now=utcnow())
     assert (data_dir / "community.db").read_text() == "someone's real data"
+
+
+def test_demo_runs_the_welcome_campaign_through_its_wait_and_decide(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path / "var")
+    report = run_demo(settings, now=utcnow())
+
+    view = report.campaign.view
+    steps = {step["id"]: step for step in view["steps"]}
+    enrolled = report.campaign.first_tick.campaigns[view["name"]].enrolled
+    assert enrolled > POSTERS
+    assert steps["welcome"]["outcomes"] == {"sent": enrolled}
+    assert steps["posted"]["outcomes"] == {"yes": POSTERS, "no": enrolled - POSTERS}
+    assert steps["thank-you"]["outcomes"] == {"sent": POSTERS}
+    assert steps["nudge"]["outcomes"] == {"sent": enrolled - POSTERS}
+    assert view["completed"] == enrolled
+    subjects = [
+        message_from_bytes(path.read_bytes())["Subject"]
+        for path in (tmp_path / "var" / "outbox").glob("*.eml")
+    ]
+    assert sum(subject.startswith("Welcome, ") for subject in subjects) == enrolled
+    assert (
+        sum(subject.startswith("Thank you for your first posts") for subject in subjects) == POSTERS
+    )

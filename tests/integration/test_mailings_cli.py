@@ -10,15 +10,13 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import update
-from typer.testing import CliRunner
 
-from kith.cli import app
-from kith.config import get_settings
 from kith.db import Database
 from kith.marketing.group_members import change_members
 from kith.marketing.groups import create_group
 from kith.marketing.models import Subscriber
 from kith.marketing.subscriber_import import import_subscribers
+from tests.integration.cli_world import kith_command
 from tests.integration.community_world import NOW
 from tests.integration.import_files import csv_rows
 
@@ -26,12 +24,6 @@ from tests.integration.import_files import csv_rows
 @pytest.fixture
 def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """`kith ARGS...` on this test's marketing database, with no mail server (the outbox)."""
-    for name in ("KITH_SMTP_URL", "KITH_QUEUE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KITH_MARKETING_DB_URL", marketing_db.url)
-    monkeypatch.setenv("KITH_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("KITH_SECRET_KEY", "cli-test")
-    get_settings.cache_clear()
     with marketing_db.bulk_transaction() as session:
         import_subscribers(
             session,
@@ -53,14 +45,8 @@ def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 .where(Subscriber.remote_id == remote_id)
                 .values(community=community)
             )
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(app, list(args))
-        return result.exit_code, result.output
-
-    yield run
-    get_settings.cache_clear()
+    with kith_command(monkeypatch, marketing_db, tmp_path / "var") as run:
+        yield run
 
 
 def test_create_preview_recipients_send_and_report(kith: Any, tmp_path: Path) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import typer
 
 from kith.cli import (
+    campaigns,
     community,
     connection,
+    db,
     demo,
     encryption,
     mailings,
     marketing,
     outbox,
+    reports,
+    scoring,
     system,
+    users,
 )
 from kith.config import get_settings
 from kith.wiring import wire
@@ -25,9 +30,15 @@ demo.register(app)
 app.add_typer(community.app, name="community")
 app.add_typer(marketing.app, name="marketing")
 app.add_typer(connection.app, name="connection")
+app.add_typer(db.app, name="db")
 app.add_typer(encryption.app, name="secrets")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(mailings.app, name="mailings")
+app.add_typer(scoring.app, name="scoring")
+app.add_typer(reports.app, name="reports")
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(users.app, name="users")
+app.command("tick")(campaigns.tick)
 
 
 @app.callback()

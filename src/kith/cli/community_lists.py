@@ -12,11 +12,18 @@ import orjson
 import typer
 from rich.table import Table
 
-from kith.cli.context import community_db, console, print_json, print_json_stream, user_errors
-from kith.clock import parse_datetime, utcnow
+from kith.cli.context import (
+    community_db,
+    console,
+    instant,
+    print_json,
+    print_json_stream,
+    read_json_file,
+    user_errors,
+)
+from kith.clock import utcnow
 from kith.community import lists
 from kith.community.models import CustomUserList, Member
-from kith.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True, help="List Builder: Custom User Lists.")
 
@@ -140,21 +147,11 @@ def members(
 
 
 def _read_criteria(path: Path) -> Any:
-    try:
-        return orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise InvalidInput(f"criteria file {str(path)!r} does not exist") from None
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"criteria file {str(path)!r} is not valid JSON: {error}") from None
+    return read_json_file(path, "criteria")
 
 
 def _now(as_of: str | None) -> datetime:
-    if as_of is None:
-        return utcnow()
-    try:
-        return parse_datetime(as_of)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--as-of") from None
+    return instant(as_of, "--as-of")
 
 
 def _member_json(member: Member) -> dict[str, str | None]:

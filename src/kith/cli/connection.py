@@ -7,9 +7,10 @@ from typing import NoReturn
 
 import typer
 
-from kith.cli.context import console, fail, marketing_db, print_json, user_errors
+from kith.cli.context import console, fail, instant, marketing_db, print_json, user_errors
 from kith.clock import utcnow
 from kith.config import get_settings
+from kith.connection.activity import run_pull
 from kith.connection.client import ConnectionFailed, check_connection
 from kith.encryption import SecretBox
 from kith.marketing.integration import (
@@ -123,6 +124,38 @@ def test(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         f"list{'' if result.list_count == 1 else 's'}.",
         highlight=False,
     )
+
+
+@app.command("pull-activity")
+def pull_activity(
+    now: str | None = typer.Option(None, "--now", help="Pull as of this ISO datetime."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Replace the days from this one on (YYYY-MM-DD; default: since "
+        "a few days before the last pull, or 400 days back on the first).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Pull Community Activity: daily activity counts for scoring and reports, then rescore."""
+    at, db = instant(now), marketing_db()
+    try:
+        with user_errors():
+            first = instant(since, "--since").date() if since else None
+            pulled = run_pull(db, get_settings(), now=at, since=first)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(pulled.as_json())
+        return
+    console.print(
+        f"Pulled {pulled.day_rows} daily activity counts ({pulled.since} to {pulled.through}) "
+        f"and {pulled.members} members.",
+        highlight=False,
+    )
+    if pulled.scores is not None:
+        grades = ", ".join(f"{g or 'none'}: {n}" for g, n in pulled.scores.grades.items())
+        console.print(f"Rescored {pulled.scores.scored} subscribers ({grades}).", highlight=False)
 
 
 def _report_failure(failure: ConnectionFailed, as_json: bool) -> NoReturn:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
 
+from kith.clock import parse_datetime, utcnow
 from kith.config import get_settings
 from kith.db import Database
-from kith.errors import KithError
+from kith.errors import InvalidInput, KithError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -50,3 +53,22 @@ def user_errors() -> Iterator[None]:
         yield
     except KithError as error:
         fail(str(error), error.exit_code)
+
+
+def instant(value: str | None, option: str = "--now") -> datetime:
+    """The moment a command acts at: `value` (an ISO date or datetime) or now."""
+    if value is None:
+        return utcnow()
+    try:
+        return parse_datetime(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} file {str(path)!r} does not exist") from None
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"{what} file {str(path)!r} is not valid JSON: {error}") from None

@@ -10,6 +10,7 @@ from kith.clock import utcnow
 from kith.config import get_settings
 from kith.demo import DemoReport, run_demo
 from kith.demo.community import SUPER_ADMIN_EMAIL
+from kith.demo.scale import scale_out_commands
 from kith.marketing.compound import MODE_WORDS
 
 
@@ -60,8 +61,13 @@ def _print(report: DemoReport) -> None:
     say(f"   {report.api_token.token}", highlight=False)
     say(f"   GET /marketing/api/groups -> {over_http}", highlight=False)
     _print_mailings(report)
+    _print_campaign(report)
+    _print_scoring(report)
     say("\nLook around:")
-    say(f"   make serve, then open http://127.0.0.1:8000/community/docs  (data: {data_dir})")
+    say("   make serve, then sign in to the web admin (these passwords are shown once):")
+    for login in report.logins:
+        say(f"      {login}", highlight=False)
+    say(f"   http://127.0.0.1:8000/community/docs for the community API  (data: {data_dir})")
     say(
         f"   curl -H 'HLIAMKey: {issued.credential.iam_key}' -H 'HLPassword: {issued.password}' "
         "http://127.0.0.1:8000/community/api/v1/lists",
@@ -79,6 +85,9 @@ def _print(report: DemoReport) -> None:
     say("   .venv/bin/kith marketing groups diagnose 'Has Started Discussion Thread'")
     say("   .venv/bin/kith marketing groups rejections 'New Members' --csv")
     say("   open http://127.0.0.1:8000/marketing/docs for the marketing REST API")
+    say("\nGrow onto PostgreSQL, Redis and several processes (docs/deployment.md):")
+    for command in scale_out_commands(report.settings):
+        say(f"   {command}", highlight=False)
 
 
 def _print_marketing(report: DemoReport) -> None:
@@ -168,3 +177,41 @@ def _print_mailings(report: DemoReport) -> None:
     say(f"\n11. The duplicate-mailing guard held {demo.held.name!r}:", highlight=False)
     say(f"   {demo.held.status_reason}", highlight=False)
     say(f"   .venv/bin/kith mailings send {demo.held.id} --wait --ack-duplicates", highlight=False)
+
+
+def _print_campaign(report: DemoReport) -> None:
+    say = console.print
+    demo = report.campaign
+    view = demo.view
+    say(
+        f"\n12. Created the ready-made welcome campaign ({view['name']!r}), activated it, and "
+        "ticked through its first days:",
+        highlight=False,
+    )
+    for tick in (demo.first_tick, demo.later_tick):
+        synced = ", ".join(f"{s.group} ({s.status})" for s in tick.syncs) or "none due"
+        say(
+            f"   kith tick --now {tick.now:%Y-%m-%dT%H:%M}: hourly syncs: {synced}", highlight=False
+        )
+    for step in view["steps"]:
+        outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(step["outcomes"].items()))
+        say(
+            f"   {step['id']:<12} {step['describe']:<55} {outcomes or '-'}"
+            + (f" ({step['waiting']} waiting)" if step["waiting"] else ""),
+            highlight=False,
+        )
+    say(f"   .venv/bin/kith campaigns show {view['id']}", highlight=False)
+    say(f"   .venv/bin/kith campaigns enrollments {view['id']}", highlight=False)
+    say("   .venv/bin/kith tick --now 2030-01-01T09:00   (runs whatever is due by then)")
+
+
+def _print_scoring(report: DemoReport) -> None:
+    say = console.print
+    scoring = report.scoring
+    say("\n13. Pulled the community's activity, set a scoring model and scored everyone:")
+    say(f"   {scoring.summary()}", highlight=False)
+    say(f"   Community-activity report (SVG charts): {scoring.report_path}", highlight=False)
+    say(
+        "   .venv/bin/kith scoring show   |   .venv/bin/kith scoring explain EMAIL", highlight=False
+    )
+    say("   .venv/bin/kith reports community   |   .venv/bin/kith reports sync --html sync.html")

@@ -350,23 +350,33 @@ class _Compiler:
         self.now = now
         self.vocabulary = vocabulary
 
-    def compile(self, node: Node, *, beside_cheaper: bool = False) -> ColumnElement[bool]:
+    def compile(
+        self, node: Node, *, beside_cheaper: bool = False, under_or_not: bool = False
+    ) -> ColumnElement[bool]:
+        """`under_or_not`: the node sits under an `any` or a `not`, where a set cannot become a
+        join; PostgreSQL then runs `id [NOT] IN (SELECT ...)` as a subplan, hashed only while
+        the set fits in work_mem and otherwise rescanned for every member (minutes at a million
+        members). There each test is written per member (EXISTS), which seeks an index."""
         if isinstance(node, All):
             cheap = [child for child in node.children if not isinstance(child, Activity)]
             costly = [child for child in node.children if isinstance(child, Activity)]
             return and_(
-                *(self.compile(child) for child in cheap),
-                *(self.compile(child, beside_cheaper=bool(cheap)) for child in costly),
+                *(self.compile(child, under_or_not=under_or_not) for child in cheap),
+                *(
+                    self.compile(child, beside_cheaper=bool(cheap), under_or_not=under_or_not)
+                    for child in costly
+                ),
             )
         if isinstance(node, Any_):
-            return or_(*(self.compile(child) for child in node.children))
+            return or_(*(self.compile(child, under_or_not=True) for child in node.children))
         if isinstance(node, Not):
-            return not_(self.compile(node.child))
+            return not_(self.compile(node.child, under_or_not=True))
         if isinstance(node, Activity):
-            return self.activity(node, per_member=beside_cheaper or node.maximum is not None)
+            per_member = beside_cheaper or under_or_not or node.maximum is not None
+            return self.activity(node, per_member=per_member)
         if isinstance(node, FieldTest):
             return _compile_field(node, self.now)
-        return _compile_member_of(node)
+        return _compile_member_of(node, per_member=under_or_not)
 
     def activity(self, node: Activity, *, per_member: bool) -> ColumnElement[bool]:
         events = ActivityEvent.__table__.c
@@ -413,11 +423,13 @@ class _Compiler:
         return count.between(node.minimum, node.maximum)
 
 
-def _compile_member_of(node: MemberOf) -> ColumnElement[bool]:
-    query = select(Membership.member_id).where(Membership.community_id == node.community_id)
+def _compile_member_of(node: MemberOf, *, per_member: bool) -> ColumnElement[bool]:
+    conditions = [Membership.community_id == node.community_id]
     if node.role is not None:
-        query = query.where(fold(Membership.role) == node.role.lower())
-    return Member.id.in_(query)
+        conditions.append(fold(Membership.role) == node.role.lower())
+    if per_member:
+        return exists().where(Membership.member_id == Member.id, *conditions)
+    return Member.id.in_(select(Membership.member_id).where(*conditions))
 
 
 NEGATIONS = {"ne": "eq", "not_in": "in", "is_not_empty": "is_empty"}

@@ -131,7 +131,13 @@ class CommunityClient:
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET `path` under /api/v1 and return its JSON body, or raise ConnectionFailed."""
-        response = self._send("GET", path, params=params)
+        return self._json_of(self._send("GET", path, params=params))
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` to `path` under /api/v1; its JSON answer, or raise ConnectionFailed."""
+        return self._json_of(self._send("POST", path, params=None, json=body))
+
+    def _json_of(self, response: httpx.Response) -> Any:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -183,10 +189,17 @@ class CommunityClient:
             response.close()
         raise self._unexpected(url, f"the stream stopped short after {count} items")
 
-    def _send(self, method: str, path: str, *, params: dict[str, Any] | None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         url = f"{self.base_url}{API_PREFIX}{path}"
         try:
-            response = self._http.request(method, path.lstrip("/"), params=params)
+            response = self._http.request(method, path.lstrip("/"), params=params, json=json)
         except httpx.HTTPError as error:
             raise self._failure(url, error) from None
         if response.is_success:

@@ -63,6 +63,7 @@ from kith.marketing.models import (
     SyncSkip,
     TargetGroup,
 )
+from kith.marketing.scoring.compute import rescore
 from kith.marketing.subscriber_import import SUBSCRIBER_WRITTEN
 
 Clock = Callable[[], datetime]
@@ -233,7 +234,10 @@ def execute_sync(
             run = session.get_one(SyncRun, run_id)
             group = session.get_one(TargetGroup, run.group_id)
             _finish(session, run, group, "failed", _describe(error), now=clock())
-    return _load_run(db, run_id)
+    finished = _load_run(db, run_id)
+    if finished.status == "completed":  # grades follow the new membership
+        rescore(db, now=clock(), after=f"sync run {run_id}")
+    return finished
 
 
 def _describe(error: Exception) -> str:

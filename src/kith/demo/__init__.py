@@ -24,10 +24,13 @@ from kith.community.ingest import ImportReport, import_activity, import_members,
 from kith.config import Settings
 from kith.connection.client import CheckResult
 from kith.db import Database
+from kith.demo.accounts import DemoLogin, create_demo_logins
+from kith.demo.campaigns import CampaignDemo, run_demo_campaign
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
 from kith.demo.connection import ConnectionDemo, community_online, refresh_and_sync
 from kith.demo.mailings import MailingDemo, send_demo_mailings
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
+from kith.demo.scoring import ScoringDemo, score_demo
 from kith.errors import Conflict
 from kith.marketing.app import create_marketing_app
 from kith.marketing.integration import IntegrationView, get_integration
@@ -79,6 +82,9 @@ class DemoReport:
     connection_check: CheckResult
     integration: IntegrationView
     mailings: MailingDemo
+    campaign: CampaignDemo
+    scoring: ScoringDemo
+    logins: tuple[DemoLogin, DemoLogin]
     api_token: IssuedToken
     groups_over_http: list[dict[str, Any]]
 
@@ -131,6 +137,8 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     with community_online(community, marketing, settings, credential, now=now) as check:
         connection = refresh_and_sync(marketing, settings, now=now)
         mailings = send_demo_mailings(marketing, settings, now=now)
+        campaign = run_demo_campaign(community, marketing, settings, now=now)
+        scoring = score_demo(marketing, settings, now=now)
     community.dispose()
     with marketing.session() as session:
         integration = IntegrationView.of(get_integration(session))
@@ -144,6 +152,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         )
         groups_over_http.raise_for_status()
     marketing.dispose()
+    logins = create_demo_logins(settings, now)
     return DemoReport(
         settings=settings,
         imports=imports,
@@ -156,6 +165,9 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         connection_check=check,
         integration=integration,
         mailings=mailings,
+        campaign=campaign,
+        scoring=scoring,
+        logins=logins,
         api_token=token,
         groups_over_http=groups_over_http.json(),
     )

@@ -10,6 +10,7 @@ from kith.db import Database
 from kith.marketing.api import router as api_router
 from kith.marketing.api.integration import ConnectionCheck
 from kith.marketing.public import router as public_router
+from kith.marketing.web import install_pages
 from kith.web.errors import install_error_handlers
 
 
@@ -26,6 +27,7 @@ def create_marketing_app(
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(public_router)
+    install_pages(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:

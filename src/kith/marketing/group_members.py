@@ -2,7 +2,8 @@
 
 A row names a subscriber by `remote_id` or, when that cell is empty, by `email`; unknown and
 ambiguous references are rejected with their line. Only static groups change by hand:
-community groups are the connection's, and compound groups are computed.
+community groups are the connection's, compound groups are computed, and grade groups are
+kept by scoring (through `replace_members`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, exists, insert, literal, select
 from sqlalchemy.orm import Session
 
 from kith.csvimport.bulk import BatchWriter, among, dialect_insert, is_sqlite
 from kith.csvimport.report import ImportReport
 from kith.csvimport.rows import Header, Row, RowRejected, check_width, parsed_batches, read_header
 from kith.csvimport.timestamps import sqlite_text
+from kith.db import affected
 from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.errors import InvalidInput
 from kith.marketing.models import GroupMember, Subscriber, TargetGroup
@@ -114,6 +116,47 @@ def require_static(group: TargetGroup, action: str) -> None:
             f"cannot {action} {group.name!r}: a compound group's members come from the groups it"
             " includes and excludes"
         )
+    if group.kind == "scoring":
+        raise InvalidInput(
+            f"cannot {action} {group.name!r}: a grade group holds the subscribers with that"
+            " grade, kept by recomputing scores"
+        )
+
+
+def replace_members(
+    session: Session, group_id: int, wanted: Select[tuple[int]], *, now: datetime
+) -> tuple[int, int]:
+    """Make a group's members exactly the subscribers `wanted` selects (ids), in set-based SQL
+    writing only the difference; returns (added, removed)."""
+    chosen = wanted.subquery()
+    subscriber_id = chosen.c[0]
+    counted = {"preserve_rowcount": True}  # psycopg 3 forgets the count once the cursor closes
+    removed = affected(
+        session.execute(
+            delete(GroupMember).where(
+                GroupMember.group_id == group_id,
+                ~exists(
+                    select(1).select_from(chosen).where(subscriber_id == GroupMember.subscriber_id)
+                ),
+            ),
+            execution_options=counted,
+        )
+    )
+    held = select(GroupMember.subscriber_id).where(
+        GroupMember.group_id == group_id, GroupMember.subscriber_id == subscriber_id
+    )
+    added = affected(
+        session.execute(
+            insert(GroupMember).from_select(
+                _WRITTEN,
+                select(literal(group_id), subscriber_id, literal(now, GroupMember.added_at.type))
+                .select_from(chosen)
+                .where(~exists(held)),
+            ),
+            execution_options=counted,
+        )
+    )
+    return added, removed
 
 
 def _reference_header(stream: Any) -> Header:

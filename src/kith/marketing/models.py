@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
 
 SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "bounced")
-GROUP_KINDS = ("static", "community", "compound")
+GROUP_KINDS = ("static", "community", "compound", "scoring")
 COMPOUND_MODES = ("all", "any")
 COMPOUND_SECTIONS = ("include", "exclude")
 EDITIONS = ("online-community", "platform")
@@ -98,8 +98,9 @@ class Folder(Base):
 
 
 class TargetGroup(Base):
-    """A group mailings and campaigns target: static, community (filled by the connection) or
-    compound (members computed from other groups each time they are read).
+    """A group mailings and campaigns target: static, community (filled by the connection),
+    compound (members computed from other groups each time they are read) or scoring (a
+    grade's subscribers, kept by kith.marketing.scoring).
 
     `name_key` (the name in lower case) makes names unique regardless of case, because commands
     and pages name groups. The sync columns belong to community groups.
@@ -123,7 +124,7 @@ class TargetGroup(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('static', 'community', 'compound')", name="ck_target_groups_kind"
+            "kind IN ('static', 'community', 'compound', 'scoring')", name="ck_target_groups_kind"
         ),
     )
 

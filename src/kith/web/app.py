@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from kith.community.app import create_community_app
 from kith.config import Settings, get_settings
 from kith.connection.client import check_connection
+from kith.connection.web.groups import router as connection_pages
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
 from kith.wiring import wire
@@ -20,5 +21,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     marketing = create_marketing_app(
         Database(settings.marketing_url), settings, connection_check=check_connection
     )
+    marketing.include_router(connection_pages)
     app.mount("/marketing", marketing)
     return app

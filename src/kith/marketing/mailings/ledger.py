@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from kith.csvimport.timestamps import sqlite_text
 from kith.marketing.mailings.messages import SubscriberFields
 from kith.marketing.models import Delivery, Mailing, Subscriber
+from kith.marketing.scoring.models import SubscriberScore
 
 Clock = Callable[[], datetime]
 CLAIM_BATCH = 50
@@ -186,8 +187,11 @@ _CLAIMED = (
         Subscriber.remote_id,
         Subscriber.fields,
         Subscriber.community,
+        SubscriberScore.score,
+        SubscriberScore.grade,
     )
     .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+    .outerjoin(SubscriberScore, SubscriberScore.subscriber_id == Subscriber.id)
     .where(Delivery.id.in_(bindparam("ids", expanding=True)))
     .order_by(Delivery.id)
 )

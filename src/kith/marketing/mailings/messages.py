@@ -23,6 +23,7 @@ from kith.marketing.mailings.transport import (
     header_line,
 )
 from kith.marketing.models import Mailing, Subscriber
+from kith.marketing.scoring.models import SubscriberScore
 from kith.marketing.subscribers import find_subscriber
 
 
@@ -40,6 +41,8 @@ class SubscriberFields(NamedTuple):
     remote_id: str | None
     fields: dict[str, Any] | None
     community: dict[str, Any] | None
+    score: int | None = None  # the engagement score and grade of the last recompute
+    grade: str | None = None
 
 
 class RenderedMessage(NamedTuple):
@@ -126,6 +129,8 @@ def personalization(
         "community": subscriber.community or {},
         "mailing": {"name": mailing_name},
     }
+    if isinstance(subscriber, SubscriberFields):
+        values["score"], values["grade"] = subscriber.score, subscriber.grade
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -134,6 +139,17 @@ def preview(session: Session, mailing_id: int, reference: str, *, links: LinkMak
     a send would write, read back."""
     mailing = get_mailing(session, mailing_id)
     subscriber = find_subscriber(session, reference)
-    rendered = MessageBuilder(mailing, links).render(0, subscriber.email, subscriber)
+    stored = session.get(SubscriberScore, subscriber.id)
+    fields = SubscriberFields(
+        subscriber.email,
+        subscriber.first_name,
+        subscriber.last_name,
+        subscriber.remote_id,
+        subscriber.fields,
+        subscriber.community,
+        stored.score if stored else None,
+        stored.grade if stored else None,
+    )
+    rendered = MessageBuilder(mailing, links).render(0, subscriber.email, fields)
     # line endings as Python writes them, so the parts' text reads as the templates' did
     return message_from_bytes(rendered.data.replace(b"\r\n", b"\n"), policy=default)

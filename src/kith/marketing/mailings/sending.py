@@ -25,8 +25,6 @@ of it, a few milliseconds a message).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -54,6 +52,7 @@ from kith.marketing.mailings.transport import (
 )
 from kith.marketing.models import Delivery, Mailing
 from kith.marketing.ports import ports
+from kith.processes import holder_is_dead, this_thread
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class MailingSender:
         self.links = links
         self.clock = clock
         self.connections = max(1, connections)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.owner = this_thread()
         self._lease_renewed = 0.0  # time.monotonic() of the last renewal
 
     def run(self) -> Mailing:
@@ -306,7 +305,7 @@ class MailingSender:
             if mailing is None or mailing.status != "sending":
                 return False
             held = mailing.lease_until is not None and mailing.lease_until >= now
-            if held and not _owner_is_dead(mailing.lease_owner):
+            if held and not holder_is_dead(mailing.lease_owner):
                 return False
             mailing.lease_owner, mailing.lease_until = self.owner, now + LEASE
         self._lease_renewed = time.monotonic()
@@ -342,21 +341,6 @@ _PREPARED = ("mailing_id", "subscriber_id", "email", "email_key", "status", "att
 def _prepared_insert(session: Session) -> Any:
     """Pending deliveries; an address already there (a resumed preparation) is left alone."""
     return dialect_insert(session, Delivery).on_conflict_do_nothing()
-
-
-def _owner_is_dead(owner: str | None) -> bool:
-    """Whether a lease's owner was a process of this host that no longer runs."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's: its lease runs out on its own
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def send_mailing_now(

@@ -49,6 +49,8 @@ SAMPLE: dict[str, Any] = {
     "remote_id": "SAMPLE-1",
     "fields": {},
     "community": {"communities": [], "thread_started": 1, "thread_started_30d": 1},
+    "score": 42,
+    "grade": "B",
     "mailing": {"name": "Sample"},
     "unsubscribe_url": "https://example.org/unsubscribe",
 }

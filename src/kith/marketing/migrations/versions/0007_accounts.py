@@ -7,6 +7,11 @@ Create Date: 2026-11-27
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
+from kith.db import UTCDateTime
+
 revision: str = "m0007"
 down_revision: str | None = "m0006"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +19,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("email_key", sa.String(320), nullable=False),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("session_version", sa.Integer(), nullable=False),
+        sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("signed_in_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_accounts"),
+        sa.UniqueConstraint("email_key", name="uq_accounts_email_key"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("accounts")

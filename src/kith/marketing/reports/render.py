@@ -1,0 +1,69 @@
+"""A report's three forms: JSON, CSV (one tidy table) and an HTML page with its SVG charts.
+
+Every report is one computed structure; these functions only write it out, so the three forms
+always agree. The CSV has the columns section, label, series, value: a row per figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+CSV_COLUMNS = ("section", "label", "series", "value")
+CsvRow = tuple[str, str, str, Any]
+
+_pages = Environment(
+    loader=PackageLoader("kith.marketing.reports", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class Report(Protocol):
+    """What each report (community, sync, mailing) offers its renderers."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+    def csv_rows(self) -> Iterator[CsvRow]: ...
+
+    def charts(self) -> dict[str, str]: ...
+
+
+def weekly_rows(
+    section: str, weeks: Sequence[str], counts: Mapping[str, Sequence[Any]]
+) -> Iterator[CsvRow]:
+    """A row per week and series: (section, week, series, value)."""
+    for series, values in counts.items():
+        for week, value in zip(weeks, values, strict=True):
+            yield section, week, series, value
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return report.as_json()
+
+
+def report_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for section, label, series, value in report.csv_rows():
+        writer.writerow((section, label, series, "" if value is None else value))
+    return out.getvalue()
+
+
+def render_html(report: Report) -> str:
+    """The report as a whole HTML page (charts inline as SVG; no scripts, no external files)."""
+    template = _pages.get_template(f"{report.kind}.html")
+    return template.render(report=report, data=report.as_json(), charts=report.charts())

@@ -1,0 +1,283 @@
+"""The scoring model: rules that give points and grades that are score thresholds, validated.
+
+A model is JSON:
+
+    {"rules": [
+        {"name": "posts", "activity": ["thread_started", "discussion_reply"],
+         "points": 5, "cap": 50, "within_days": 90},
+        {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
+        {"name": "board", "group": "Board", "points": 20}],
+     "grades": [{"grade": "A", "min_score": 100}, {"grade": "B", "min_score": 40},
+                {"grade": "C", "min_score": 0}]}
+
+A rule gives `points` per community event of its types (`"any"` for every type), per mailing
+opened or clicked in (each mailing counts once), or once for membership of a target group;
+`cap` bounds what one rule gives, `within_days: N` counts today (UTC) and the N-1 days before.
+Grades go from the highest threshold down; a subscriber gets the first grade whose
+`min_score` their score reaches. Every error names the rule or grade at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kith.errors import InvalidInput, KithError
+from kith.marketing.groups import get_group, name_key
+from kith.marketing.models import TargetGroup
+from kith.marketing.scoring.models import ScoringModel
+
+RULE_KINDS = ("activity", "mailing", "group")
+MAILING_EVENTS = {"open": "opens", "click": "clicks"}
+RULE_KEYS = frozenset(("name", *RULE_KINDS, "points", "cap", "within_days"))
+GRADE_KEYS = frozenset(("grade", "min_score"))
+MAX_POINTS = 1_000_000
+MAX_DAYS = 3_650
+NAME_LENGTH = 100
+GRADE_LENGTH = 20
+GRADE_GROUP_PREFIX = "Grade "
+
+
+class InvalidModel(InvalidInput):
+    """A scoring model refused; the message names the rule or grade at fault."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: `kind` is activity, mailing or group; `target` its types, event or group."""
+
+    position: int
+    name: str
+    kind: str
+    target: tuple[str, ...] | str
+    points: int
+    cap: int | None
+    within_days: int | None
+
+    @property
+    def label(self) -> str:
+        return f"rule {self.position} ({self.name})"
+
+    def as_json(self) -> dict[str, Any]:
+        target: Any = list(self.target) if isinstance(self.target, tuple) else self.target
+        view: dict[str, Any] = {"name": self.name, self.kind: target, "points": self.points}
+        if self.cap is not None:
+            view["cap"] = self.cap
+        if self.within_days is not None:
+            view["within_days"] = self.within_days
+        return view
+
+
+@dataclass(frozen=True)
+class Grade:
+    name: str
+    min_score: int
+
+    @property
+    def group_name(self) -> str:
+        """The target group in the Scoring folder that holds this grade's subscribers."""
+        return f"{GRADE_GROUP_PREFIX}{self.name}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"grade": self.name, "min_score": self.min_score}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated scoring model: its rules in order and its grades, highest first."""
+
+    rules: tuple[Rule, ...]
+    grades: tuple[Grade, ...]
+    version: int = 0
+    updated_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "rules": [rule.as_json() for rule in self.rules],
+            "grades": [grade.as_json() for grade in self.grades],
+        }
+
+    def grade_of(self, score: int) -> str | None:
+        return next((grade.name for grade in self.grades if score >= grade.min_score), None)
+
+
+def first_day(now: datetime, within_days: int) -> date:
+    """The first day of "the last N days": today (UTC) and the N-1 days before it."""
+    return now.date() - timedelta(days=within_days - 1)
+
+
+def parse_definition(raw: Any) -> Definition:
+    """A model from its JSON form; InvalidModel naming the rule or grade at fault."""
+    if not isinstance(raw, Mapping):
+        raise InvalidModel("a scoring model is a JSON object with 'rules' and 'grades'")
+    unknown = sorted(set(raw) - {"rules", "grades", "version", "updated_at"})
+    if unknown:
+        raise InvalidModel(f"unknown key {unknown[0]!r}; a scoring model has rules and grades")
+    rules = raw.get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise InvalidModel("'rules' must be a non-empty list of rules")
+    grades = raw.get("grades")
+    if not isinstance(grades, list) or not grades:
+        raise InvalidModel("'grades' must be a non-empty list of {grade, min_score}")
+    parsed = tuple(_rule(position, item) for position, item in enumerate(rules, start=1))
+    seen: dict[str, Rule] = {}
+    for rule in parsed:
+        earlier = seen.setdefault(rule.name.lower(), rule)
+        if earlier is not rule:
+            raise InvalidModel(f"{rule.label}: rule {earlier.position} has the same name")
+    return Definition(parsed, _grades(grades))
+
+
+def _rule(position: int, raw: Any) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise InvalidModel(f"rule {position}: expected a JSON object")
+    name = raw.get("name")
+    kinds = [kind for kind in RULE_KINDS if kind in raw]
+    label = f"rule {position}" + (f" ({name})" if isinstance(name, str) and name.strip() else "")
+    unknown = sorted(set(raw) - RULE_KEYS)
+    if unknown:
+        raise InvalidModel(
+            f"{label}: unknown key {unknown[0]!r}; a rule has {', '.join(sorted(RULE_KEYS))}"
+        )
+    if len(kinds) != 1:
+        raise InvalidModel(f"{label}: give exactly one of activity, mailing or group")
+    kind = kinds[0]
+    target = _target(label, kind, raw[kind])
+    if name is None:
+        name = _default_name(kind, target)
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_LENGTH:
+        raise InvalidModel(f"{label}: name must be a text of 1 to {NAME_LENGTH} characters")
+    label = f"rule {position} ({name.strip()})"
+    within_days = _optional_whole(label, raw, "within_days", MAX_DAYS)
+    if kind == "group" and within_days is not None:
+        raise InvalidModel(f"{label}: within_days does not apply to a group rule")
+    points = _optional_whole(label, raw, "points", MAX_POINTS)
+    if points is None:
+        raise InvalidModel(f"{label}: points is required")
+    return Rule(
+        position=position,
+        name=name.strip(),
+        kind=kind,
+        target=target,
+        points=points,
+        cap=_optional_whole(label, raw, "cap", MAX_POINTS * 1000),
+        within_days=within_days,
+    )
+
+
+def _target(label: str, kind: str, value: Any) -> tuple[str, ...] | str:
+    if kind == "mailing":
+        if value not in MAILING_EVENTS:
+            raise InvalidModel(f"{label}: mailing must be 'open' or 'click', not {value!r}")
+        return str(value)
+    if kind == "group":
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidModel(f"{label}: group must name a target group")
+        return value.strip()
+    if value == "any":
+        return "any"
+    names = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(item, str) and item.strip() for item in names)
+    ):
+        raise InvalidModel(f"{label}: activity must be an activity type, a list of them, or 'any'")
+    cleaned = tuple(dict.fromkeys(item.strip() for item in names))
+    if "any" in cleaned:
+        raise InvalidModel(f"{label}: 'any' stands alone, not in a list of activity types")
+    return cleaned
+
+
+def _default_name(kind: str, target: tuple[str, ...] | str) -> str:
+    if kind == "mailing":
+        return f"mailing {MAILING_EVENTS[str(target)]}"
+    if kind == "group":
+        return f"group {target}"
+    return "any activity" if target == "any" else " + ".join(target)
+
+
+def _optional_whole(label: str, raw: Mapping[str, Any], key: str, most: int) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InvalidModel(f"{label}: {key} must be a positive integer (at most {most:,})")
+    return value
+
+
+def _grades(raw: Sequence[Any]) -> tuple[Grade, ...]:
+    grades: list[Grade] = []
+    for position, item in enumerate(raw, start=1):
+        name = item.get("grade") if isinstance(item, Mapping) else None
+        label = f"grade {position}" + (f" ({name})" if isinstance(name, str) else "")
+        if not isinstance(item, Mapping) or set(item) - GRADE_KEYS:
+            raise InvalidModel(f"{label}: expected an object with grade and min_score")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= GRADE_LENGTH:
+            raise InvalidModel(f"{label}: grade must be a text of 1 to {GRADE_LENGTH} characters")
+        minimum = item.get("min_score")
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+            raise InvalidModel(f"{label}: min_score must be a whole number, 0 or more")
+        for earlier in grades:
+            if earlier.name.lower() == name.strip().lower():
+                raise InvalidModel(f"{label}: the grade {earlier.name!r} is given twice")
+        if grades and minimum >= grades[-1].min_score:
+            raise InvalidModel(
+                f"{label}: min_score must be below the previous grade's "
+                f"({grades[-1].min_score}); grades go from the highest down"
+            )
+        grades.append(Grade(name.strip(), minimum))
+    return tuple(grades)
+
+
+def set_model(session: Session, raw: Any, *, now: datetime) -> Definition:
+    """Validate a model against the target groups and make it the active one (a new version)."""
+    definition = parse_definition(raw)
+    for rule in definition.rules:
+        if rule.kind != "group":
+            continue
+        try:
+            group = get_group(session, str(rule.target))
+        except KithError as error:  # no such group: said with the rule
+            raise InvalidModel(f"{rule.label}: {error}") from None
+        if group.kind == "scoring":
+            raise InvalidModel(
+                f"{rule.label}: {group.name!r} is a grade group; a score cannot depend on grades"
+            )
+    for grade in definition.grades:
+        holder = session.scalar(
+            select(TargetGroup).where(TargetGroup.name_key == name_key(grade.group_name))
+        )
+        if holder is not None and holder.kind != "scoring":
+            raise InvalidModel(
+                f"grade {grade.name!r}: its group name {grade.group_name!r} is taken by a "
+                f"{holder.kind} group; rename that group first"
+            )
+    version = (session.scalar(select(func.max(ScoringModel.version))) or 0) + 1
+    stored = ScoringModel(
+        version=version,
+        rules=[rule.as_json() for rule in definition.rules],
+        grades=[grade.as_json() for grade in definition.grades],
+        updated_at=now,
+    )
+    session.add(stored)
+    session.flush()
+    return _definition(stored)
+
+
+def active_model(session: Session) -> Definition | None:
+    """The active model (the newest version), or None when none was ever set."""
+    stored = session.scalar(select(ScoringModel).order_by(ScoringModel.version.desc()).limit(1))
+    return None if stored is None else _definition(stored)
+
+
+def _definition(stored: ScoringModel) -> Definition:
+    parsed = parse_definition({"rules": stored.rules, "grades": stored.grades})
+    return Definition(parsed.rules, parsed.grades, stored.version, stored.updated_at)

@@ -1,0 +1,61 @@
+"""A community group's sync runs and the members its last completed sync left out, for reading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kith.errors import InvalidInput, NotFound
+from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip, TargetGroup
+
+REJECTION_COLUMNS = ("contact_key", "legacy_contact_key", "email", "reason")
+
+
+def sync_runs(session: Session, group: TargetGroup, *, limit: int = 20) -> list[SyncRun]:
+    """The group's runs, newest first."""
+    return list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.group_id == group.id)
+            .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def get_run(session: Session, group: TargetGroup, run_id: int) -> SyncRun:
+    run = session.get(SyncRun, run_id)
+    if run is None or run.group_id != group.id:
+        raise NotFound(f"{group.name!r} has no sync run {run_id}")
+    return run
+
+
+def last_completed_run(session: Session, group: TargetGroup) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun)
+        .where(SyncRun.group_id == group.id, SyncRun.status == "completed")
+        .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+
+
+def check_reason(reason: str) -> str:
+    if reason not in SKIP_REASONS:
+        raise InvalidInput(f"reason: {reason!r} is not one of {', '.join(SKIP_REASONS)}")
+    return reason
+
+
+def rejected_members(
+    session: Session, run: SyncRun, *, reason: str | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The members `run` left out (for one reason, if given), in the order it met them."""
+    query = select(SyncSkip).where(SyncSkip.run_id == run.id).order_by(SyncSkip.id)
+    if reason is not None:
+        query = query.where(SyncSkip.reason == check_reason(reason))
+    if limit is not None:
+        query = query.limit(limit)
+    for skip in session.scalars(query.execution_options(yield_per=10_000)):
+        yield {column: getattr(skip, column) for column in REJECTION_COLUMNS}

@@ -1,0 +1,116 @@
+"""The compound target group editor: Include and Exclude sections, "In all" or "In one or more"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+
+from kith.errors import KithError
+from kith.marketing.compound import MODE_WORDS, sections_of
+from kith.marketing.folders import list_folders
+from kith.marketing.groups import (
+    change_compound_group,
+    create_compound_group,
+    list_groups,
+)
+from kith.marketing.models import MAIN_FOLDER
+from kith.marketing.web.groups import group_by_id
+from kith.web.forms import Form
+from kith.web.requests import db_of, now_of
+from kith.web.site import Admin, FormData, page_router, render_form, see_other
+
+router = page_router()
+
+
+@router.get("/compound-groups/new", name="new_compound")
+def new_compound(request: Request, visitor: Admin) -> Response:
+    empty = {"name": "", "folder": MAIN_FOLDER, "include": [], "include_mode": "any"}
+    return _editor(request, None, empty | {"exclude": [], "exclude_mode": "any"})
+
+
+@router.post("/compound-groups/new")
+def create_compound(request: Request, visitor: Admin, form: FormData) -> Response:
+    values = _values(form)
+    try:
+        with db_of(request).transaction() as session:
+            group = create_compound_group(
+                session,
+                values["name"],
+                include=values["include"],
+                include_mode=values["include_mode"],
+                exclude=values["exclude"],
+                exclude_mode=values["exclude_mode"],
+                folder=values["folder"],
+                now=now_of(request),
+            )
+            group_id = group.id
+    except KithError as error:
+        return _editor(request, None, values, error=error)
+    return see_other(request, "group_info", group_id=group_id)
+
+
+@router.get("/groups/{group_id}/compound", name="edit_compound")
+def edit_compound(request: Request, visitor: Admin, group_id: int) -> Response:
+    with db_of(request).session() as session:
+        group = group_by_id(session, group_id)
+        sections = sections_of(session, group)
+        values: dict[str, Any] = {"name": group.name, "folder": ""}
+        for name in ("include", "exclude"):
+            section = sections.get(name)
+            values[name] = section.names() if section else []
+            values[f"{name}_mode"] = section.mode if section else "any"
+    return _editor(request, group_id, values)
+
+
+@router.post("/groups/{group_id}/compound")
+def change_compound(request: Request, visitor: Admin, group_id: int, form: FormData) -> Response:
+    values = _values(form)
+    try:
+        with db_of(request).transaction() as session:
+            group = group_by_id(session, group_id)
+            values["name"] = group.name
+            change_compound_group(
+                session,
+                group.name,
+                include=values["include"],
+                include_mode=values["include_mode"],
+                exclude=values["exclude"],
+                exclude_mode=values["exclude_mode"],
+            )
+    except KithError as error:
+        return _editor(request, group_id, values, error=error)
+    return see_other(request, "group_info", group_id=group_id)
+
+
+def _values(form: Form) -> dict[str, Any]:
+    return {
+        "name": form.text("name"),
+        "folder": form.text("folder") or MAIN_FOLDER,
+        "include": form.getlist("include"),
+        "include_mode": form.text("include_mode") or "any",
+        "exclude": form.getlist("exclude"),
+        "exclude_mode": form.text("exclude_mode") or "any",
+    }
+
+
+def _editor(
+    request: Request,
+    group_id: int | None,
+    values: dict[str, Any],
+    *,
+    error: KithError | None = None,
+) -> Response:
+    with db_of(request).session() as session:
+        folders = [folder.name for folder in list_folders(session)]
+        choices = [summary for summary in list_groups(session) if summary.group.id != group_id]
+    return render_form(
+        request,
+        "compound.html",
+        error,
+        group_id=group_id,
+        values=values,
+        folders=folders,
+        choices=choices,
+        modes=MODE_WORDS,
+    )

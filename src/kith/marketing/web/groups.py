@@ -1,0 +1,195 @@
+"""Contacts > Groups: the folder dropdown, the groups with their menus, and each group's Info.
+
+Info has tabs: Overview (the sync button and the live result), History (sync runs), Rejected
+members (with a CSV download) and, when the connection is installed, Diagnosis. Syncing and
+refreshing are the connection's (kith.connection.web), which renders these same pages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from kith.db import Database
+from kith.errors import NotFound
+from kith.marketing.community_groups import ONLINE_COMMUNITY
+from kith.marketing.folders import list_folders
+from kith.marketing.groups import list_groups, summarize
+from kith.marketing.models import SKIP_REASONS, TargetGroup
+from kith.marketing.sync_history import (
+    REJECTION_COLUMNS,
+    check_reason,
+    get_run,
+    last_completed_run,
+    rejected_members,
+    sync_runs,
+)
+from kith.web.requests import db_of
+from kith.web.site import Admin, page_router, render, site_of
+
+router = page_router()
+
+TABS = ("overview", "history", "rejected", "diagnosis")
+REJECTED_SHOWN = 200
+# The skip reasons in words, in the order a sync decides them.
+SKIP_WORDS = {
+    "missing_contact_key": "no Legacy Contact Key in the community",
+    "malformed_email": "email address not valid",
+    "duplicate_email": "email address shared with another member",
+    "no_matching_subscriber": "no subscriber has the key as Remote ID",
+    "unsubscribed": "unsubscribed",
+    "bounced": "bounced",
+}
+assert tuple(SKIP_WORDS) == SKIP_REASONS
+
+
+@router.get("/groups", name="groups")
+def groups(request: Request, visitor: Admin, folder: str = "") -> Response:
+    return groups_page(request, folder=folder)
+
+
+@router.get("/groups/{group_id}", name="group_info")
+def group_info(
+    request: Request,
+    visitor: Admin,
+    group_id: int,
+    tab: str = "overview",
+    reason: str = "",
+) -> Response:
+    return group_info_page(request, group_id, tab=tab, reason=reason or None)
+
+
+@router.get("/groups/{group_id}/runs/{run_id}", name="sync_run")
+def sync_run(request: Request, visitor: Admin, group_id: int, run_id: int) -> Response:
+    """A run's state for the Overview's live region: done or not, and its result as HTML."""
+    with db_of(request).session() as session:
+        group = group_by_id(session, group_id)
+        run = get_run(session, group, run_id)
+        html = (
+            site_of(request)
+            .templates.get_template("sync_run.html")
+            .render(run=run, skip_words=SKIP_WORDS)
+        )
+    return JSONResponse({"done": run.status != "in progress", "status": run.status, "html": html})
+
+
+@router.get("/groups/{group_id}/rejected.csv", name="rejected_csv")
+def rejected_csv(request: Request, visitor: Admin, group_id: int, reason: str = "") -> Response:
+    """The members the last completed sync left out, with the reason, as CSV."""
+    db = db_of(request)
+    with db.session() as session:
+        group = group_by_id(session, group_id)
+        run = last_completed_run(session, group)
+        if run is None:
+            raise NotFound(f"{group.name!r} has no completed sync yet")
+        if reason:
+            check_reason(reason)
+    return StreamingResponse(
+        _csv_rows(db, group_id, run.id, reason or None),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="rejected-members-{group_id}.csv"'},
+    )
+
+
+def groups_page(
+    request: Request,
+    *,
+    folder: str,
+    refresh: dict[str, Any] | None = None,
+    refresh_error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The groups of one folder (every folder when blank), with a refresh's report if any.
+
+    Online Community is offered before the first refresh has created it, as the place to go.
+    """
+    with db_of(request).session() as session:
+        names = [each.name for each in list_folders(session)]
+        chosen = next((name for name in names if name.lower() == folder.strip().lower()), "")
+        summaries = list_groups(session, folder=chosen or None)
+    if ONLINE_COMMUNITY not in names:
+        names.append(ONLINE_COMMUNITY)
+        if folder.strip().lower() == ONLINE_COMMUNITY.lower():
+            chosen, summaries = ONLINE_COMMUNITY, []
+    return render(
+        request,
+        "groups.html",
+        status_code=status_code,
+        folders=names,
+        folder=chosen,
+        online_community=ONLINE_COMMUNITY,
+        groups=summaries,
+        refresh=refresh,
+        refresh_error=refresh_error,
+    )
+
+
+def group_info_page(
+    request: Request,
+    group_id: int,
+    *,
+    tab: str = "overview",
+    reason: str | None = None,
+    diagnosis: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The Info panel of a group on one of its tabs."""
+    if tab not in TABS:
+        tab = "overview"
+    if reason:
+        check_reason(reason)
+    with db_of(request).session() as session:
+        group = group_by_id(session, group_id)
+        summary = summarize(session, group)
+        runs = sync_runs(session, group)
+        completed = last_completed_run(session, group)
+        rejected = (
+            list(rejected_members(session, completed, reason=reason, limit=REJECTED_SHOWN))
+            if completed is not None and tab == "rejected"
+            else []
+        )
+    return render(
+        request,
+        "group_info.html",
+        status_code=status_code,
+        group=group,
+        summary=summary,
+        tab=tab,
+        runs=runs,
+        latest=runs[0] if runs else None,
+        completed=completed,
+        rejected=rejected,
+        rejected_shown=REJECTED_SHOWN,
+        reason=reason or "",
+        skip_words=SKIP_WORDS,
+        diagnosis=diagnosis,
+    )
+
+
+def group_by_id(session: Session, group_id: int) -> TargetGroup:
+    group = session.get(TargetGroup, group_id)
+    if group is None:
+        raise NotFound(f"no target group has the id {group_id}")
+    return group
+
+
+def _csv_rows(db: Database, group_id: int, run_id: int, reason: str | None) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, REJECTION_COLUMNS)
+    writer.writeheader()
+    with db.session() as session:
+        group = group_by_id(session, group_id)
+        run = get_run(session, group, run_id)
+        for number, row in enumerate(rejected_members(session, run, reason=reason), start=1):
+            writer.writerow(row)
+            if number % 1000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()

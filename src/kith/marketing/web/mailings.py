@@ -1,0 +1,220 @@
+"""Mailings: the editor, a per-subscriber preview, the recipient count, and sending (with the
+duplicate-mailing warning to acknowledge); the report is with the others (reports.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.background import BackgroundTask
+
+from kith.errors import KithError
+from kith.jobs import workers_alive
+from kith.marketing.groups import list_groups
+from kith.marketing.mailings.definition import (
+    DEFAULT_FROM,
+    MailingDraft,
+    change_mailing,
+    create_mailing,
+    get_mailing,
+    mailing_groups,
+)
+from kith.marketing.mailings.jobs import run_send, start_send
+from kith.marketing.mailings.links import LinkMaker
+from kith.marketing.mailings.messages import preview
+from kith.marketing.mailings.recipients import count_recipients
+from kith.marketing.mailings.sending import SendOptions
+from kith.marketing.models import Mailing
+from kith.web.forms import Form
+from kith.web.requests import db_of, now_of, settings_of
+from kith.web.site import Admin, FormData, page_router, render, render_form, see_other, site_of
+
+router = page_router()
+
+EDITABLE = ("draft", "held")
+DUPLICATE_RISK = "duplicate mailing risk"
+
+
+@router.get("/mailings", name="mailings")
+def mailings(request: Request, visitor: Admin) -> Response:
+    with db_of(request).session() as session:
+        rows = list(session.scalars(select(Mailing).order_by(Mailing.id.desc())))
+    return render(request, "mailings.html", mailings=rows)
+
+
+@router.get("/mailings/new", name="new_mailing")
+def new_mailing(request: Request, visitor: Admin) -> Response:
+    values = {
+        "name": "",
+        "subject": "",
+        "html": "",
+        "text": "",
+        "include": [],
+        "exclude": [],
+        "from_address": DEFAULT_FROM,
+        "from_name": "",
+    }
+    return _editor(request, None, values)
+
+
+@router.post("/mailings/new")
+def create(request: Request, visitor: Admin, form: FormData) -> Response:
+    values = _values(form)
+    try:
+        with db_of(request).transaction() as session:
+            mailing_id = create_mailing(session, _draft(values), now=now_of(request)).id
+    except KithError as error:
+        return _editor(request, None, values, error=error)
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.get("/mailings/{mailing_id}/edit", name="edit_mailing")
+def edit_mailing(request: Request, visitor: Admin, mailing_id: int) -> Response:
+    with db_of(request).session() as session:
+        mailing = get_mailing(session, mailing_id)
+        groups = mailing_groups(session, mailing)
+        values = {
+            "name": mailing.name,
+            "subject": mailing.subject,
+            "html": mailing.html,
+            "text": mailing.text or "",
+            "include": [group.name for group in groups["include"]],
+            "exclude": [group.name for group in groups["exclude"]],
+            "from_address": mailing.from_address,
+            "from_name": mailing.from_name or "",
+        }
+    return _editor(request, mailing_id, values)
+
+
+@router.post("/mailings/{mailing_id}/edit")
+def change(request: Request, visitor: Admin, mailing_id: int, form: FormData) -> Response:
+    values = _values(form)
+    try:
+        with db_of(request).transaction() as session:
+            change_mailing(session, mailing_id, _draft(values), now=now_of(request))
+    except KithError as error:
+        return _editor(request, mailing_id, values, error=error)
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.get("/mailings/{mailing_id}", name="mailing")
+def mailing_page(
+    request: Request, visitor: Admin, mailing_id: int, preview_to: str = ""
+) -> Response:
+    """The mailing: its groups, recipient count now, a preview for one subscriber, sending."""
+    settings = settings_of(request)
+    shown: dict[str, Any] | None = None
+    preview_error = None
+    with db_of(request).session() as session:
+        mailing = get_mailing(session, mailing_id)
+        groups = mailing_groups(session, mailing)
+        recipients = count_recipients(session, mailing)
+        if preview_to.strip():
+            try:
+                links = LinkMaker(settings.public_url, settings.signing_key())
+                shown = _shown(preview(session, mailing_id, preview_to, links=links))
+            except KithError as error:
+                preview_error = str(error)
+    return render(
+        request,
+        "mailing.html",
+        mailing=mailing,
+        groups=groups,
+        recipients=recipients,
+        preview_to=preview_to,
+        preview=shown,
+        preview_error=preview_error,
+        duplicate_risk=_duplicate_risk(mailing),
+        editable=mailing.status in EDITABLE,
+    )
+
+
+@router.post("/mailings/{mailing_id}/send", name="send_mailing")
+def send(request: Request, visitor: Admin, mailing_id: int, form: FormData) -> Response:
+    """Ask for the send; when no worker runs, it runs here once the answer is sent."""
+    db, settings = db_of(request), settings_of(request)
+    options = SendOptions(
+        allow_stale=form.checked("allow_stale"), ack_duplicates=form.checked("ack_duplicates")
+    )
+    start_send(db, settings, mailing_id, options, wait=False)
+    response = see_other(request, "mailing", mailing_id=mailing_id)
+    if not workers_alive(db, now=now_of(request)):
+        response.background = BackgroundTask(run_send, db, settings, mailing_id)
+    return response
+
+
+@router.get("/mailings/{mailing_id}/status", name="mailing_status")
+def mailing_status(request: Request, visitor: Admin, mailing_id: int) -> Response:
+    """Whether the send stopped (the page then reloads to show what happened)."""
+    with db_of(request).session() as session:
+        mailing = get_mailing(session, mailing_id)
+    html = site_of(request).templates.get_template("mailing_status.html").render(mailing=mailing)
+    return JSONResponse(
+        {"done": mailing.status != "sending", "status": mailing.status, "html": html}
+    )
+
+
+def _values(form: Form) -> dict[str, Any]:
+    return {
+        "name": form.text("name"),
+        "subject": form.get("subject"),
+        "html": form.get("html"),
+        "text": form.get("text"),
+        "include": form.getlist("include"),
+        "exclude": form.getlist("exclude"),
+        "from_address": form.text("from_address") or DEFAULT_FROM,
+        "from_name": form.text("from_name"),
+    }
+
+
+def _draft(values: dict[str, Any]) -> MailingDraft:
+    return MailingDraft(
+        name=values["name"],
+        subject=values["subject"],
+        html=values["html"],
+        text=values["text"] or None,
+        include=values["include"],
+        exclude=values["exclude"],
+        from_address=values["from_address"],
+        from_name=values["from_name"] or None,
+    )
+
+
+def _editor(
+    request: Request,
+    mailing_id: int | None,
+    values: dict[str, Any],
+    *,
+    error: KithError | None = None,
+) -> Response:
+    with db_of(request).session() as session:
+        groups = list_groups(session)
+    return render_form(
+        request,
+        "mailing_edit.html",
+        error,
+        mailing_id=mailing_id,
+        values=values,
+        groups=groups,
+    )
+
+
+def _shown(message: Any) -> dict[str, str]:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    return {
+        "to": str(message["To"]),
+        "subject": str(message["Subject"]),
+        "text": text.get_content() if text else "",
+        "html": html.get_content() if html else "",
+    }
+
+
+def _duplicate_risk(mailing: Mailing) -> str | None:
+    """The reason a send was held for duplicates, without the command-line advice."""
+    reason = mailing.status_reason or ""
+    if mailing.status != "held" or not reason.startswith(DUPLICATE_RISK):
+        return None
+    return reason.split("; send with --ack-duplicates")[0]

@@ -1,0 +1,87 @@
+// Kith's pages work without this script; with it, a region updates in place instead of reloading.
+//
+// <div data-poll="URL" data-reload-when-done>: fetches URL (JSON {done, html}) every second,
+// puts `html` in the region, and stops when `done` (or reloads the page, when asked to).
+// <form data-async data-target="ID">: posts the form with fetch (CSRF token in a header), shows
+// the form's data-pending text in the region at once, then polls the URL the answer names;
+// when done, its button works again (labelled data-done-label, if given).
+// <form data-confirm="Question?">: asks before submitting.
+"use strict";
+
+const POLL_MS = 1000;
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+function jsonHeaders() {
+  return { "Accept": "application/json", "X-CSRF-Token": csrfToken() };
+}
+
+function poll(region, url, onDone) {
+  region.dataset.poll = url;
+  const tick = async () => {
+    let data;
+    try {
+      const response = await fetch(url, { headers: jsonHeaders(), credentials: "same-origin" });
+      data = await response.json();
+      if (!response.ok) {
+        region.textContent = data.message || "The update failed: " + response.status;
+        return;
+      }
+    } catch (error) {
+      setTimeout(tick, POLL_MS);  // the network hiccuped: try again
+      return;
+    }
+    if (data.html !== undefined) region.innerHTML = data.html;  // rendered (escaped) by the server
+    if (!data.done) {
+      setTimeout(tick, POLL_MS);
+    } else if ("reloadWhenDone" in region.dataset) {
+      window.location.reload();
+    } else if (onDone) {
+      onDone();
+    }
+  };
+  setTimeout(tick, POLL_MS);
+}
+
+async function submitAsync(event) {
+  const form = event.currentTarget;
+  const region = document.getElementById(form.dataset.target);
+  if (!region) return;
+  event.preventDefault();
+  region.textContent = form.dataset.pending || "In progress…";
+  const button = form.querySelector("button[type=submit]");
+  if (button) button.disabled = true;
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      headers: jsonHeaders(),
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+    });
+    const data = await response.json();
+    if (!response.ok) {
+      region.textContent = data.message || "The request failed: " + response.status;
+      if (button) button.disabled = false;
+      return;
+    }
+    poll(region, data.poll, () => {
+      if (!button) return;
+      button.disabled = false;
+      if (form.dataset.doneLabel) button.textContent = form.dataset.doneLabel;
+    });
+  } catch (error) {
+    region.textContent = "The request failed: " + error;
+    if (button) button.disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-poll]").forEach((region) => poll(region, region.dataset.poll));
+  document.querySelectorAll("form[data-async]").forEach((form) => form.addEventListener("submit", submitAsync));
+  document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  }));
+});
