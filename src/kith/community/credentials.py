@@ -14,10 +14,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -27,6 +24,7 @@ from kith.community.models import ApiAuthFailure, ApiCredential
 from kith.config import Settings
 from kith.db import Database, UTCDateTime
 from kith.errors import AuthenticationFailed, InvalidInput, NotFound, Throttled
+from kith.passwords import hash_password, needs_rehash, verify_password
 
 AUTHENTICATION_FAILED = "authentication failed: check the HLIAMKey and HLPassword headers"
 MISSING_HEADERS = "authentication required: send the HLIAMKey and HLPassword headers"
@@ -34,8 +32,6 @@ MISSING_HEADERS = "authentication required: send the HLIAMKey and HLPassword hea
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # api_auth_failures.iam_key holds this many characters; longer keys are counted by digest.
 _MAX_COUNTED_KEY = 200
-
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ def create_credential(session: Session, *, name: str, by: str, now: datetime) ->
     credential = ApiCredential(
         name=name,
         iam_key=secrets.token_hex(16),
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         created_by=creator.contact_key,
         created_at=now,
     )
@@ -105,8 +101,7 @@ def authenticate(
         credential = session.scalar(select(ApiCredential).where(ApiCredential.iam_key == iam_key))
     if failure is not None:
         _refuse_if_locked(failure, now=now, window=window, limit=settings.api_failure_limit)
-    # Verify even when the key is unknown, so the time taken does not tell whether it exists.
-    valid = _verify(credential.password_hash if credential else _dummy_hash(), password or "")
+    valid = verify_password(credential.password_hash if credential else None, password or "")
     if credential is None or credential.revoked_at is not None or not valid or not password:
         _count_failure(db, counted_key, now=now, window=window, limit=settings.api_failure_limit)
         raise AuthenticationFailed(AUTHENTICATION_FAILED)
@@ -160,7 +155,7 @@ def _record_success(
 ) -> None:
     """Reset the failure count and refresh last_used_at, writing only when something changed."""
     stale = credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_RESOLUTION
-    rehash = _hasher.check_needs_rehash(credential.password_hash)
+    rehash = needs_rehash(credential.password_hash)
     if not (had_failures or stale or rehash):
         return
     with db.transaction() as session:
@@ -175,23 +170,11 @@ def _record_success(
             values["last_used_at"] = now
             credential.last_used_at = now
         if rehash:
-            values["password_hash"] = _hasher.hash(password)
+            values["password_hash"] = hash_password(password)
         if values:
             session.execute(
                 update(ApiCredential).where(ApiCredential.id == credential.id).values(**values)
             )
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def _counted_key(iam_key: str) -> str:

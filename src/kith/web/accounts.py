@@ -12,17 +12,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, TypeVar
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kith.db import Database, UTCDateTime
 from kith.emails import email_key, normalize_email
 from kith.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, Throttled
+from kith.passwords import hash_password, needs_rehash, verify_password
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000
@@ -30,8 +28,6 @@ MAX_PASSWORD_LENGTH = 1000
 FAILURE_LIMIT = 5
 LOCK_TIME = timedelta(minutes=5)
 SIGN_IN_FAILED = "the email or password is not right"
-
-_hasher = PasswordHasher()
 
 
 class AccountColumns:
@@ -96,7 +92,7 @@ def create_account(
         "email": address,
         "email_key": email_key(address),
         "role": role,
-        "password_hash": _hasher.hash(password),
+        "password_hash": hash_password(password),
         "session_version": 1,
         "failed_sign_ins": 0,
         "created_at": now,
@@ -120,7 +116,7 @@ def list_accounts(session: Session, model: type[Account]) -> list[Account]:
 
 def set_password(session: Session, account: AccountColumns, password: str) -> None:
     """A new password; every session of the account ends."""
-    account.password_hash = _hasher.hash(check_password(password))
+    account.password_hash = hash_password(check_password(password))
     account.session_version += 1
     account.failed_sign_ins, account.locked_until = 0, None
     session.flush()
@@ -148,8 +144,7 @@ def sign_in(
         if account is not None and account.locked_until is not None and account.locked_until > now:
             wait = max(1, int((account.locked_until - now).total_seconds()))
             raise Throttled(f"too many wrong passwords; try again in {wait} seconds", wait)
-        # Verify even for an unknown email, so the time taken does not tell whether it exists.
-        valid = _verify(account.password_hash if account else _dummy_hash(), password)
+        valid = verify_password(account.password_hash if account else None, password)
         if account is None:
             raise AuthenticationFailed(SIGN_IN_FAILED)
         if not valid:
@@ -159,20 +154,8 @@ def sign_in(
         else:
             account.failed_sign_ins, account.locked_until = 0, None
             account.signed_in_at = now
-            if _hasher.check_needs_rehash(account.password_hash):
-                account.password_hash = _hasher.hash(password)
+            if needs_rehash(account.password_hash):
+                account.password_hash = hash_password(password)
     if not valid:
         raise AuthenticationFailed(SIGN_IN_FAILED)
     return account
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(32))
