@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kith.marketing.api.context import errors
 from kith.marketing.reports.community import community_report
 from kith.marketing.reports.mailing import mailing_report_of
-from kith.marketing.reports.render import Report, report_csv
+from kith.marketing.reports.render import Report, csv_download
 from kith.marketing.reports.sync import sync_report
 from kith.marketing.reports.weeks import MAX_WEEKS
 from kith.web.requests import db_of, json_response, now_of
@@ -64,9 +64,5 @@ def get_mailing_report(request: Request, mailing_id: int, form: Format = "json")
 
 def _answer(report: Report, form: str) -> Response:
     if form == "csv":
-        return Response(
-            report_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{report.kind}-report.csv"'},
-        )
+        return csv_download(report)
     return json_response(report.as_json())

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from fastapi import Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 CSV_COLUMNS = ("section", "label", "series", "value")
@@ -67,3 +68,12 @@ def render_html(report: Report) -> str:
     """The report as a whole HTML page (charts inline as SVG; no scripts, no external files)."""
     template = _pages.get_template(f"{report.kind}.html")
     return template.render(report=report, data=report.as_json(), charts=report.charts())
+
+
+def csv_download(report: Report) -> Response:
+    """The report's CSV as a file download, as the API and the report pages answer it."""
+    return Response(
+        report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{report.kind}-report.csv"'},
+    )

@@ -11,7 +11,7 @@ from kith.marketing.groups import list_groups
 from kith.marketing.models import Mailing
 from kith.marketing.reports.community import community_report
 from kith.marketing.reports.mailing import mailing_report_of
-from kith.marketing.reports.render import Report, render_html, report_csv
+from kith.marketing.reports.render import Report, csv_download, render_html
 from kith.marketing.reports.sync import sync_report
 from kith.web.requests import db_of, now_of
 from kith.web.site import Admin, page_router, render
@@ -68,9 +68,5 @@ def _weeks(weeks: int) -> int:
 
 def _written(report: Report, format: str) -> Response:
     if format == "csv":
-        return Response(
-            report_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{report.kind}-report.csv"'},
-        )
+        return csv_download(report)
     return HTMLResponse(render_html(report))
