@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from kith.clock import parse_datetime, utcnow
 from kith.config import Settings, get_settings
 from kith.connection.client import ConnectionFailed, client_for
-from kith.connection.sync import _restore_storage, _stage_on_disk
+from kith.connection.sync import restore_storage, stage_on_disk
 from kith.csvimport.bulk import BatchWriter
 from kith.csvimport.timestamps import time_parser
 from kith.db import Database, UTCDateTime, refresh_statistics
@@ -104,7 +104,7 @@ def pull_activity(
         client = client_for(session, box)
         start = since or default_since(session, now=now)
     with db.engine.connect() as connection:
-        usual_storage = _stage_on_disk(connection)
+        usual_storage = stage_on_disk(connection)
         try:
             with connection.begin():  # touches only the temporary tables: locks nothing
                 _staging.drop_all(connection)
@@ -128,7 +128,7 @@ def pull_activity(
                 )
         finally:
             connection.rollback()
-            _restore_storage(connection, usual_storage)
+            restore_storage(connection, usual_storage)
             with connection.begin():
                 _staging.drop_all(connection)
     scores = rescore(db, now=now, after="pulling community activity")

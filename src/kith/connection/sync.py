@@ -70,7 +70,7 @@ Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 STAGE_BATCH = 10_000
-# SQLite's page cache for the staging tables, which are kept in a file (see _stage_on_disk)
+# SQLite's page cache for the staging tables, which are kept in a file (see stage_on_disk)
 STAGING_CACHE_KIB = 32 * 1024
 # The emails seen while staging, as bits (see _Staging): 8 MiB
 SEEN_BITS = 1 << 26
@@ -288,7 +288,7 @@ class _Reconciliation:
             client = client_for(session, self.box)
         # One connection throughout: the staging table is temporary, so it belongs to it.
         with self.db.engine.connect() as connection:
-            usual_storage = _stage_on_disk(connection)
+            usual_storage = stage_on_disk(connection)
             try:
                 with connection.begin():  # touches only the temporary tables: locks nothing
                     _staging.drop_all(connection)
@@ -304,7 +304,7 @@ class _Reconciliation:
                     )
             finally:
                 connection.rollback()
-                _restore_storage(connection, usual_storage)
+                restore_storage(connection, usual_storage)
                 with connection.begin():
                     _staging.drop_all(connection)
 
@@ -400,7 +400,7 @@ class _Reconciliation:
         _finish(session, run, group, "completed", None, now=now)
 
 
-def _stage_on_disk(connection: Connection) -> int | None:
+def stage_on_disk(connection: Connection) -> int | None:
     """On SQLite, keep the staging tables in a temporary file with a bounded page cache rather
     than in memory, where kith's connections keep temporary tables: the sync's memory then stays
     bounded whatever the size of the list. Returns the connection's usual setting."""
@@ -413,7 +413,7 @@ def _stage_on_disk(connection: Connection) -> int | None:
     return usual
 
 
-def _restore_storage(connection: Connection, usual: int | None) -> None:
+def restore_storage(connection: Connection, usual: int | None) -> None:
     """Give the connection back its usual temporary storage; on SQLite that also deletes the
     staging tables at once, which dropping them would do page by page."""
     if usual is not None:
