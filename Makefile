@@ -35,7 +35,6 @@ test: lint typecheck
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run --quick --out bench/out/quick-sqlite.json
 	$(BIN)/python bench/run --quick --backend postgresql --out bench/out/quick-postgresql.json
-	$(BIN)/python -m bench.mailings --quick --out bench/out/quick-mailings.json
 
 clean:
 	rm -rf $(VENV) var

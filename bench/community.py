@@ -1,5 +1,6 @@
 """The benchmark: the community's imports and its five standard lists, each next to its floor;
-the marketing side's subscriber import; and the connection's sync of a list (bench.connection).
+the marketing side's subscriber import; the connection's sync of a list (bench.connection); and
+rendering and sending messages (bench.mailings, in a process of its own).
 
 Generates a synthetic community and its subscribers (bench.generate, not timed), loads them
 through kith's import services and, in the same run, through the raw driver into an identical
@@ -17,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -80,13 +82,17 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run",
         description=(
-            "Time kith's imports, standard lists and Sync Target Group next to their floors."
+            "Time kith's imports, standard lists, Sync Target Group and a mailing's send next to "
+            "their floors."
         ),
     )
     parser.add_argument("--members", type=int, default=1_000_000, help="default 1,000,000")
     parser.add_argument("--events", type=int, default=10_000_000, help="default 10,000,000")
     parser.add_argument(
         "--subscribers", type=int, default=1_000_000, help="default 1,000,000; 0 skips them"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=100_000, help="rendered and sent; default 100,000; 0 skips"
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="1/100 of the sizes (under a minute)")
@@ -119,6 +125,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         args.members = max(args.members // 100, 1)
         args.events = max(args.events // 100, 1)
         args.subscribers = max(args.subscribers // 100, 1) if args.subscribers > 0 else 0
+        args.messages = max(args.messages // 100, 1) if args.messages > 0 else 0
+    if args.sync_only or args.lists_only:
+        args.messages = 0
     if args.sync_only:
         args.events = 0
         if args.subscribers == 0 or args.lists_only:
@@ -176,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if "churn" in phases:
         problems += check_sync(phases)
     print_table(figures, args)
+    if args.messages:
+        problems += send_messages(args)
     result = {
         "benchmark": "community",
         "command": " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]),
@@ -203,6 +214,19 @@ def main(argv: list[str] | None = None) -> int:
         say("!" * 100)
         return 1
     return 0
+
+
+def send_messages(args: argparse.Namespace) -> list[str]:
+    """Rendering and sending: bench.mailings in a process of its own, on the same backend; it
+    prints its figures next to its floor and checks its answer."""
+    say(f"\nrendering and sending {args.messages:,} messages (bench.mailings)")
+    out = args.out.with_name(f"{args.out.stem}-mailings.json")
+    command = [sys.executable, "-m", "bench.mailings", "--messages", str(args.messages)]
+    command += ["--backend", args.backend, "--out", str(out)]
+    finished = subprocess.run(command, cwd=REPO, check=False)
+    if finished.returncode:
+        return [f"bench.mailings exited {finished.returncode}"]
+    return []
 
 
 def measure(
