@@ -11,11 +11,10 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from kith.errors import InvalidInput
-from kith.signing import BadSignature, Signer, verify
+from kith.signing import BadSignature, sign, verify
 
 PURPOSES = {
     "open": b"kith.mailing.open.v1",
@@ -69,12 +68,7 @@ class LinkMaker:
         return f"{parts[0]}{pixel}</body>{parts[1]}" if len(parts) == 2 else tracked + pixel
 
     def _token(self, kind: str, **payload: Any) -> str:
-        return self._signers[kind].sign(payload)
-
-    @cached_property
-    def _signers(self) -> dict[str, Signer]:
-        """One Signer a kind of link: a message signs three links, a send 3 a recipient."""
-        return {kind: Signer(self.key, purpose) for kind, purpose in PURPOSES.items()}
+        return sign(payload, key=self.key, purpose=PURPOSES[kind])
 
 
 def read_link(token: str, kind: str, *, key: bytes) -> dict[str, Any]:

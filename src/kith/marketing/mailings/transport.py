@@ -38,7 +38,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import SMTP, default
-from email import quoprimime
+from email.quoprimime import body_encode
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -322,74 +322,19 @@ def _encoded_text(text: str) -> tuple[bytes, bytes]:
     if max((len(line) for line in lines), default=0) <= _BODY_LINE:
         body = b"\r\n".join(lines) + b"\r\n"
         return (b"7bit" if body.isascii() else b"8bit"), body
-    # the package compares the first ten lines' quoted-printable with their base64 (lengths
-    # with "\n" line ends): their pieces are the first pieces of the whole body's
-    pieces: list[str] = []
-    _quoted_printable(lines[:10], pieces)
-    sniff_bytes = sum(len(line) for line in lines[:10]) + len(lines[:10])
-    sniff_qp = sum(len(piece) for piece in pieces) + len(pieces)
-    if sniff_qp > 4 * ((sniff_bytes + 2) // 3) + 1:  # len(binascii.b2a_base64(sniff))
-        normal = b"\n".join(lines) + b"\n"
+    sniff = b"\n".join(lines[:10]) + b"\n"
+    sniff_qp = body_encode(sniff.decode("latin-1"), _BODY_LINE)
+    normal = b"\n".join(lines) + b"\n"
+    if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
         chunk = _BODY_LINE // 4 * 3
         encoded = b"".join(
             binascii.b2a_base64(normal[start : start + chunk])
             for start in range(0, len(normal), chunk)
         )
         return b"base64", encoded.replace(b"\n", b"\r\n")
-    _quoted_printable(lines[10:], pieces)
-    pieces.append("")  # the body's last line break
-    return b"quoted-printable", "\r\n".join(pieces).encode("ascii")
-
-
-# quoprimime's table, and the bytes it leaves as they are (but "=", and the line ends)
-_QP_TABLE = quoprimime._QUOPRI_BODY_ENCODE_MAP
-_QP_KEPT = bytes(range(32, 127)) + b"\t\r\n"
-_QP_LAST = _BODY_LINE - 1  # a piece's characters before its soft line break ("=")
-
-
-def _quoted_printable(lines: list[bytes], pieces: list[str]) -> None:
-    """Add the quoted-printable pieces of `lines` (UTF-8 bytes, no line ends) to `pieces`:
-    the lines of quoprimime.body_encode(..., 78), each soft line break ("=" and the line end)
-    ending a piece. The same steps as body_encode, but that its translation table is left for
-    text that needs more than "=" encoded: the table took most of the time."""
-    if not lines:
-        return
-    joined = b"\n".join(lines)
-    body = joined.decode("latin-1")
-    if joined.translate(None, _QP_KEPT):
-        body = body.translate(_QP_TABLE)
-    else:
-        body = body.replace("=", "=3D")
-    for line in body.split("\n"):
-        length = len(line)
-        if length <= _BODY_LINE and line[-1:] not in (" ", "\t"):
-            pieces.append(line)  # most lines: nothing to break or to protect
-            continue
-        start = 0
-        last_start = length - 1 - _BODY_LINE
-        while start <= last_start:
-            stop = start + _QP_LAST
-            if line[stop - 2] == "=":  # not inside an escape sequence
-                pieces.append(line[start : stop - 1])
-                start = stop - 2
-            elif line[stop - 1] == "=":
-                pieces.append(line[start:stop])
-                start = stop - 1
-            else:
-                pieces.append(line[start:stop] + "=")
-                start = stop
-        if line and line[-1] in " \t":  # whitespace at the end of a line must show
-            room = start - last_start
-            if room >= 3:
-                pieces.append(line[start:-1] + quoprimime.quote(line[-1]))
-            elif room == 2:  # the whitespace, then a soft line break before the line end
-                pieces.append(line[start:] + "=")
-                pieces.append("")
-            else:
-                pieces.append(line[start:-1] + "=")
-                pieces.append(quoprimime.quote(line[-1]))
-        else:
-            pieces.append(line[start:])
+    # ten lines or fewer: the sample was the whole text
+    qp = sniff_qp if len(lines) <= 10 else body_encode(normal.decode("latin-1"), _BODY_LINE)
+    return b"quoted-printable", qp.replace("\n", "\r\n").encode("ascii")
 
 
 def _boundary(*parts: bytes) -> bytes:
