@@ -88,11 +88,13 @@ def tick(
         report.syncs = _hourly_syncs(db, settings, now=now)
         report.pulled = _daily_pull(db, now=now)
         with db.session() as session:
-            running = session.scalars(
-                select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.id)
+            running = session.execute(
+                select(Campaign.id, Campaign.name)
+                .where(Campaign.status == "active")
+                .order_by(Campaign.id)
             ).all()
-        for campaign_id in running:
-            report.campaigns[_name(db, campaign_id)] = _advance(db, campaign_id, deliver, now)
+        for campaign_id, name in running:
+            report.campaigns[name] = _advance(db, campaign_id, deliver, now)
         report.finished = _finish(db, now=now)
         report.resumed = _resume_abandoned_sends(db, deliver, now=now)
         report.rescored = _hourly_rescore(db, now=now)
@@ -320,13 +322,6 @@ def _release_lease(db: Database, holder: str) -> None:
             .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.owner == holder)
             .values(owner=None, until=None)
         )
-
-
-def _name(db: Database, campaign_id: int) -> str:
-    with db.session() as session:
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        return campaign.name
 
 
 def run_tick(db: Database, settings: Settings, *, now: datetime) -> TickReport:
