@@ -3,14 +3,15 @@ sink, next to a floor measured in the same run (plain smtplib sending the same m
 already rendered, over as many connections).
 
     .venv/bin/python -m bench.mailings [--messages 100000] [--connections 4]
-        [--backend sqlite|postgresql] [--quick] [--out FILE] [--keep]
+        [--backend sqlite|postgresql] [--quick] [--unique-bodies] [--out FILE] [--keep]
 
 Off the clock, the run builds a fresh marketing database (a SQLite file under bench/out/, or a
 PostgreSQL database made from KITH_BENCH_POSTGRES_URL and dropped afterwards), imports N
 subscribers and a static group holding them through kith's import services, and writes a
 mailing whose subject and HTML use `first_name`, a personalization field (`fields.city`), a
-link and `unsubscribe_url`. Then two figures, each in a child process of its own (so its peak
-RSS is its own) and each against a fresh sink process (bench.mail_floor):
+link and `unsubscribe_url` (with --unique-bodies, also `email`, so that no two recipients share
+a body: see kith.marketing.mailings.body_cache). Then two figures, each in a child process of
+its own (so its peak RSS is its own) and each against a fresh sink process (bench.mail_floor):
 - kith: `request_send` + `send_mailing_now` over `SmtpTransport` with C connections: the
   whole send (writing the deliveries, claiming, rendering, sending, settling);
 - floor: the messages kith sent, rendered again with kith's MessageBuilder off the clock, then
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     with marketing_database(args.backend, postgres_url, keep=args.keep) as url:
         started = perf_counter()
-        mailing_id = prepare(url, count)
+        mailing_id = prepare(url, count, unique_bodies=args.unique_bodies)
         say(
             f"prepared {count:,} subscribers, a group and a mailing in "
             f"{perf_counter() - started:.1f} s (not timed)"
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": describe(postgres_url if args.backend == "postgresql" else None),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "backend": args.backend,
+        "unique_bodies": args.unique_bodies,
         "messages": count,
         "connections": args.connections,
         "figure": figure,
@@ -122,6 +124,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections (4)")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="1,000 messages")
+    parser.add_argument(
+        "--unique-bodies",
+        action="store_true",
+        help="a body no two recipients share (the HTML shows each one's address)",
+    )
     parser.add_argument("--out", type=Path, default=OUT / "mailings.json", help="JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     # a measured step in a child process: --phase NAME CONFIG.json RESULT.json
@@ -177,7 +184,7 @@ def marketing_database(backend: str, postgres_url: str, *, keep: bool) -> Iterat
         admin.dispose()
 
 
-def prepare(url: str, count: int) -> int:
+def prepare(url: str, count: int, *, unique_bodies: bool = False) -> int:
     """Import `count` subscribers, a static group of them all and the mailing; its id."""
     from kith.db import Database
     from kith.marketing.group_members import change_members
@@ -197,7 +204,9 @@ def prepare(url: str, count: int) -> int:
         draft = MailingDraft(
             name="Spring meetup",
             subject=SUBJECT,
-            html=HTML,
+            html=HTML.replace("</body>", "<p>Sent to {{ email }}.</p>\n</body>")
+            if unique_bodies
+            else HTML,
             include=[GROUP],
             from_address="news@bench.example.org",
             from_name="Kith Bench",

@@ -5,7 +5,9 @@ policy, header by header and part by part, but for the random MIME boundary."""
 from __future__ import annotations
 
 import re
+import smtplib
 from email.message import EmailMessage
+from email.quoprimime import body_encode
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,8 @@ from kith.marketing.mailings.transport import (
     PLAIN_ADDRESS,
     PLAIN_MESSAGE_ID,
     PLAIN_TEXT,
+    _dot_stuffed,
+    _quoted_printable,
     alternative_body,
     header_line,
     message_bytes,
@@ -84,3 +88,37 @@ def test_the_alternative_body_is_what_email_message_writes(text: str, html: str)
     written = alternative_body(text, html)
 
     assert BOUNDARY.sub(b"B", written) == BOUNDARY.sub(b"B", expected)
+
+
+# Quoted-printable is written by transport._quoted_printable rather than by quoprimime (whose
+# translation of every character cost most of a message): the same lines, soft breaks included.
+qp_lines = st.lists(
+    st.lists(st.sampled_from([*list("ab= \t.é\x0b\x85"), "=3D", "€"]), max_size=90).map("".join),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=qp_lines)
+def test_quoted_printable_lines_are_quoprimimes(lines: list[str]) -> None:
+    raw = [piece for line in lines for piece in line.encode("utf-8").splitlines() or [b""]]
+    pieces: list[str] = []
+    _quoted_printable(raw, pieces)
+    body = (b"\n".join(raw) + b"\n").decode("latin-1")
+    assert "\n".join([*pieces, ""]) == body_encode(body, 78)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.sampled_from([b".", b"\r\n", b"\n", b"a", b"..", b"\r"]), max_size=12))
+def test_dots_are_doubled_and_the_end_marked_as_smtplib_does(data: list[bytes]) -> None:
+    message = b"".join(data)
+    quoted = re.sub(rb"(?m)^\.", b"..", message)  # smtplib's _quote_periods
+    quoted = quoted if quoted.endswith(b"\r\n") else quoted + b"\r\n"
+    assert _dot_stuffed(message) == quoted + b".\r\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.from_regex(PLAIN_ADDRESS, fullmatch=True))
+def test_smtplib_writes_a_plain_address_as_it_is_so_deliver_may_too(address: str) -> None:
+    assert smtplib.quoteaddr(address) == f"<{address}>"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kith.errors import InvalidInput
-from kith.signing import BadSignature, sign, verify
+from kith.signing import BadSignature, Signer, verify
 
 PURPOSES = {
     "open": b"kith.mailing.open.v1",
@@ -52,23 +54,37 @@ class LinkMaker:
 
         `unsubscribe` is the delivery's unsubscribe URL when the caller has made it already.
         """
-        unsubscribe = unsubscribe or self.unsubscribe_url(delivery_id)
-
-        def redirect(link: re.Match[str]) -> str:
-            target = html.unescape(link.group(3)).strip()
-            if not target.lower().startswith(("http://", "https://")) or target == unsubscribe:
-                return link.group(0)
-            quote = link.group(2)
-            tracked = html.escape(self.click_url(delivery_id, target), quote=True)
-            return f"{link.group(1)}{quote}{tracked}{quote}"
-
-        tracked = _LINK.sub(redirect, body)
-        pixel = f'<img src="{self.open_url(delivery_id)}" width="1" height="1" alt="">'
-        parts = _BODY_END.split(tracked, maxsplit=1)
-        return f"{parts[0]}{pixel}</body>{parts[1]}" if len(parts) == 2 else tracked + pixel
+        return track_links(
+            body,
+            unsubscribe or self.unsubscribe_url(delivery_id),
+            self.open_url(delivery_id),
+            lambda url: self.click_url(delivery_id, url),
+        )
 
     def _token(self, kind: str, **payload: Any) -> str:
-        return sign(payload, key=self.key, purpose=PURPOSES[kind])
+        return self._signers[kind].sign(payload)
+
+    @cached_property
+    def _signers(self) -> dict[str, Signer]:
+        """One Signer a kind of link: a message signs three links, a send 3 a recipient."""
+        return {kind: Signer(self.key, purpose) for kind, purpose in PURPOSES.items()}
+
+
+def track_links(body: str, unsubscribe: str, open_url: str, click_url: Callable[[str], str]) -> str:
+    """`body` with each web link but `unsubscribe` going through `click_url(link)`, and the
+    pixel of `open_url` before </body> (LinkMaker.track with the delivery's URLs)."""
+
+    def redirect(link: re.Match[str]) -> str:
+        target = html.unescape(link.group(3)).strip()
+        if not target.lower().startswith(("http://", "https://")) or target == unsubscribe:
+            return link.group(0)
+        quote = link.group(2)
+        return f"{link.group(1)}{quote}{html.escape(click_url(target), quote=True)}{quote}"
+
+    tracked = _LINK.sub(redirect, body)
+    pixel = f'<img src="{open_url}" width="1" height="1" alt="">'
+    parts = _BODY_END.split(tracked, maxsplit=1)
+    return f"{parts[0]}{pixel}</body>{parts[1]}" if len(parts) == 2 else tracked + pixel
 
 
 def read_link(token: str, kind: str, *, key: bytes) -> dict[str, Any]:

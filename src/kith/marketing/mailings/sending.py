@@ -270,7 +270,7 @@ class MailingSender:
             return
         result = sender.send(
             message.data,
-            sender=renderer.mailing.from_address,
+            sender=renderer.from_address,
             recipient=delivery.email,
             key=delivery_key(delivery.id),
         )

@@ -15,10 +15,8 @@ value renders empty, or as its `default`: `{{ first_name | default("there") }}`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, nodes
@@ -112,6 +110,9 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
                 f"{part}, line {applied.lineno}: attr({named[0]!r}) reaches an internal attribute"
             )
     template = environment.from_string(tree)
+    # the environment's globals (range, dict, ...) as a plain dict: every render copies them
+    # into its context, and reading them through Jinja2's ChainMap cost as much as the render
+    template.globals = dict(template.globals)
     compiled = CompiledTemplate(source, template)
     try:
         compiled.render(SAMPLE)
@@ -139,49 +140,3 @@ def _column(source: str, line: int, text: str) -> int:
     lines = source.splitlines() or [""]
     found = lines[min(line, len(lines)) - 1].find(text)
     return found + 1 if found >= 0 else 1
-
-
-class _TextOfHtml(HTMLParser):
-    """The readable text of an HTML body, links written out: the plain-text part's default."""
-
-    _BREAKS = frozenset(("p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"))
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._href: str | None = None
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script", "head", "title"):
-            self._skip += 1
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
-        elif tag == "a":
-            self._href = dict(attrs).get("href")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head", "title"):
-            self._skip = max(0, self._skip - 1)
-        elif tag == "a" and self._href:
-            self.parts.append(f" ({self._href})")
-            self._href = None
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-    def updatepos(self, i: int, j: int) -> int:
-        """Where parsing goes on (`j`), without counting lines and columns on the way:
-        getpos() is never asked for here, and the counting took a tenth of a message's time."""
-        return j
-
-
-def text_of_html(html: str) -> str:
-    parser = _TextOfHtml()
-    parser.feed(html)
-    parser.close()
-    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip() + "\n"

@@ -38,7 +38,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import SMTP, default
-from email.quoprimime import body_encode
+from email.quoprimime import quote as quoted_byte
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -293,9 +293,14 @@ def alternative_body(text: str, html: str) -> bytes:
     serialise to with the SMTP policy (the HTML part's own MIME-Version header included), but
     for the boundary, which is random there too.
     """
-    text_encoding, text_body = _encoded_text(text)
-    html_encoding, html_body = _encoded_text(html)
-    boundary = _boundary(text_body, html_body)
+    return alternative_of(encoded_part(text), encoded_part(html))
+
+
+def alternative_of(text: tuple[bytes, bytes], html: tuple[bytes, bytes]) -> bytes:
+    """alternative_body of parts already encoded by `encoded_part`."""
+    text_encoding, text_body = text
+    html_encoding, html_body = html
+    boundary = _boundary(text, html)
     return b"".join(
         (
             b"MIME-Version: 1.0\r\n",
@@ -314,34 +319,97 @@ def alternative_body(text: str, html: str) -> bytes:
     )
 
 
-def _encoded_text(text: str) -> tuple[bytes, bytes]:
+def encoded_part(text: str) -> tuple[bytes, bytes]:
     """A text part's transfer encoding and body, chosen as email.contentmanager chooses: as it
     is (7bit or 8bit) when no line exceeds 78 bytes, else quoted-printable or, when that would
     be longer for the first ten lines, base64."""
     lines = text.encode("utf-8").splitlines()
-    if max((len(line) for line in lines), default=0) <= _BODY_LINE:
+    if max(map(len, lines), default=0) <= _BODY_LINE:
         body = b"\r\n".join(lines) + b"\r\n"
         return (b"7bit" if body.isascii() else b"8bit"), body
-    sniff = b"\n".join(lines[:10]) + b"\n"
-    sniff_qp = body_encode(sniff.decode("latin-1"), _BODY_LINE)
-    normal = b"\n".join(lines) + b"\n"
-    if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
+    # the package compares the first ten lines' quoted-printable with their base64 (lengths
+    # with "\n" line ends): their pieces are the first pieces of the whole body's
+    pieces: list[str] = []
+    _quoted_printable(lines[:10], pieces)
+    sniff_bytes = sum(map(len, lines[:10])) + len(lines[:10])
+    sniff_qp = sum(map(len, pieces)) + len(pieces)
+    if sniff_qp > 4 * ((sniff_bytes + 2) // 3) + 1:  # len(binascii.b2a_base64(sniff))
+        normal = b"\n".join(lines) + b"\n"
         chunk = _BODY_LINE // 4 * 3
         encoded = b"".join(
             binascii.b2a_base64(normal[start : start + chunk])
             for start in range(0, len(normal), chunk)
         )
         return b"base64", encoded.replace(b"\n", b"\r\n")
-    # ten lines or fewer: the sample was the whole text
-    qp = sniff_qp if len(lines) <= 10 else body_encode(normal.decode("latin-1"), _BODY_LINE)
-    return b"quoted-printable", qp.replace("\n", "\r\n").encode("ascii")
+    _quoted_printable(lines[10:], pieces)
+    pieces.append("")  # the body's last line break
+    return b"quoted-printable", "\r\n".join(pieces).encode("ascii")
 
 
-def _boundary(*parts: bytes) -> bytes:
-    """A random boundary like the email package's (15 '=', 19 digits, '=='), in no part."""
+# quoprimime's body table (its _QUOPRI_BODY_ENCODE_MAP): printable ASCII but "=", tab and the
+# line ends as they are, any other byte as =XX; and the bytes it keeps, with "=" (replaced)
+_QP_TABLE = [
+    chr(byte) if (32 <= byte < 127 and byte != 61) or byte in b"\t\r\n" else f"={byte:02X}"
+    for byte in range(256)
+]
+_QP_KEPT = bytes(range(32, 127)) + b"\t\r\n"
+_QP_LAST = _BODY_LINE - 1  # a piece's characters before its soft line break ("=")
+
+
+def _quoted_printable(lines: list[bytes], pieces: list[str]) -> None:
+    """Add the quoted-printable pieces of `lines` (UTF-8 bytes, no line ends) to `pieces`:
+    the lines of quoprimime.body_encode(..., 78), each soft line break ("=" and the line end)
+    ending a piece. The same steps as body_encode, but that its translation table is left for
+    text that needs more than "=" encoded: the table took most of the time."""
+    if not lines:
+        return
+    joined = b"\n".join(lines)
+    body = joined.decode("latin-1")
+    if joined.translate(None, _QP_KEPT):
+        body = body.translate(_QP_TABLE)
+    else:
+        body = body.replace("=", "=3D")
+    for line in body.split("\n"):
+        length = len(line)
+        if length <= _BODY_LINE and line[-1:] not in (" ", "\t"):
+            pieces.append(line)  # most lines: nothing to break or to protect
+            continue
+        start = 0
+        last_start = length - 1 - _BODY_LINE
+        while start <= last_start:
+            stop = start + _QP_LAST
+            if line[stop - 2] == "=":  # not inside an escape sequence
+                pieces.append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                pieces.append(line[start:stop])
+                start = stop - 1
+            else:
+                pieces.append(line[start:stop] + "=")
+                start = stop
+        if line and line[-1] in " \t":  # whitespace at the end of a line must show
+            room = start - last_start
+            if room >= 3:
+                pieces.append(line[start:-1] + quoted_byte(line[-1]))
+            elif room == 2:  # the whitespace, then a soft line break before the line end
+                pieces.append(line[start:] + "=")
+                pieces.append("")
+            else:
+                pieces.append(line[start:-1] + "=")
+                pieces.append(quoted_byte(line[-1]))
+        else:
+            pieces.append(line[start:])
+
+
+def _boundary(*parts: tuple[bytes, bytes]) -> bytes:
+    """A random boundary like the email package's (15 '=', 19 digits, '=='), in no part.
+
+    Only a part sent as it is (7bit, 8bit) can hold one: quoted-printable writes '=' before two
+    hex digits or a line end, base64 only at the end of a line, and never 15 in a row.
+    """
     while True:
         boundary = b"===============%019d==" % random.randrange(sys.maxsize)
-        if not any(boundary in part for part in parts):
+        if not any(boundary in body for encoding, body in parts if encoding in (b"7bit", b"8bit")):
             return boundary
 
 
@@ -363,6 +431,48 @@ class _Connection(smtplib.SMTP):
         reply = super().getreply()
         self.last_reply = reply
         return reply
+
+    def deliver(self, sender: str, recipient: str, data: bytes, options: tuple[str, ...]) -> None:
+        """sendmail(sender, [recipient], data, mail_options=options): the same commands, and
+        the same exceptions and RSET or close on a refusal.
+
+        For plain addresses (PLAIN_ADDRESS: smtplib's quoteaddr leaves them as they are) the
+        commands are written directly: sendmail parses both addresses with the email package
+        for every message.
+        """
+        if options or not (PLAIN_ADDRESS.fullmatch(sender) and PLAIN_ADDRESS.fullmatch(recipient)):
+            self.sendmail(sender, [recipient], data, mail_options=options)
+            return
+        self.ehlo_or_helo_if_needed()
+        size = b" size=%d" % len(data) if self.does_esmtp and self.has_extn("size") else b""
+        code, reply = self._command(b"mail FROM:<%s>%s\r\n" % (sender.encode("ascii"), size))
+        if code != 250:
+            self._refused(code)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = self._command(b"rcpt TO:<%s>\r\n" % recipient.encode("ascii"))
+        if code not in (250, 251):
+            self._refused(code)
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = self._command(b"data\r\n")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)  # as smtplib's data(): no RSET here
+        self.send(_dot_stuffed(data))
+        code, reply = self.getreply()
+        if code != 250:
+            self._refused(code)
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _command(self, line: bytes) -> tuple[int, bytes]:
+        self.send(line)
+        return self.getreply()
+
+    def _refused(self, code: int) -> None:
+        """What sendmail does on a refusal: close after 421, else RSET for the next message."""
+        if code == 421:
+            self.close()
+            return
+        with suppress(smtplib.SMTPServerDisconnected):  # as smtplib's own _rset()
+            self.rset()
 
 
 class _SslConnection(_Connection, smtplib.SMTP_SSL):
@@ -440,7 +550,7 @@ class SmtpSender:
             reused = self._connection is not None
             connection = self._connect()
             try:
-                connection.sendmail(sender, [recipient], data, mail_options=options)
+                connection.deliver(sender, recipient, data, options)
             except smtplib.SMTPServerDisconnected as error:
                 self._discard()
                 if reused and not reconnected:
@@ -533,6 +643,19 @@ class SmtpSender:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as smtplib's data() sends it: a "." starting a line doubled (RFC 5321
+    4.5.2), ended by a line break and ".". smtplib finds those dots with a multi-line regular
+    expression tried at every byte, which cost more than the rest of a message's sending."""
+    if data.startswith(b"."):
+        data = b"." + data
+    if b"\n." in data:
+        data = data.replace(b"\n.", b"\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def _reply(code: int, text: bytes | str) -> str:
