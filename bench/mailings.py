@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{floor['render_seconds']:.1f} s)"
         )
     problems = _problems(count, kith, kith_accepted, floor, floor_accepted)
-    figure = _figure(count, args.connections, kith, floor)
+    figure = _figure(count, args.connections, args.backend, kith, floor)
     print_table(figure, args.backend)
     result = {
         "machine": describe(postgres_url if args.backend == "postgresql" else None),
@@ -235,11 +235,16 @@ def _against_sink(phase: str, config: dict[str, Any]) -> tuple[dict[str, Any], i
     """
     sink, port = start_sink()
     load_before = os.getloadavg()[0]
+    server_before = _postgres_cpu_seconds()
     try:
         result = _child(phase, {**config, "host": HOST, "port": port})
         result["sink_cpu_seconds"] = _cpu_seconds(sink.pid)
     finally:
         accepted = stop_sink(sink)
+    server_after = _postgres_cpu_seconds()
+    result["postgres_cpu_seconds"] = (
+        server_after - server_before if server_before and server_after else None
+    )
     result["load_average"] = [load_before, os.getloadavg()[0]]
     return result, accepted
 
@@ -251,6 +256,24 @@ def _cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds() -> float | None:
+    """The CPU time so far of a PostgreSQL server on this machine: every `postgres` process's
+    own, and that of its children that ended (a backend's, once its connection closed). None
+    when no server runs here. Whatever the server did for others in the meantime counts too."""
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:  # the process ended meanwhile
+            continue
+        if head.partition("(")[2] != "postgres":
+            continue
+        fields = rest.split()
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        found = True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def _child(phase: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -382,7 +405,7 @@ def _problems(
 
 
 def _figure(
-    count: int, connections: int, kith: dict[str, Any], floor: dict[str, Any]
+    count: int, connections: int, backend: str, kith: dict[str, Any], floor: dict[str, Any]
 ) -> dict[str, Any]:
     rate = count / kith["seconds"]
     floor_rate = count / floor["seconds"]
@@ -403,6 +426,10 @@ def _figure(
         "sink_cpu_us_per_message": _per_message(kith["sink_cpu_seconds"], count),
         "floor_cpu_us_per_message": _per_message(floor["cpu_seconds"], count),
         "floor_sink_cpu_us_per_message": _per_message(floor["sink_cpu_seconds"], count),
+        # the local PostgreSQL server's, while kith sent (None on SQLite: in kith's process)
+        "postgres_cpu_us_per_message": _per_message(kith["postgres_cpu_seconds"], count)
+        if backend == "postgresql"
+        else None,
         "load_average": {"kith": kith["load_average"], "floor": floor["load_average"]},
     }
 
@@ -427,9 +454,12 @@ def print_table(figure: dict[str, Any], backend: str) -> None:
         f"≥ {TARGET_RATE:,}/s{rate_missed}, ratio ≥ {TARGET_RATIO}{ratio_missed} |"
     )
     load = figure["load_average"]
+    server = figure["postgres_cpu_us_per_message"]
     say(
         f"\nCPU per message: kith {figure['cpu_us_per_message']} µs (its sink "
-        f"{figure['sink_cpu_us_per_message']} µs); floor {figure['floor_cpu_us_per_message']} µs "
+        f"{figure['sink_cpu_us_per_message']} µs"
+        + ("" if server is None else f", the PostgreSQL server {server} µs")
+        + f"); floor {figure['floor_cpu_us_per_message']} µs "
         f"(its sink {figure['floor_sink_cpu_us_per_message']} µs). Load average (1 min) before "
         f"and after: kith {load['kith'][0]:.1f}, {load['kith'][1]:.1f}; floor "
         f"{load['floor'][0]:.1f}, {load['floor'][1]:.1f}"

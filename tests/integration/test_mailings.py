@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kith.config import Settings
 from kith.db import Database
@@ -241,6 +241,62 @@ def test_a_send_killed_midway_and_resumed_delivers_every_address_exactly_once(
     assert sorted(delivered) == sorted(f"p{n}@example.org" for n in range(40))
     with marketing.session() as session:
         assert mailing_report(session, mailing_id)["totals"]["sent"] == 40
+
+
+SLOW_SETTLEMENT = """
+CREATE FUNCTION slow_settlement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$;
+CREATE TRIGGER slow_settlement BEFORE UPDATE ON deliveries
+FOR EACH ROW WHEN (NEW.status = 'sent') EXECUTE FUNCTION slow_settlement();
+"""
+
+
+def test_a_message_is_handed_over_only_once_the_one_before_it_is_settled(
+    marketing: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """On PostgreSQL a settlement runs while the next envelope goes out; the next message's
+    data must still wait for its commit, or a kill would leave two messages in doubt."""
+    with marketing.bulk_transaction() as session:
+        import_subscribers(
+            session,
+            csv_rows(
+                "email,remote_id,first_name,last_name,status",
+                *(f"q{n}@example.org,Q{n},Q{n},," for n in range(30)),
+            ),
+            now=NOW,
+        )
+    with marketing.transaction() as session:
+        group = create_group(session, "Queue", now=NOW)
+        change_members(
+            session, group, csv_rows("remote_id", *(f"Q{n}" for n in range(30))), now=NOW
+        )
+    mailing_id = new_mailing(marketing, include=["Queue"], exclude=[])
+    if not marketing.is_sqlite:  # each commit slowed, so that a message not waiting would show
+        with marketing.transaction() as session:
+            session.execute(text(SLOW_SETTLEMENT))
+    unsettled: list[set[str]] = []  # at each message's arrival: earlier ones not yet recorded
+
+    def check(_message: object) -> None:
+        accepted = {message.recipients[0] for message in smtp_sink.messages}
+        with marketing.session() as session:
+            sent = set(session.scalars(select(Delivery.email).where(Delivery.status == "sent")))
+        unsettled.append(accepted - sent)
+
+    for number in range(1, 31):
+        smtp_sink.on_message(number, check)
+    with marketing.transaction() as session:
+        request_send(session, mailing_id, SendOptions(), now=NOW)
+
+    send_mailing_now(
+        marketing,
+        settings_for(settings),
+        mailing_id,
+        transport=SmtpTransport(smtp_sink.config(connections=1)),
+        clock=lambda: NOW,
+    )
+
+    assert len(unsettled) == 30
+    assert unsettled == [set()] * 30
 
 
 # --- links -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -42,6 +43,11 @@ class Ledger:
     and a statement built anew per message cost more than rendering the message. Claims and
     settlements go one step further, straight to the driver (`_Claim`, `_Settlement`).
     `write_turn` (SQLite only) lets one thread of the send write at a time.
+
+    A settlement may also be left to run on the ledger's own thread (`settle(..., later=True)`)
+    while the sending thread goes on with the next message's envelope; `settled()` waits for
+    it, and every other use of the connection waits for it first. A ledger is a context
+    manager: leaving it waits for the last settlement.
     """
 
     def __init__(
@@ -57,12 +63,31 @@ class Ledger:
         self._write_turn = write_turn
         self._claim = _Claim(connection)
         self._settlement = _Settlement(connection)
+        self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kith-settle")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.settled()
+        finally:
+            self._later.shutdown()
+
+    def settled(self) -> None:
+        """Wait for the settlement left running by `settle(..., later=True)`; its error, if any,
+        is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _writing(self) -> AbstractContextManager[object]:
         return self._write_turn if self._write_turn is not None else nullcontext()
 
     def claim(self) -> list[Claimed]:
         """The next few pending deliveries, marked `sending` by this thread (at most once)."""
+        self.settled()
         with self._writing(), self.connection.begin():
             return self._claim.run(self.mailing_id, self.clock())
 
@@ -75,9 +100,12 @@ class Ledger:
         attempts: int,
         message_id: str | None = None,
         bounced: bool = False,
+        later: bool = False,
     ) -> None:
-        """Record how a delivery ended, committed before this returns; `bounced` (a permanent
-        refusal by the mail server) also marks its subscriber bounced."""
+        """Record how a delivery ended, committed before this returns, or with `later` by the
+        ledger's thread (see `settled`); `bounced` (a permanent refusal by the mail server)
+        also marks its subscriber bounced, at once."""
+        self.settled()
         now = self.clock()
         values = {
             "delivery_id": delivery.id,
@@ -88,8 +116,10 @@ class Ledger:
             "settled_at": now,
         }
         if not bounced:
-            with self._writing():
-                self._settlement.run(values)
+            if later:
+                self._pending = self._later.submit(self._settle, values)
+            else:
+                self._settle(values)
             return
         with self._writing(), self.connection.begin():  # rare: two updates, one transaction
             self.connection.execute(_SETTLE, values)
@@ -99,7 +129,12 @@ class Ledger:
                 .values(status="bounced", updated_at=now)
             )
 
+    def _settle(self, values: dict[str, Any]) -> None:
+        with self._writing():
+            self._settlement.run(values)
+
     def renew_lease(self, owner: str, until: datetime) -> None:
+        self.settled()
         with self._writing(), self.connection.begin():
             self.connection.execute(
                 update(Mailing)

@@ -9,12 +9,15 @@ after.
 
 Each sending thread keeps one database connection for its claims and settlements (ledger.py):
 a claim marks a few pending deliveries `sending` in one transaction, and every message is
-settled in a transaction of its own, committed before the thread sends its next message
-(messages.py renders it). So a kill leaves
-at most one message per connection sent but unsettled. (Settling several messages per commit
-would be cheaper, but a kill would then leave every accepted message of the batch in doubt,
-and each would be sent again.) On SQLite the threads take turns at the write lock in-process,
-rather than sleeping in SQLite's busy handler.
+settled in a transaction of its own, committed before the thread hands over its next message
+(messages.py renders it). So a kill leaves at most one message per connection sent but
+unsettled. Two things overlap without changing that: the next message is rendered while the
+server takes the last one's data, and on PostgreSQL the settlement's commit (a round trip to
+the server) runs while the next message's envelope goes out, its data waiting for the
+commit. (Settling several messages per commit would be cheaper, but a kill would then leave
+every accepted message of the batch in doubt, and each would be sent again.) On SQLite
+the threads take turns at the write lock in-process, rather than sleeping in SQLite's busy
+handler.
 
 A send killed midway is resumed by sending again. Deliveries it left claimed but unsettled are
 in doubt: the outbox tells exactly whether they went; over SMTP they are sent again with the
@@ -44,7 +47,12 @@ from kith.marketing.compound import community_groups_in
 from kith.marketing.mailings.definition import get_mailing, mailing_groups
 from kith.marketing.mailings.ledger import Claimed, Ledger
 from kith.marketing.mailings.links import LinkMaker
-from kith.marketing.mailings.messages import MessageBuilder, delivery_key
+from kith.marketing.mailings.messages import (
+    MessageBuilder,
+    RenderedMessage,
+    SubscriberFields,
+    delivery_key,
+)
 from kith.marketing.mailings.recipients import iter_recipients, recipients_query
 from kith.marketing.mailings.transport import (
     Sender,
@@ -241,10 +249,8 @@ class MailingSender:
                 with self.db.engine.connect() as connection, self.transport.open() as sender:
                     connection.execution_options(sqlite_begin="IMMEDIATE")
                     ledger = Ledger(connection, self.mailing_id, self.clock, write_turn)
-                    while claimed := ledger.claim():
-                        for delivery in claimed:
-                            self._send_one(sender, renderer, ledger, delivery)
-                            self._renew_lease(ledger)
+                    with ledger:
+                        self._send_claimed(sender, renderer, ledger)
             except BaseException as error:  # reported by the thread that started the workers
                 failures.append(error)
 
@@ -256,23 +262,42 @@ class MailingSender:
         if failures:
             raise failures[0]
 
+    def _send_claimed(self, sender: Sender, renderer: MessageBuilder, ledger: Ledger) -> None:
+        while claimed := ledger.claim():
+            made = _Made(renderer)
+            for delivery, following in zip(claimed, [*claimed[1:], None], strict=True):
+                self._send_one(sender, made, ledger, delivery, following)
+                self._renew_lease(ledger)
+
     def _send_one(
-        self, sender: Sender, renderer: MessageBuilder, ledger: Ledger, delivery: Claimed
+        self,
+        sender: Sender,
+        made: _Made,
+        ledger: Ledger,
+        delivery: Claimed,
+        following: Claimed | None,
     ) -> None:
-        """Render, send and settle one delivery; settled before the thread sends another."""
+        """Render, send and settle one delivery.
+
+        The settlement runs while the next message's envelope goes to the server, and is
+        committed before that message's data is written (`before_data`): a message is never
+        handed over while the one before it on this connection is unsettled. The `following`
+        delivery's message is made while the server takes this one.
+        """
         if delivery.subscriber is None:
             ledger.settle(delivery, "failed", "the subscriber was deleted", attempts=0)
             return
-        try:
-            message = renderer.render(delivery.id, delivery.email, delivery.subscriber)
-        except Exception as error:  # a template failing for this recipient fails it alone
-            ledger.settle(delivery, "failed", f"rendering: {error}", attempts=0)
+        message = made.take(delivery)
+        if isinstance(message, Exception):  # a template failing for this recipient fails it alone
+            ledger.settle(delivery, "failed", f"rendering: {message}", attempts=0)
             return
         result = sender.send(
             message.data,
-            sender=renderer.from_address,
+            sender=made.renderer.from_address,
             recipient=delivery.email,
             key=delivery_key(delivery.id),
+            before_data=ledger.settled,
+            meanwhile=None if following is None else lambda: made.ahead(following),
         )
         ledger.settle(
             delivery,
@@ -282,6 +307,8 @@ class MailingSender:
             message_id=message.message_id,
             # a permanent refusal by the mail server: the address bounced
             bounced=result.status == "failed",
+            # PostgreSQL's commit is a round trip to the server, spent on the next envelope
+            later=not self.db.is_sqlite,
         )
 
     def _finish(self) -> None:
@@ -356,3 +383,33 @@ def send_mailing_now(
         connections=transport.connections,
     )
     return sender.run()
+
+
+class _Made:
+    """A sending thread's messages, the next one made ahead while the server takes the last.
+
+    Making a message has no effect outside it, so one made ahead and never sent (the thread
+    stopped) is simply dropped; a rendering error is kept as the recipient's outcome.
+    """
+
+    def __init__(self, renderer: MessageBuilder) -> None:
+        self.renderer = renderer
+        self._ahead: tuple[int, RenderedMessage | Exception] | None = None
+
+    def ahead(self, delivery: Claimed) -> None:
+        if delivery.subscriber is not None:
+            self._ahead = delivery.id, self._make(delivery, delivery.subscriber)
+
+    def take(self, delivery: Claimed) -> RenderedMessage | Exception:
+        """The delivery's message, or why it could not be made."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == delivery.id:
+            return ahead[1]
+        assert delivery.subscriber is not None  # the caller settles a deleted one first
+        return self._make(delivery, delivery.subscriber)
+
+    def _make(self, delivery: Claimed, subscriber: SubscriberFields) -> RenderedMessage | Exception:
+        try:
+            return self.renderer.render(delivery.id, delivery.email, subscriber)
+        except Exception as error:
+            return error

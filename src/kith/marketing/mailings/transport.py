@@ -40,7 +40,7 @@ from email.parser import BytesHeaderParser
 from email.policy import SMTP, default
 from email.quoprimime import quote as quoted_byte
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kith.errors import InvalidInput, KithError
@@ -210,12 +210,24 @@ class Sender(Protocol):
     """Delivers messages one at a time; used by one thread only."""
 
     def send(
-        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str
+        self,
+        message: EmailMessage | bytes,
+        *,
+        sender: str,
+        recipient: str,
+        key: str,
+        before_data: Callable[[], object] | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> DeliveryResult:
         """Deliver `message` to `recipient` (the envelope, whatever its headers say).
 
         `message` is an EmailMessage, or bytes already rendered with CRLF line endings.
         `key` is unique per (mailing, address): the outbox's file name, ignored by SMTP.
+        `before_data` is called before the message can be delivered (over SMTP: after the
+        envelope, before the data; an error it raises ends the send with nothing delivered).
+        `meanwhile`, which must not raise, is called once before send returns: over SMTP while
+        the server takes the message (after its data, before the reply), so that the caller's
+        next message is made while the server works on this one.
         """
         ...
 
@@ -432,15 +444,25 @@ class _Connection(smtplib.SMTP):
         self.last_reply = reply
         return reply
 
-    def deliver(self, sender: str, recipient: str, data: bytes, options: tuple[str, ...]) -> None:
+    def deliver(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        options: tuple[str, ...],
+        hooks: _Hooks,
+    ) -> None:
         """sendmail(sender, [recipient], data, mail_options=options): the same commands, and
-        the same exceptions and RSET or close on a refusal.
+        the same exceptions and RSET or close on a refusal; `hooks.before_data()` is called
+        once the envelope is accepted and `hooks.meanwhile()` once the data is written, while
+        the server takes it.
 
         For plain addresses (PLAIN_ADDRESS: smtplib's quoteaddr leaves them as they are) the
         commands are written directly: sendmail parses both addresses with the email package
         for every message.
         """
         if options or not (PLAIN_ADDRESS.fullmatch(sender) and PLAIN_ADDRESS.fullmatch(recipient)):
+            hooks.before_data()
             self.sendmail(sender, [recipient], data, mail_options=options)
             return
         self.ehlo_or_helo_if_needed()
@@ -456,7 +478,13 @@ class _Connection(smtplib.SMTP):
         code, reply = self._command(b"data\r\n")
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)  # as smtplib's data(): no RSET here
+        try:
+            hooks.before_data()
+        except BaseException:
+            self.close()  # mid-DATA: only closing ends it without a message
+            raise
         self.send(_dot_stuffed(data))
+        hooks.meanwhile()
         code, reply = self.getreply()
         if code != 250:
             self._refused(code)
@@ -533,12 +561,28 @@ class SmtpSender:
         self._connection: _Connection | None = None
 
     def send(
-        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str = ""
+        self,
+        message: EmailMessage | bytes,
+        *,
+        sender: str,
+        recipient: str,
+        key: str = "",
+        before_data: Callable[[], object] | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> DeliveryResult:
         """Deliver to one recipient, retrying temporary failures with exponential backoff.
 
         Raises SmtpUnavailable when no connection can be opened (see the module docstring).
         """
+        hooks = _Hooks(_Once(before_data), _Once(meanwhile))
+        try:
+            return self._send(message, sender, recipient, hooks)
+        finally:
+            hooks.meanwhile()  # when the data was never written (a refusal, a retry)
+
+    def _send(
+        self, message: EmailMessage | bytes, sender: str, recipient: str, hooks: _Hooks
+    ) -> DeliveryResult:
         _check_envelope(sender, recipient)
         data = message_bytes(message)
         # an address outside ASCII needs the server's SMTPUTF8; smtplib refuses without it
@@ -550,7 +594,7 @@ class SmtpSender:
             reused = self._connection is not None
             connection = self._connect()
             try:
-                connection.deliver(sender, recipient, data, options)
+                connection.deliver(sender, recipient, data, options, hooks)
             except smtplib.SMTPServerDisconnected as error:
                 self._discard()
                 if reused and not reconnected:
@@ -645,6 +689,25 @@ class SmtpSender:
             self._connection = None
 
 
+class _Hooks(NamedTuple):
+    """What Sender.send calls on the way (see there)."""
+
+    before_data: _Once
+    meanwhile: _Once
+
+
+class _Once:
+    """A callable that calls `function` the first time only (or nothing, for None)."""
+
+    def __init__(self, function: Callable[[], object] | None) -> None:
+        self._function = function
+
+    def __call__(self) -> None:
+        function, self._function = self._function, None
+        if function is not None:
+            function()
+
+
 def _dot_stuffed(data: bytes) -> bytes:
     """The message as smtplib's data() sends it: a "." starting a line doubled (RFC 5321
     4.5.2), ended by a line break and ".". smtplib finds those dots with a multi-line regular
@@ -702,7 +765,25 @@ class OutboxSender:
         self.folder = folder
 
     def send(
-        self, message: EmailMessage | bytes, *, sender: str, recipient: str, key: str
+        self,
+        message: EmailMessage | bytes,
+        *,
+        sender: str,
+        recipient: str,
+        key: str,
+        before_data: Callable[[], object] | None = None,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> DeliveryResult:
+        if before_data is not None:
+            before_data()
+        try:
+            return self._write(message, sender, recipient, key)
+        finally:
+            if meanwhile is not None:
+                meanwhile()
+
+    def _write(
+        self, message: EmailMessage | bytes, sender: str, recipient: str, key: str
     ) -> DeliveryResult:
         _check_envelope(sender, recipient)
         path = _outbox_path(self.folder, key)
