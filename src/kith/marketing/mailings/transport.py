@@ -290,8 +290,11 @@ def header_line(name: str, value: str, plain: re.Pattern[str] | None = PLAIN_TEX
     `plain` is the form for which the email package leaves the value as it is (PLAIN_TEXT for
     unstructured headers, PLAIN_ADDRESS for To, PLAIN_MESSAGE_ID; None: no such form); other
     values are parsed and folded by the package (RFC 2047 words for non-ASCII text, folding
-    beyond 998 characters).
+    beyond 998 characters). A line break anywhere is refused, as the package refuses one
+    inside a value (it lets a value end with one, which would end the headers there).
     """
+    if "\r" in value or "\n" in value:
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
     fits = len(name) + len(value) + 2 <= _MAX_LINE
     if plain is not None and fits and plain.fullmatch(value) and "=?" not in value:
         return f"{name}: {value}\r\n".encode("ascii")
