@@ -19,7 +19,7 @@ from kith.demo.accounts import create_demo_logins
 from kith.demo.community import SUPER_ADMIN_EMAIL
 from kith.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, Throttled
 from kith.marketing import accounts as marketing_accounts
-from kith.web.accounts import FAILURE_LIMIT, LOCK_TIME, sign_in
+from kith.web.accounts import FAILURE_LIMIT, LOCK_TIME, get_account, sign_in
 from tests.integration.community_world import add_member
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -150,6 +150,38 @@ def test_kith_users_create_asks_for_the_password_or_prints_a_generated_one_once(
         ("community", "sam@example.org", "super_admin"),
     ]
     assert password not in listed.stdout
+
+
+def test_kith_users_set_password_replaces_it_ends_the_sessions_and_lifts_the_lock(
+    kith: CliRunner, marketing_db: Database
+) -> None:
+    _marketer(marketing_db)
+    for _ in range(FAILURE_LIMIT):  # locked out
+        with pytest.raises(AuthenticationFailed):
+            sign_in(marketing_db, Account, "mia@example.org", "wrong password!", now=NOW)
+    with marketing_db.session() as session:
+        before = get_account(session, Account, "mia@example.org").session_version
+    new_password = "a new and long passphrase"
+    command = ["users", "set-password", "--side", "marketing", "--email"]
+
+    asked = kith.invoke(app, [*command, "MIA@example.org"], input=f"{new_password}\n" * 2)
+    unknown = kith.invoke(app, [*command, "nobody@example.org", "--generate"])
+    short = kith.invoke(app, [*command, "mia@example.org"], input="short\nshort\n")
+
+    assert asked.exit_code == 0, asked.output
+    assert "sessions have ended" in asked.output
+    assert unknown.exit_code != 0 and "no login has the email" in unknown.output
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
+    with pytest.raises(AuthenticationFailed):
+        sign_in(marketing_db, Account, "mia@example.org", PASSWORD, now=NOW)
+    account = sign_in(marketing_db, Account, "mia@example.org", new_password, now=NOW)
+    assert account.session_version == before + 1  # cookies of the old version stop working
+
+    generated = kith.invoke(app, [*command, "mia@example.org", "--generate"])
+
+    assert generated.exit_code == 0, generated.output
+    password = generated.stdout.split("Password: ")[1].split()[0]
+    assert sign_in(marketing_db, Account, "mia@example.org", password, now=NOW).id == account.id
 
 
 def test_the_demo_logins_open_both_sides_and_get_new_passwords_each_run(

@@ -67,6 +67,7 @@ def _print(report: DemoReport) -> None:
     say("   make serve, then sign in to the web admin (these passwords are shown once):")
     for login in report.logins:
         say(f"      {login}", highlight=False)
+    say("      (lost one? .venv/bin/kith users set-password --side marketing --email ...)")
     say(f"   http://127.0.0.1:8000/community/docs for the community API  (data: {data_dir})")
     say(
         f"   curl -H 'HLIAMKey: {issued.credential.iam_key}' -H 'HLPassword: {issued.password}' "

@@ -1,4 +1,4 @@
-"""`kith users create|list`: the logins of the web admin on either side."""
+"""`kith users create|set-password|list`: the logins of the web admin on either side."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from kith.clock import utcnow
 from kith.community import accounts as community_accounts
 from kith.db import Database
 from kith.marketing import accounts as marketing_accounts
-from kith.web.accounts import AccountColumns, generate_password, list_accounts
+from kith.web.accounts import (
+    AccountColumns,
+    generate_password,
+    get_account,
+    list_accounts,
+    set_password,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Logins to the web admin (/marketing, /community).")
 
@@ -52,13 +58,7 @@ def create(
         raise typer.BadParameter(
             f"one of {', '.join(ROLES[side])} on {side.value}", param_hint="--role"
         )
-    password = (
-        generate_password()
-        if generate
-        else typer.prompt(
-            "Password (12 characters or more)", hide_input=True, confirmation_prompt=True
-        )
-    )
+    password = _new_password(generate)
     database, _, create_login = SIDES[side]
     db = database()
     with user_errors(), db.transaction() as session:
@@ -67,8 +67,46 @@ def create(
     db.dispose()
     console.print(f"Created the {side.value} login {address} ({role}).", highlight=False)
     if generate:
-        console.print(f"Password: {password}", highlight=False, markup=False)
-        console.print("Store it now: only its Argon2 hash is kept.", highlight=False)
+        _print_generated(password)
+
+
+def _new_password(generate: bool) -> str:
+    if generate:
+        return generate_password()
+    password: str = typer.prompt(
+        "Password (12 characters or more)", hide_input=True, confirmation_prompt=True
+    )
+    return password
+
+
+def _print_generated(password: str) -> None:
+    console.print(f"Password: {password}", highlight=False, markup=False)
+    console.print("Store it now: only its Argon2 hash is kept.", highlight=False)
+
+
+@app.command("set-password")
+def set_password_(
+    side: Side = typer.Option(..., "--side", help="The login's side."),
+    email: str = typer.Option(..., "--email", help="The login's email (any case)."),
+    generate: bool = typer.Option(
+        False, "--generate", help="Generate the password and print it once, instead of asking."
+    ),
+) -> None:
+    """A new password for a login: its sessions end and a lock after wrong passwords lifts."""
+    password = _new_password(generate)
+    database, model, _ = SIDES[side]
+    db = database()
+    with user_errors(), db.transaction() as session:
+        account = get_account(session, model, email)
+        set_password(session, account, password)
+        address = account.email
+    db.dispose()
+    console.print(
+        f"Set a new password for the {side.value} login {address}; its sessions have ended.",
+        highlight=False,
+    )
+    if generate:
+        _print_generated(password)
 
 
 @app.command("list")
