@@ -82,6 +82,26 @@ def new_mailing(db: Database, **changes: object) -> int:
         return create_mailing(session, MailingDraft(**values | changes), now=NOW).id  # type: ignore[arg-type]
 
 
+def numbered_group(db: Database, name: str, prefix: str, count: int) -> None:
+    """`count` subscribers {prefix}0@example.org ... (remote ids in capitals), all in `name`."""
+    with db.bulk_transaction() as session:
+        import_subscribers(
+            session,
+            csv_rows(
+                "email,remote_id,first_name,last_name,status",
+                *(
+                    f"{prefix}{n}@example.org,{prefix.upper()}{n},{prefix}{n},,"
+                    for n in range(count)
+                ),
+            ),
+            now=NOW,
+        )
+    with db.transaction() as session:
+        group = create_group(session, name, now=NOW)
+        members = (f"{prefix.upper()}{n}" for n in range(count))
+        change_members(session, group, csv_rows("remote_id", *members), now=NOW)
+
+
 def settings_for(settings: Settings) -> Settings:
     return settings.model_copy(update={"public_url": PUBLIC_URL})
 
@@ -199,20 +219,7 @@ def test_a_permanent_refusal_bounces_and_a_temporary_one_is_retried(
 def test_a_send_killed_midway_and_resumed_delivers_every_address_exactly_once(
     marketing: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    with marketing.bulk_transaction() as session:
-        import_subscribers(
-            session,
-            csv_rows(
-                "email,remote_id,first_name,last_name,status",
-                *(f"p{n}@example.org,P{n},P{n},," for n in range(40)),
-            ),
-            now=NOW,
-        )
-    with marketing.transaction() as session:
-        group = create_group(session, "Many", now=NOW)
-        change_members(
-            session, group, csv_rows("remote_id", *(f"P{n}" for n in range(40))), now=NOW
-        )
+    numbered_group(marketing, "Many", "p", 40)
     mailing_id = new_mailing(marketing, include=["Many"], exclude=[], html="<p>{{ email }}</p>")
     env = {key: value for key, value in os.environ.items() if not key.startswith("KITH_")}
     env |= {
@@ -256,20 +263,7 @@ def test_a_message_is_handed_over_only_once_the_one_before_it_is_settled(
 ) -> None:
     """On PostgreSQL a settlement runs while the next envelope goes out; the next message's
     data must still wait for its commit, or a kill would leave two messages in doubt."""
-    with marketing.bulk_transaction() as session:
-        import_subscribers(
-            session,
-            csv_rows(
-                "email,remote_id,first_name,last_name,status",
-                *(f"q{n}@example.org,Q{n},Q{n},," for n in range(30)),
-            ),
-            now=NOW,
-        )
-    with marketing.transaction() as session:
-        group = create_group(session, "Queue", now=NOW)
-        change_members(
-            session, group, csv_rows("remote_id", *(f"Q{n}" for n in range(30))), now=NOW
-        )
+    numbered_group(marketing, "Queue", "q", 30)
     mailing_id = new_mailing(marketing, include=["Queue"], exclude=[])
     if not marketing.is_sqlite:  # each commit slowed, so that a message not waiting would show
         with marketing.transaction() as session:
