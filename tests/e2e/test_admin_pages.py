@@ -191,6 +191,31 @@ def test_the_mailing_report_has_its_chart(context: Any, served: Served) -> None:
     screenshot(page, "mailing-report")
 
 
+def test_a_welcome_campaign_is_made_from_its_template_and_activated(
+    context: Any, served: Served
+) -> None:
+    page = context.new_page()
+    marketing(page, served)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="New campaign").click()
+
+    page.get_by_label(re.compile("Welcome new members")).check()
+    screenshot(page, "campaign-new")
+    page.get_by_role("button", name="Create from the template").click()
+
+    expect(page.locator("#campaign-error")).to_have_count(0)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome new members")
+    facts = page.get_by_role("region", name="The campaign")
+    expect(facts).to_contain_text("Joined In The Last 7 Days (both)")
+    expect(facts).to_contain_text("inactive")
+    steps = page.locator("#steps")
+    for step in ("welcome", "wait-3-days", "posted", "thank-you", "nudge"):
+        expect(steps).to_contain_text(step)
+    page.get_by_role("button", name="Activate").click()
+    expect(facts).to_contain_text("active")
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+
+
 def test_names_and_subjects_with_script_are_shown_as_text(context: Any, served: Served) -> None:
     page = context.new_page()
     marketing(page, served)

@@ -3,12 +3,14 @@ CSRF, roles, escaping, and the pages' actions reaching the services."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from kith.community import accounts as community_accounts
 from kith.community.automation import create_rule
 from kith.community.credentials import create_credential
 from kith.community.lists import create_list
-from kith.community.models import Member
+from kith.community.models import CustomUserList, Member
 from kith.config import Settings
 from kith.csvimport.report import ImportReport
 from kith.db import Database
@@ -429,6 +431,53 @@ def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None
     assert activated.status_code == 303
     assert "Status active" in shown and "welcome" in shown
     assert "ann@example.org: 5 points, grade A" in explained
+
+
+def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_refused(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Quiet ones", now=NOW)
+        draft = MailingDraft(
+            name="Hello again", subject="Hi", html="<p>Hi</p>", include=["Quiet ones"]
+        )
+        create_mailing(session, draft, now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    definition = {
+        "name": "Nudge the quiet ones",
+        "activation": {"group": "Quiet ones", "mode": "over_time"},
+        "steps": [{"id": "hello", "mailing": "Hello again"}, {"id": "ask", "wait": {"days": 7}}],
+    }
+    bad = definition | {
+        "name": "Ask first",
+        "steps": [{"id": "ask", "decide": {"opened": "any"}, "yes": []}],
+    }
+
+    form = text_of(marketer.page("/campaigns/new"))
+    from_template = marketer.post("/campaigns/new", {"template": "recognition"})
+    from_steps = marketer.post("/campaigns/new", {"definition": json.dumps(definition)})
+    refused = marketer.post("/campaigns/new", {"definition": json.dumps(bad)})
+    not_json = marketer.post("/campaigns/new", {"definition": '{"name": '})
+    twice = marketer.post("/campaigns/new", {"template": "recognition"})
+
+    assert "Recognize first threads" in form and "Welcome new members" in form
+    assert from_template.status_code == from_steps.status_code == 303
+    shown = text_of(marketer.page(from_steps.headers["location"].removeprefix("/marketing")))
+    assert "Status inactive" in shown and "Quiet ones (over_time)" in shown and "hello" in shown
+    made = text_of(marketer.page(from_template.headers["location"].removeprefix("/marketing")))
+    assert "Activated by Started Their First Thread (over_time)" in made  # the list's group
+    with site.community.session() as session:  # ... in List Builder, over the community API
+        assert session.scalar(
+            select(CustomUserList.id).where(
+                CustomUserList.name == "Informz Started Their First Thread"
+            )
+        )
+    assert refused.status_code == 422 and "step ask: a Decide must come right after a Wait" in (
+        text_of(refused.text)
+    )
+    assert '"id": "ask"' in unescape(refused.text)  # the definition, shown to be corrected
+    assert not_json.status_code == 422 and "definition: not JSON" in text_of(not_json.text)
+    assert twice.status_code == 409 and "already named" in text_of(twice.text)
 
 
 def test_the_search_pages_find_people_by_what_users_type(site: Site) -> None:

@@ -201,7 +201,11 @@ def _print_campaign(report: DemoReport) -> None:
             + (f" ({step['waiting']} waiting)" if step["waiting"] else ""),
             highlight=False,
         )
-    say(f"   .venv/bin/kith campaigns show {view['id']}", highlight=False)
+    say(
+        f"   .venv/bin/kith campaigns show {view['id']}   (or Campaigns in the web admin, where "
+        "New campaign makes one from a template or from its steps)",
+        highlight=False,
+    )
     say(f"   .venv/bin/kith campaigns enrollments {view['id']}", highlight=False)
     say("   .venv/bin/kith tick --now 2030-01-01T09:00   (runs whatever is due by then)")
 

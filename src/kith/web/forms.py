@@ -85,6 +85,14 @@ async def read_body(request: Request) -> bytes:
     return whole
 
 
+def parse_json_field(text: str, what: str) -> Any:
+    """A form field holding JSON (a definition typed or pasted in), else InvalidInput."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"{what}: not JSON ({error})") from None
+
+
 async def read_json(request: Request) -> Any:
     """The request's JSON body (the pages' scripts send JSON), parsed once."""
     body = await read_body(request)

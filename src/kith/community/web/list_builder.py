@@ -29,7 +29,8 @@ from kith.community.models import (
     CustomField,
 )
 from kith.community.web.acting import acting_member
-from kith.errors import InvalidInput, KithError
+from kith.errors import KithError
+from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
 from kith.web.site import (
     Admin,
@@ -166,10 +167,7 @@ def builder_vocabulary(session: Session) -> dict[str, Any]:
 
 def parse_criteria_text(text: str) -> Any:
     """The criteria field of a form: JSON, from the builder or typed in."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"criteria: not JSON ({error})") from None
+    return parse_json_field(text, "criteria")
 
 
 def criteria_text(criteria: Any) -> str:

@@ -39,6 +39,7 @@ class Template:
     roles (`"$activation"`, `"$posted"`) and mailings by their names."""
 
     campaign: str
+    describe: str  # what it does, in a sentence, for the pages that offer it
     mode: str
     lists: dict[str, tuple[str, dict[str, Any]]]
     mailings: tuple[TemplateMailing, ...]
@@ -47,6 +48,10 @@ class Template:
 
 WELCOME = Template(
     campaign="Welcome new members",
+    describe=(
+        "Members who joined in the last 7 days get a welcome; 3 days later, those who posted "
+        "are thanked and the others invited to join the conversation."
+    ),
     mode="both",
     lists={
         "activation": (
@@ -93,6 +98,7 @@ WELCOME = Template(
 
 RECOGNITION = Template(
     campaign="Recognize first threads",
+    describe="Members who started their first discussion thread this week are thanked.",
     mode="over_time",
     lists={
         "activation": (

@@ -1,17 +1,41 @@
 """Campaigns: each with its activation group and, step by step, who waits there and what the
-step did (counts per outcome); activate and pause."""
+step did (counts per outcome); a new one from a template or from its steps; activate and
+pause."""
 
 from __future__ import annotations
 
 from fastapi import Request, Response
 from sqlalchemy import select
 
-from kith.marketing.campaigns.definition import activate, campaign_json, deactivate, get_campaign
+from kith.errors import KithError
+from kith.marketing.campaigns.definition import (
+    activate,
+    campaign_json,
+    create_campaign,
+    deactivate,
+    get_campaign,
+)
 from kith.marketing.campaigns.models import Campaign
-from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, page_router, render, see_other
+from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
+from kith.web.forms import parse_json_field
+from kith.web.requests import db_of, now_of, settings_of
+from kith.web.site import Admin, FormData, page_router, render, render_form, see_other
 
 router = page_router()
+
+# what the definition field starts with: the shape of a campaign, its names to be filled in
+EXAMPLE = """{
+  "name": "Nudge the quiet ones",
+  "activation": {"group": "GROUP NAME", "mode": "over_time"},
+  "steps": [
+    {"id": "hello", "mailing": "MAILING NAME"},
+    {"id": "a-week", "wait": {"days": 7}},
+    {"id": "opened", "decide": {"opened": "any"},
+     "yes": [{"id": "done", "end": true}],
+     "no": [{"id": "again", "mailing": "MAILING NAME"}]}
+  ]
+}
+"""
 
 
 @router.get("/campaigns", name="campaigns")
@@ -23,6 +47,31 @@ def campaigns(request: Request, visitor: Admin) -> Response:
             for campaign in session.scalars(select(Campaign).order_by(Campaign.id))
         ]
     return render(request, "campaigns.html", campaigns=views)
+
+
+@router.get("/campaigns/new", name="new_campaign")
+def new_campaign(request: Request, visitor: Admin) -> Response:
+    return _creator(request, {"template": "", "definition": EXAMPLE})
+
+
+@router.post("/campaigns/new")
+def create(request: Request, visitor: Admin, form: FormData) -> Response:
+    """A new, inactive campaign: from a template (which makes its lists and mailings too), or
+    from the definition typed in."""
+    values = {"template": form.text("template"), "definition": form.get("definition")}
+    db, now = db_of(request), now_of(request)
+    try:
+        if values["template"]:
+            campaign_id = create_from_template(
+                db, settings_of(request), values["template"], now=now
+            )
+        else:
+            written = parse_json_field(values["definition"], "definition")
+            with db.transaction() as session:
+                campaign_id = create_campaign(session, written, now=now).id
+    except KithError as error:
+        return _creator(request, values, error=error)
+    return see_other(request, "campaign", campaign_id=campaign_id)
 
 
 @router.get("/campaigns/{campaign_id}", name="campaign")
@@ -44,3 +93,9 @@ def pause(request: Request, visitor: Admin, campaign_id: int) -> Response:
     with db_of(request).transaction() as session:
         deactivate(session, str(campaign_id), now=now_of(request))
     return see_other(request, "campaign", campaign_id=campaign_id)
+
+
+def _creator(
+    request: Request, values: dict[str, str], *, error: KithError | None = None
+) -> Response:
+    return render_form(request, "campaign_new.html", error, values=values, templates=TEMPLATES)
