@@ -102,6 +102,27 @@ def test_a_campaign_runs_from_the_command_line_through_a_wait_until_monday(
     assert sorted(m["email"] for m in orjson.loads(output)) == ["ann@example.org", "bo@example.org"]
 
 
+def test_a_campaigns_definition_is_printed_as_written_to_be_edited_and_updated(
+    kith: Any, tmp_path: Path
+) -> None:
+    written = tmp_path / "campaign.json"
+    written.write_bytes(orjson.dumps(CAMPAIGN))
+    _, output = kith("campaigns", "create", "--file", str(written), "--json")
+    campaign_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("campaigns", "definition", campaign_id)
+    assert code == 0, output
+    printed = orjson.loads(output)
+    assert printed == CAMPAIGN
+    printed["steps"].append({"id": "bye", "mailing": "Hello"})
+    written.write_bytes(orjson.dumps(printed))
+    code, output = kith("campaigns", "update", campaign_id, "--file", str(written))
+
+    assert code == 0 and "Updated in place" in output, output
+    code, output = kith("campaigns", "definition", "Onboarding")
+    assert orjson.loads(output)["steps"][-1] == {"id": "bye", "mailing": "Hello"}
+
+
 def test_a_refused_definition_names_the_step_and_creates_nothing(kith: Any, tmp_path: Path) -> None:
     broken = {
         **CAMPAIGN,

@@ -480,6 +480,41 @@ def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_r
     assert twice.status_code == 409 and "already named" in text_of(twice.text)
 
 
+def test_a_campaigns_steps_are_edited_as_written_and_a_bad_edit_is_refused(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Edited ones", now=NOW)
+        draft = MailingDraft(
+            name="Edit me", subject="Hi", html="<p>Hi</p>", include=["Edited ones"]
+        )
+        create_mailing(session, draft, now=NOW)
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Edited",
+                "activation": {"group": "Edited ones", "mode": "at_once"},
+                "steps": [{"id": "hi", "mailing": "Edit me"}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+    editor = unescape(marketer.page(f"/campaigns/{campaign_id}/edit"))
+    shown = json.loads(
+        editor.split('name="definition"')[1].split(">", 1)[1].split("</textarea>")[0]
+    )
+    edited = shown | {"steps": [*shown["steps"], {"id": "pause", "wait": {"days": 2}}]}
+    broken = shown | {"steps": [{"id": "hi", "mailing": "No such mailing"}]}
+
+    saved = marketer.post(f"/campaigns/{campaign_id}/edit", {"definition": json.dumps(edited)})
+    refused = marketer.post(f"/campaigns/{campaign_id}/edit", {"definition": json.dumps(broken)})
+
+    assert shown["steps"] == [{"id": "hi", "mailing": "Edit me"}]
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?saved=in_place")
+    page = text_of(marketer.page(f"/campaigns/{campaign_id}", saved="in_place"))
+    assert "Saved: the steps changed in place." in page and "pause wait 2 days" in page
+    assert refused.status_code == 422 and "step hi:" in text_of(refused.text)
+    assert "No such mailing" in unescape(refused.text)  # what was typed, to be corrected
+
+
 def test_the_search_pages_find_people_by_what_users_type(site: Site) -> None:
     marketer = site.signed_in("marketing", MARKETER)
     member = site.signed_in("community", MEMBER)

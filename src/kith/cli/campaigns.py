@@ -101,6 +101,16 @@ def show(campaign: str = CAMPAIGN, now: str | None = NOW, as_json: bool = JSON) 
     _show(campaign_id, instant(now), as_json)
 
 
+@app.command("definition")
+def definition_(campaign: str = CAMPAIGN) -> None:
+    """The campaign as written (JSON, its current steps): what `update --file` takes back."""
+    with user_errors(), marketing_db().session() as session:
+        written = definition.campaign_definition(
+            session, definition.get_campaign(session, campaign)
+        )
+    print_json(written)
+
+
 @app.command("list")
 def list_(now: str | None = NOW, as_json: bool = JSON) -> None:
     """Every campaign."""

@@ -26,7 +26,7 @@ from kith.marketing.campaigns.models import (
     Enrollment,
     StepOutcome,
 )
-from kith.marketing.campaigns.steps import Steps, find_group, parse_steps
+from kith.marketing.campaigns.steps import Steps, find_group, parse_steps, written_steps
 from kith.marketing.models import Mailing, TargetGroup
 
 NAME_LENGTH = 200
@@ -151,6 +151,23 @@ def campaign_json(session: Session, campaign: Campaign, *, now: datetime) -> dic
         "completed": enrolled.get("done", 0),
         "steps": _step_views(session, version, now=now),
     }
+
+
+def campaign_definition(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The campaign as a user writes it (what create_campaign and change_campaign take), its
+    steps those of its current version."""
+    version = current_version(session, campaign)
+    group = session.get(TargetGroup, campaign.activation_group_id)
+    assert group is not None  # a foreign key
+    written: dict[str, Any] = {
+        "name": campaign.name,
+        "activation": {"group": group.name, "mode": campaign.activation_mode},
+    }
+    for key, value in (("starts_at", campaign.starts_at), ("stops_at", campaign.stops_at)):
+        if value is not None:
+            written[key] = _iso(value)
+    written["steps"] = written_steps(session, version.first_step, version.steps)
+    return written
 
 
 def _step_views(

@@ -4,13 +4,16 @@ pause."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import Request, Response
 from sqlalchemy import select
 
 from kith.errors import KithError
 from kith.marketing.campaigns.definition import (
     activate,
+    campaign_definition,
     campaign_json,
+    change_campaign,
     create_campaign,
     deactivate,
     get_campaign,
@@ -75,10 +78,40 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}", name="campaign")
-def campaign(request: Request, visitor: Admin, campaign_id: int) -> Response:
+def campaign(
+    request: Request, visitor: Admin, campaign_id: int, saved: str | None = None
+) -> Response:
     with db_of(request).session() as session:
         view = campaign_json(session, get_campaign(session, campaign_id), now=now_of(request))
-    return render(request, "campaign.html", campaign=view)
+    return render(request, "campaign.html", campaign=view, saved=saved)
+
+
+@router.get("/campaigns/{campaign_id}/edit", name="edit_campaign")
+def edit_campaign(request: Request, visitor: Admin, campaign_id: int) -> Response:
+    with db_of(request).session() as session:
+        campaign = get_campaign(session, campaign_id)
+        written = campaign_definition(session, campaign)
+    text = orjson.dumps(written, option=orjson.OPT_INDENT_2).decode()
+    return _editor(request, campaign_id, campaign.name, text)
+
+
+@router.post("/campaigns/{campaign_id}/edit")
+def change(request: Request, visitor: Admin, campaign_id: int, form: FormData) -> Response:
+    """Save an edited definition: in place, or as a new version when a reached step changed
+    (change_campaign); the campaign's page then says which."""
+    text = form.get("definition")
+    try:
+        written = parse_json_field(text, "definition")
+        with db_of(request).transaction() as session:
+            _, new_version = change_campaign(
+                session, str(campaign_id), written, now=now_of(request)
+            )
+    except KithError as error:
+        with db_of(request).session() as session:
+            name = get_campaign(session, campaign_id).name
+        return _editor(request, campaign_id, name, text, error=error)
+    saved = "new_version" if new_version else "in_place"
+    return see_other(request, "campaign", {"saved": saved}, campaign_id=campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/activate", name="activate_campaign")
@@ -93,6 +126,24 @@ def pause(request: Request, visitor: Admin, campaign_id: int) -> Response:
     with db_of(request).transaction() as session:
         deactivate(session, str(campaign_id), now=now_of(request))
     return see_other(request, "campaign", campaign_id=campaign_id)
+
+
+def _editor(
+    request: Request,
+    campaign_id: int,
+    name: str,
+    definition: str,
+    *,
+    error: KithError | None = None,
+) -> Response:
+    return render_form(
+        request,
+        "campaign_edit.html",
+        error,
+        campaign_id=campaign_id,
+        name=name,
+        definition=definition,
+    )
 
 
 def _creator(
