@@ -106,14 +106,16 @@ def settings_for(settings: Settings) -> Settings:
     return settings.model_copy(update={"public_url": PUBLIC_URL})
 
 
-def send(db: Database, settings: Settings, mailing_id: int, sink: SmtpSink) -> None:
+def send(
+    db: Database, settings: Settings, mailing_id: int, sink: SmtpSink, *, connections: int = 2
+) -> None:
     with db.transaction() as session:
         request_send(session, mailing_id, SendOptions(), now=NOW)
     send_mailing_now(
         db,
         settings_for(settings),
         mailing_id,
-        transport=SmtpTransport(sink.config(connections=2)),
+        transport=SmtpTransport(sink.config(connections=connections)),
         clock=lambda: NOW,
     )
 
@@ -278,16 +280,8 @@ def test_a_message_is_handed_over_only_once_the_one_before_it_is_settled(
 
     for number in range(1, 31):
         smtp_sink.on_message(number, check)
-    with marketing.transaction() as session:
-        request_send(session, mailing_id, SendOptions(), now=NOW)
 
-    send_mailing_now(
-        marketing,
-        settings_for(settings),
-        mailing_id,
-        transport=SmtpTransport(smtp_sink.config(connections=1)),
-        clock=lambda: NOW,
-    )
+    send(marketing, settings, mailing_id, smtp_sink, connections=1)
 
     assert len(unsettled) == 30
     assert unsettled == [set()] * 30
