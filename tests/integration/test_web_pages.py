@@ -515,6 +515,33 @@ def test_a_campaigns_steps_are_edited_as_written_and_a_bad_edit_is_refused(site:
     assert "No such mailing" in unescape(refused.text)  # what was typed, to be corrected
 
 
+def test_the_scoring_model_is_edited_as_written_and_everyone_scored(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Scored ones", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    model = {
+        "rules": [
+            {"name": "threads", "activity": ["thread_started"], "points": 3, "within_days": 30},
+            {"name": "scored ones", "group": "Scored ones", "points": 4},
+        ],
+        "grades": [{"grade": "A", "min_score": 4}],
+    }
+    broken = model | {"rules": [{"name": "threads", "activity": [], "points": 3}]}
+
+    saved = marketer.post("/scoring/edit", {"model": json.dumps(model)})
+    editor = unescape(marketer.page("/scoring/edit"))
+    refused = marketer.post("/scoring/edit", {"model": json.dumps(broken)})
+
+    assert saved.status_code == 200
+    assert re.search(r"Scored \d+ subscribers with model version \d+", text_of(saved.text))
+    shown = json.loads(editor.split('name="model"')[1].split(">", 1)[1].split("</textarea>")[0])
+    assert shown == model
+    assert refused.status_code == 422 and "rule 1 (threads): activity must be" in text_of(
+        refused.text
+    )
+    assert '"activity": []' in unescape(refused.text)  # what was typed, to be corrected
+
+
 def test_the_search_pages_find_people_by_what_users_type(site: Site) -> None:
     marketer = site.signed_in("marketing", MARKETER)
     member = site.signed_in("community", MEMBER)

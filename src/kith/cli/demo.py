@@ -217,6 +217,8 @@ def _print_scoring(report: DemoReport) -> None:
     say(f"   {scoring.summary()}", highlight=False)
     say(f"   Community-activity report (SVG charts): {scoring.report_path}", highlight=False)
     say(
-        "   .venv/bin/kith scoring show   |   .venv/bin/kith scoring explain EMAIL", highlight=False
+        "   .venv/bin/kith scoring show   |   .venv/bin/kith scoring explain EMAIL   "
+        "(or Scoring, Edit the model, in the web admin)",
+        highlight=False,
     )
     say("   .venv/bin/kith reports community   |   .venv/bin/kith reports sync --html sync.html")

@@ -1,18 +1,40 @@
-"""Scoring: the active engagement model (rules and grades), a subscriber's score explained rule
-by rule, and a recompute of every score."""
+"""Scoring: the active engagement model (rules and grades) and its editor, a subscriber's score
+explained rule by rule, and a recompute of every score."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import Request, Response
 
 from kith.errors import KithError
-from kith.marketing.scoring.compute import explain, recompute_scores
+from kith.marketing.scoring.compute import Recomputed, apply_model, explain, recompute_scores
 from kith.marketing.scoring.grades import SCORING_FOLDER
 from kith.marketing.scoring.model import active_model
+from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, page_router, render
+from kith.web.site import Admin, FormData, page_router, render, render_form
 
 router = page_router()
+
+# the editor's start when no model was ever set: one rule of each kind, and three grades
+EXAMPLE = {
+    "rules": [
+        {
+            "name": "posts",
+            "activity": ["thread_started", "discussion_reply"],
+            "points": 5,
+            "cap": 50,
+            "within_days": 90,
+        },
+        {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
+        {"name": "board", "group": "GROUP NAME", "points": 10},
+    ],
+    "grades": [
+        {"grade": "A", "min_score": 40},
+        {"grade": "B", "min_score": 15},
+        {"grade": "C", "min_score": 1},
+    ],
+}
 
 
 @router.get("/scoring", name="scoring")
@@ -43,6 +65,34 @@ def recompute(request: Request, visitor: Admin) -> Response:
     """Score every subscriber with the active model and update the grade groups."""
     with db_of(request).transaction() as session:
         recomputed = recompute_scores(session, now=now_of(request))
+    return _recomputed(request, recomputed)
+
+
+@router.get("/scoring/edit", name="edit_scoring")
+def edit_scoring(request: Request, visitor: Admin) -> Response:
+    with db_of(request).session() as session:
+        model = active_model(session)
+    written = EXAMPLE if model is None else model.as_json()
+    shown = {"rules": written["rules"], "grades": written["grades"]}
+    return _editor(request, orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+
+
+@router.post("/scoring/edit")
+def save_model(request: Request, visitor: Admin, form: FormData) -> Response:
+    """Make the edited model the active one (a new version) and score everyone with it."""
+    text = form.get("model")
+    try:
+        written = parse_json_field(text, "model")
+        with db_of(request).transaction() as session:
+            recomputed = apply_model(session, written, now=now_of(request))
+    except KithError as error:
+        return _editor(request, text, error=error)
+    return _recomputed(request, recomputed)
+
+
+def _recomputed(request: Request, recomputed: Recomputed | None) -> Response:
+    """The scoring page after scores were computed (None: there was no model to do it)."""
+    with db_of(request).session() as session:
         model = active_model(session)
     return render(
         request,
@@ -54,3 +104,7 @@ def recompute(request: Request, visitor: Admin) -> Response:
         error=None if recomputed else "No scoring model is set yet.",
         recomputed=recomputed,
     )
+
+
+def _editor(request: Request, model: str, *, error: KithError | None = None) -> Response:
+    return render_form(request, "scoring_edit.html", error, model=model)
