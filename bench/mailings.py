@@ -39,6 +39,7 @@ from typing import Any
 
 from bench.machine import describe
 from bench.mail_floor import HOST, start_sink, stop_sink
+from bench.measure import postgres_cpu_seconds, process_cpu_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
@@ -235,13 +236,13 @@ def _against_sink(phase: str, config: dict[str, Any]) -> tuple[dict[str, Any], i
     """
     sink, port = start_sink()
     load_before = os.getloadavg()[0]
-    server_before = _postgres_cpu_seconds()
+    server_before = postgres_cpu_seconds()
     try:
         result = _child(phase, {**config, "host": HOST, "port": port})
         result["sink_cpu_seconds"] = _cpu_seconds(sink.pid)
     finally:
         accepted = stop_sink(sink)
-    server_after = _postgres_cpu_seconds()
+    server_after = postgres_cpu_seconds()
     result["postgres_cpu_seconds"] = (
         server_after - server_before if server_before and server_after else None
     )
@@ -250,30 +251,11 @@ def _against_sink(phase: str, config: dict[str, Any]) -> tuple[dict[str, Any], i
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """A process's CPU time so far (user + system), from /proc; None elsewhere."""
+    """A process's CPU time so far; None where /proc cannot tell."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return process_cpu_seconds(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_cpu_seconds() -> float | None:
-    """The CPU time so far of a PostgreSQL server on this machine: every `postgres` process's
-    own, and that of its children that ended (a backend's, once its connection closed). None
-    when no server runs here. Whatever the server did for others in the meantime counts too."""
-    total, found = 0, False
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, _, rest = stat.read_text().rpartition(")")
-        except OSError:  # the process ended meanwhile
-            continue
-        if head.partition("(")[2] != "postgres":
-            continue
-        fields = rest.split()
-        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-        found = True
-    return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def _child(phase: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -90,5 +90,30 @@ class AnonymousMemory:
             time.sleep(0.02)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc; OSError when it has
+    gone or there is no /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def postgres_cpu_seconds() -> float | None:
+    """The CPU time so far of a PostgreSQL server on this machine: every `postgres` process's
+    own, and that of its children that ended (a backend's, once its connection closed). None
+    when no server runs here. Whatever the server did for others in the meantime counts too."""
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:  # the process ended meanwhile
+            continue
+        if head.partition("(")[2] != "postgres":
+            continue
+        fields = rest.split()
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        found = True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 def say(message: str) -> None:
     print(message, flush=True)

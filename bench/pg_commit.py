@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from time import perf_counter, process_time
 
 import psycopg
 
 from bench.mailings import DEFAULT_POSTGRES_URL
+from bench.measure import process_cpu_seconds
 
 TABLE = "kith_bench_commits"
 
@@ -57,7 +57,7 @@ def prepare(connection: psycopg.Connection, rows: int) -> None:
 
 
 def measure(connection: psycopg.Connection, backend: int, ids: range, mode: str) -> None:
-    server, started, client = _cpu_seconds(backend), perf_counter(), process_time()
+    server, started, client = process_cpu_seconds(backend), perf_counter(), process_time()
     for row in ids:
         connection.execute(
             f"UPDATE {TABLE} SET status = %s, detail = %s, attempts = %s, message_id = %s, "
@@ -65,7 +65,7 @@ def measure(connection: psycopg.Connection, backend: int, ids: range, mode: str)
             ("sent", "250 OK", 1, f"<{row}@bench.example.org>", row),
         )
     wall, client = perf_counter() - started, process_time() - client
-    server = _cpu_seconds(backend) - server
+    server = process_cpu_seconds(backend) - server
     per = 1e6 / len(ids)
     print(
         f"synchronous_commit {mode}: {len(ids):,} single-row UPDATEs, each its own transaction: "
@@ -73,11 +73,6 @@ def measure(connection: psycopg.Connection, backend: int, ids: range, mode: str)
         f"{server * per:.0f} µs server CPU each",
         flush=True,
     )
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

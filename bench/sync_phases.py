@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import cProfile
-import os
 import resource
 from collections.abc import Iterator
 from contextlib import closing
@@ -22,7 +21,7 @@ from time import perf_counter
 from typing import Any
 
 from bench.generate import legacy_key
-from bench.measure import AnonymousMemory
+from bench.measure import AnonymousMemory, process_cpu_seconds
 from bench.raw import RawDatabase
 from kith.clock import utcnow
 from kith.config import Settings
@@ -104,7 +103,7 @@ def kith_sync(config: Config) -> dict[str, Any]:
     memory = AnonymousMemory()
     db = Database(config["marketing_url"])
     box = _box(config)
-    server_cpu, own_cpu = _process_cpu(config["server_pid"]), _own_cpu()
+    server_cpu, own_cpu = process_cpu_seconds(config["server_pid"]), _own_cpu()
     profile = cProfile.Profile() if config.get("profile") else None
     started = perf_counter()
     if profile is not None:
@@ -118,7 +117,7 @@ def kith_sync(config: Config) -> dict[str, Any]:
     result = {
         "seconds": seconds,
         "cpu_seconds": _own_cpu() - own_cpu,
-        "server_cpu_seconds": _process_cpu(config["server_pid"]) - server_cpu,
+        "server_cpu_seconds": process_cpu_seconds(config["server_pid"]) - server_cpu,
         "status": run.status,
         "error": run.error,
         "in_list": run.in_list,
@@ -337,10 +336,3 @@ def _box(config: Config) -> Any:
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) another process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
-    return ticks / os.sysconf("SC_CLK_TCK")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request, Response
 from kith.errors import NotFound
 from kith.marketing.api.context import errors
 from kith.marketing.scoring.compute import apply_model, explain, recompute_scores
-from kith.marketing.scoring.model import active_model
+from kith.marketing.scoring.model import EXAMPLE_MODEL, active_model
 from kith.web.requests import db_of, json_response, now_of
 
 router = APIRouter(tags=["Scoring"])
@@ -31,23 +31,7 @@ def put_model(
     request: Request,
     body: Annotated[
         dict[str, Any],
-        Body(
-            examples=[
-                {
-                    "rules": [
-                        {
-                            "name": "posts",
-                            "activity": ["thread_started", "discussion_reply"],
-                            "points": 5,
-                            "cap": 50,
-                            "within_days": 90,
-                        },
-                        {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
-                    ],
-                    "grades": [{"grade": "A", "min_score": 50}, {"grade": "B", "min_score": 0}],
-                }
-            ]
-        ),
+        Body(examples=[EXAMPLE_MODEL]),
     ],
 ) -> Response:
     """Make this the active model (validated; errors name the rule) and score everyone."""

@@ -26,7 +26,7 @@ from kith.marketing.campaigns.models import (
     Enrollment,
     StepOutcome,
 )
-from kith.marketing.campaigns.steps import Steps, find_group, parse_steps, written_steps
+from kith.marketing.campaigns.steps import WEEKDAYS, Steps, find_group, parse_steps
 from kith.marketing.models import Mailing, TargetGroup
 
 NAME_LENGTH = 200
@@ -166,8 +166,55 @@ def campaign_definition(session: Session, campaign: Campaign) -> dict[str, Any]:
     for key, value in (("starts_at", campaign.starts_at), ("stops_at", campaign.stops_at)):
         if value is not None:
             written[key] = _iso(value)
-    written["steps"] = written_steps(session, version.first_step, version.steps)
+    names = _names(session, version.steps)
+    written["steps"] = _written_steps(version.first_step, version.steps, names)
     return written
+
+
+def _written_steps(
+    first: str | None, steps: Steps, names: dict[tuple[str, int], str]
+) -> list[dict[str, Any]]:
+    """Kept steps as a user writes them (parse_steps undone), from `first` on: ids kept, and
+    groups and mailings by their names."""
+    listed = []
+    step_id = first
+    while step_id is not None:
+        step = steps[step_id]
+        listed.append({"id": step_id, **_written(step, steps, names)})
+        step_id = step.get("next")
+    return listed
+
+
+def _written(
+    step: dict[str, Any], steps: Steps, names: dict[tuple[str, int], str]
+) -> dict[str, Any]:
+    """One kept step as written, without its id (a Decide with its branches)."""
+    kind = step["kind"]
+    if kind == "mailing":
+        return {"mailing": names[("mailing", step["mailing_id"])]}
+    if kind == "wait" and "duration" in step:
+        return {"wait": dict(step["duration"])}
+    if kind == "wait":
+        until = dict(step["until"])
+        if "weekday" in until:
+            until["weekday"] = WEEKDAYS[until["weekday"]]
+        until["at"] = until["at"][:5] if until["at"].endswith(":00") else until["at"]
+        return {"wait": {"until": until}}
+    if kind == "decide":
+        ((asked, value),) = ((k, step[k]) for k in ("member_of", "opened", "clicked") if k in step)
+        kind_of = "group" if asked == "member_of" else "mailing"
+        named = value if value == "any" else names[(kind_of, value)]
+        return {
+            "decide": {asked: named},
+            "yes": _written_steps(step["yes"], steps, names),
+            "no": _written_steps(step["no"], steps, names),
+        }
+    if kind == "notify":
+        return {"notify": step["notify"], "subject": step["subject"]}
+    if kind == "profile":
+        ((action, group_id),) = ((k, step[k]) for k in ("add_to", "remove_from") if k in step)
+        return {"profile": {action: names[("group", group_id)]}}
+    return {"end": True}
 
 
 def _step_views(

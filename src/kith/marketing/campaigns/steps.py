@@ -234,55 +234,6 @@ _PARSERS: Mapping[str, Callable[[Session, dict[str, Any], str], dict[str, Any]]]
 }
 
 
-def written_steps(session: Session, first: str | None, steps: Steps) -> list[dict[str, Any]]:
-    """Kept steps as a user writes them (parse_steps undone), from `first` on: ids kept, and
-    groups and mailings by their names, so that the list can be edited and parsed again."""
-    group_names = dict(session.execute(select(TargetGroup.id, TargetGroup.name)).tuples().all())
-    mailing_names = dict(session.execute(select(Mailing.id, Mailing.name)).tuples().all())
-
-    def written(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
-        kind = step["kind"]
-        if kind == "mailing":
-            return {"id": step_id, "mailing": mailing_names[step["mailing_id"]]}
-        if kind == "wait":
-            if "duration" in step:
-                return {"id": step_id, "wait": dict(step["duration"])}
-            until = dict(step["until"])
-            if "weekday" in until:
-                until["weekday"] = WEEKDAYS[until["weekday"]]
-            until["at"] = until["at"][:5] if until["at"].endswith(":00") else until["at"]
-            return {"id": step_id, "wait": {"until": until}}
-        if kind == "decide":
-            ((asked, value),) = ((k, v) for k, v in step.items() if k in _QUESTIONS)
-            named = group_names[value] if asked == "member_of" else mailing_names.get(value, value)
-            return {
-                "id": step_id,
-                "decide": {asked: named},
-                "yes": sequence(step["yes"]),
-                "no": sequence(step["no"]),
-            }
-        if kind == "notify":
-            return {"id": step_id, "notify": step["notify"], "subject": step["subject"]}
-        if kind == "profile":
-            ((action, group_id),) = ((k, v) for k, v in step.items() if k in _PROFILE_ACTIONS)
-            return {"id": step_id, "profile": {action: group_names[group_id]}}
-        return {"id": step_id, "end": True}
-
-    def sequence(step_id: str | None) -> list[dict[str, Any]]:
-        listed = []
-        while step_id is not None:
-            step = steps[step_id]
-            listed.append(written(step_id, step))
-            step_id = step.get("next")
-        return listed
-
-    return sequence(first)
-
-
-_QUESTIONS = frozenset(("member_of", *ENGAGEMENTS))
-_PROFILE_ACTIONS = frozenset(("add_to", "remove_from"))
-
-
 def find_group(session: Session, name: Any, step_id: str) -> TargetGroup:
     try:
         return get_group(session, str(name))

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.sql.expression import Update
 
 from kith.csvimport.timestamps import sqlite_text
 from kith.marketing.mailings.messages import SubscriberFields
@@ -143,31 +144,46 @@ class Ledger:
             )
 
 
+class _Compiled:
+    """A statement compiled once for the connection's dialect, run by its driver with its
+    parameters as the driver takes them: in order for SQLite's "?" placeholders (a time as
+    stored text, as kith.csvimport.bulk writes it), by name for psycopg."""
+
+    def __init__(self, statement: Update, connection: Connection) -> None:
+        compiled = statement.compile(dialect=connection.dialect)
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.params)
+        self.positions = tuple(compiled.positiontup or ())
+        self.is_sqlite = connection.dialect.name == "sqlite"
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        given = self.defaults | values
+        if not self.is_sqlite:
+            return given
+        ordered = (given[name] for name in self.positions)
+        return tuple(
+            sqlite_text(value) if isinstance(value, datetime) else value for value in ordered
+        )
+
+
 class _Claim:
-    """`_CLAIM` and `_CLAIMED` compiled once for the connection's dialect and run by its
-    driver, in the transaction `claim` holds: SQLAlchemy's handling of the claimed rows cost
-    more than the statements. A subscriber's JSON fields are read as SQLAlchemy reads them
-    (json.loads; psycopg parses them itself)."""
+    """`_CLAIM` and `_CLAIMED` run by the driver, in the transaction `claim` holds:
+    SQLAlchemy's handling of the claimed rows cost more than the statements. A subscriber's
+    JSON fields are read as SQLAlchemy reads them (json.loads; psycopg parses them itself)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.is_sqlite = connection.dialect.name == "sqlite"
-        claim = _CLAIM.compile(dialect=connection.dialect)
-        self.claim_sql = str(claim)
-        self.claim_values = dict(claim.params)
-        self.claim_positions = tuple(claim.positiontup or ())
+        self.claim = _Compiled(_CLAIM, connection)
+        self.is_sqlite = self.claim.is_sqlite
         self.claimed_sql = str(_CLAIMED.compile(dialect=connection.dialect))
         self._claimed_sql: dict[int, str] = {}  # by the number of ids
 
     def run(self, mailing_id: int, now: datetime) -> list[Claimed]:
         driver = self.connection.connection.driver_connection
         assert driver is not None  # the connection is open: the thread holds it
-        values = self.claim_values | {"claiming_mailing_id": mailing_id, "claiming_at": now}
-        if self.is_sqlite:
-            values["claiming_at"] = sqlite_text(now)
-            ids = [row[0] for row in driver.execute(self.claim_sql, self._ordered(values))]
-        else:
-            ids = [row[0] for row in driver.execute(self.claim_sql, values)]
+        values = {"claiming_mailing_id": mailing_id, "claiming_at": now}
+        claimed = driver.execute(self.claim.sql, self.claim.parameters(values))
+        ids = [row[0] for row in claimed]
         if not ids:
             return []
         sql = self._claimed_sql.get(len(ids)) or self._expanded(len(ids))
@@ -186,9 +202,6 @@ class _Claim:
             row[4], row[5], row[6], row[7], json_of(row[8]), json_of(row[9]), row[10], row[11]
         )
 
-    def _ordered(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self.claim_positions)
-
     def _expanded(self, count: int) -> str:
         """`_CLAIMED` for `count` ids: SQLAlchemy expands its IN list when it runs it."""
         marks = ["?"] * count if self.is_sqlite else [f"%(ids_{i})s" for i in range(count)]
@@ -201,35 +214,30 @@ class _Claim:
 
 
 class _Settlement:
-    """`_SETTLE` compiled once for the connection's dialect and run by its driver, as a
-    transaction of its own: SQLAlchemy's execution of it cost more than the update itself.
+    """`_SETTLE` run by the driver, as a transaction of its own: SQLAlchemy's execution of it
+    cost more than the update itself.
 
     SQLAlchemy is in no transaction on the connection here (the ledger's are `begin()` blocks
     that end before), so the driver's state is the whole story: SQLite's driver is in
     autocommit mode (kith.db), where one statement is its own transaction; psycopg is put in
     autocommit mode for the statement, so that the update is committed in one round trip to
-    the server (not an update then a COMMIT). Values go in stored form, as kith.csvimport.bulk
-    writes them: a time as text on SQLite.
+    the server (not an update then a COMMIT).
     """
 
     def __init__(self, connection: Connection) -> None:
-        compiled = _SETTLE.compile(dialect=connection.dialect)
         self.connection = connection
-        self.sql = str(compiled)
-        # SQLite's driver takes "?" placeholders in order; psycopg takes them by name
-        self.positions = tuple(compiled.positiontup or ())
-        self.is_sqlite = connection.dialect.name == "sqlite"
+        self.settle = _Compiled(_SETTLE, connection)
 
     def run(self, values: dict[str, Any]) -> None:
         driver = self.connection.connection.driver_connection
         assert driver is not None  # the connection is open: the thread holds it
-        if self.is_sqlite:
-            stored = values | {"settled_at": sqlite_text(values["settled_at"])}
-            driver.execute(self.sql, tuple(stored[name] for name in self.positions))
+        parameters = self.settle.parameters(values)
+        if self.settle.is_sqlite:
+            driver.execute(self.settle.sql, parameters)
             return
         driver.autocommit = True
         try:
-            driver.execute(self.sql, values)
+            driver.execute(self.settle.sql, parameters)
         finally:
             driver.autocommit = False
 

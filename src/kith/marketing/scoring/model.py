@@ -39,6 +39,24 @@ GRADE_KEYS = frozenset(("grade", "min_score"))
 MAX_POINTS = 1_000_000
 MAX_DAYS = 3_650
 NAME_LENGTH = 100
+# a model to start from (the API's example, the web editor's first text): rules of two kinds
+EXAMPLE_MODEL: dict[str, Any] = {
+    "rules": [
+        {
+            "name": "posts",
+            "activity": ["thread_started", "discussion_reply"],
+            "points": 5,
+            "cap": 50,
+            "within_days": 90,
+        },
+        {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
+    ],
+    "grades": [
+        {"grade": "A", "min_score": 40},
+        {"grade": "B", "min_score": 15},
+        {"grade": "C", "min_score": 1},
+    ],
+}
 GRADE_LENGTH = 20
 GRADE_GROUP_PREFIX = "Grade "
 

@@ -9,32 +9,12 @@ from fastapi import Request, Response
 from kith.errors import KithError
 from kith.marketing.scoring.compute import Recomputed, apply_model, explain, recompute_scores
 from kith.marketing.scoring.grades import SCORING_FOLDER
-from kith.marketing.scoring.model import active_model
+from kith.marketing.scoring.model import EXAMPLE_MODEL, active_model
 from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render, render_form
 
 router = page_router()
-
-# the editor's start when no model was ever set: one rule of each kind, and three grades
-EXAMPLE = {
-    "rules": [
-        {
-            "name": "posts",
-            "activity": ["thread_started", "discussion_reply"],
-            "points": 5,
-            "cap": 50,
-            "within_days": 90,
-        },
-        {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
-        {"name": "board", "group": "GROUP NAME", "points": 10},
-    ],
-    "grades": [
-        {"grade": "A", "min_score": 40},
-        {"grade": "B", "min_score": 15},
-        {"grade": "C", "min_score": 1},
-    ],
-}
 
 
 @router.get("/scoring", name="scoring")
@@ -72,7 +52,7 @@ def recompute(request: Request, visitor: Admin) -> Response:
 def edit_scoring(request: Request, visitor: Admin) -> Response:
     with db_of(request).session() as session:
         model = active_model(session)
-    written = EXAMPLE if model is None else model.as_json()
+    written = EXAMPLE_MODEL if model is None else model.as_json()
     shown = {"rules": written["rules"], "grades": written["grades"]}
     return _editor(request, orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
 
