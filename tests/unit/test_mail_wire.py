@@ -1,5 +1,5 @@
 """A mailing's messages are written to bytes directly (transport.header_line and
-alternative_body); these check that the bytes are the ones EmailMessage gives with the SMTP
+alternative_of); these check that the bytes are the ones EmailMessage gives with the SMTP
 policy, header by header and part by part, but for the random MIME boundary."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from kith.marketing.mailings.transport import (
     PLAIN_TEXT,
     _dot_stuffed,
     _quoted_printable,
-    alternative_body,
+    alternative_of,
+    encoded_part,
     header_line,
     message_bytes,
 )
@@ -90,7 +91,7 @@ def test_the_alternative_body_is_what_email_message_writes(text: str, html: str)
     message.add_alternative(html, subtype="html")
     expected = message_bytes(message)
 
-    written = alternative_body(text, html)
+    written = alternative_of(encoded_part(text), encoded_part(html))
 
     assert BOUNDARY.sub(b"B", written) == BOUNDARY.sub(b"B", expected)
 

@@ -49,18 +49,6 @@ class LinkMaker:
     def click_url(self, delivery_id: int, url: str) -> str:
         return f"{self.base_url}/marketing/t/click/{self._token('click', d=delivery_id, u=url)}"
 
-    def track(self, body: str, delivery_id: int, unsubscribe: str | None = None) -> str:
-        """The HTML with its web links sent through the click redirect and an open pixel.
-
-        `unsubscribe` is the delivery's unsubscribe URL when the caller has made it already.
-        """
-        return track_links(
-            body,
-            unsubscribe or self.unsubscribe_url(delivery_id),
-            self.open_url(delivery_id),
-            lambda url: self.click_url(delivery_id, url),
-        )
-
     def _token(self, kind: str, **payload: Any) -> str:
         return self._signers[kind].sign(payload)
 
@@ -71,8 +59,8 @@ class LinkMaker:
 
 
 def track_links(body: str, unsubscribe: str, open_url: str, click_url: Callable[[str], str]) -> str:
-    """`body` with each web link but `unsubscribe` going through `click_url(link)`, and the
-    pixel of `open_url` before </body> (LinkMaker.track with the delivery's URLs)."""
+    """The HTML `body` of a delivery with each web link but `unsubscribe` going through
+    `click_url(link)` (the click redirect), and the open pixel of `open_url` before </body>."""
 
     def redirect(link: re.Match[str]) -> str:
         target = html.unescape(link.group(3)).strip()

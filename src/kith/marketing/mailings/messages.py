@@ -60,7 +60,7 @@ class MessageBuilder:
     """Builds each recipient's message from the mailing's compiled templates.
 
     The message is written straight to bytes (kith.marketing.mailings.transport's
-    `header_line` and `alternative_body`): the bytes EmailMessage gave, without building one
+    `header_line` and `alternative_of`): the bytes EmailMessage gave, without building one
     per recipient. What varies from one recipient to the next is all that is made per message:
     a body is shared by the recipients whose templates read the same values, with each one's
     own links written in (kith.marketing.mailings.body_cache).

@@ -14,7 +14,7 @@ settle a message left in doubt by a crash. SMTP ignores the key and cannot answe
 (None): a server that received the final "." may have delivered a message whose "250" reply
 never reached us, and SMTP offers no way to ask.
 
-A mailing's messages are written to bytes here too (`header_line`, `alternative_body`): the
+A mailing's messages are written to bytes here too (`header_line`, `alternative_of`): the
 bytes EmailMessage would give with the SMTP policy, without building and serialising one per
 recipient, which took most of a send's time.
 """
@@ -301,18 +301,14 @@ def header_line(name: str, value: str, plain: re.Pattern[str] | None = PLAIN_TEX
     return _WIRE.fold_binary(*_WIRE.header_store_parse(name, value))
 
 
-def alternative_body(text: str, html: str) -> bytes:
-    """The MIME headers and body of a multipart/alternative message of a text and an HTML part.
+def alternative_of(text: tuple[bytes, bytes], html: tuple[bytes, bytes]) -> bytes:
+    """The MIME headers and body of a multipart/alternative message of a text and an HTML part,
+    each already encoded by `encoded_part`.
 
     Byte for byte what EmailMessage.set_content(text) + add_alternative(html, subtype="html")
     serialise to with the SMTP policy (the HTML part's own MIME-Version header included), but
     for the boundary, which is random there too.
     """
-    return alternative_of(encoded_part(text), encoded_part(html))
-
-
-def alternative_of(text: tuple[bytes, bytes], html: tuple[bytes, bytes]) -> bytes:
-    """alternative_body of parts already encoded by `encoded_part`."""
     text_encoding, text_body = text
     html_encoding, html_body = html
     boundary = _boundary(text, html)
