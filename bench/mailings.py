@@ -188,8 +188,8 @@ def marketing_database(backend: str, postgres_url: str, *, keep: bool) -> Iterat
 def prepare(url: str, count: int, *, unique_bodies: bool = False) -> int:
     """Import `count` subscribers, a static group of them all and the mailing; its id."""
     from kith.db import Database
-    from kith.marketing.group_members import change_members
-    from kith.marketing.groups import create_group
+    from kith.marketing.groups.members import change_members
+    from kith.marketing.groups.target_groups import create_group
     from kith.marketing.mailings.definition import MailingDraft, create_mailing
     from kith.marketing.subscriber_import import import_subscribers
 

@@ -136,7 +136,7 @@ def floor_sync(config: Config) -> dict[str, Any]:
     """The list's rows read with the raw driver; `write` membership rows inserted (and, for a
     resync, `delete` removed) with executemany in one transaction of the floor's database."""
     from kith.db import Database
-    from kith.marketing.groups import create_group
+    from kith.marketing.groups.target_groups import create_group
 
     floor = Database(config["floor_url"])
     with floor.transaction() as session:  # not timed
@@ -319,7 +319,7 @@ def _valid(email: str) -> bool:
 def _group_id_query(name: str) -> Any:
     from sqlalchemy import select
 
-    from kith.marketing.groups import name_key
+    from kith.marketing.groups.target_groups import name_key
     from kith.marketing.models import TargetGroup
 
     return select(TargetGroup.id).where(TargetGroup.name_key == name_key(name))

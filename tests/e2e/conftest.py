@@ -24,7 +24,7 @@ from kith.config import Settings
 from kith.csvimport.report import ImportReport
 from kith.db import Database
 from kith.marketing import accounts as marketing_accounts
-from kith.marketing.groups import create_group
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.migrate import upgrade

@@ -23,7 +23,7 @@ from kith.connection.sync import execute_sync, request_sync
 from kith.csvimport.report import ImportReport
 from kith.db import Database
 from kith.encryption import SecretBox
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.integration import configure_integration
 from kith.marketing.models import GroupMember, Subscriber, SyncRun
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert

@@ -16,7 +16,7 @@ from kith.marketing.campaigns.definition import (
     current_version,
     get_campaign,
 )
-from kith.marketing.groups import create_group
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

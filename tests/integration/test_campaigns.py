@@ -28,7 +28,7 @@ from kith.marketing.campaigns.definition import (
 )
 from kith.marketing.campaigns.enrollments import enrollment_views
 from kith.marketing.campaigns.models import Enrollment
-from kith.marketing.groups import create_group, get_group
+from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.transport import SmtpTransport, parse_smtp_url
 from kith.marketing.models import GroupMember, SyncRun

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from kith.config import get_settings
 from kith.db import Database
 from kith.jobs import Worker
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing, get_mailing
 from kith.marketing.mailings.sending import SendOptions, request_send
 from kith.marketing.models import Mailing

@@ -20,7 +20,7 @@ from kith.community.ingest import import_members
 from kith.config import Settings
 from kith.db import Database
 from kith.encryption import SecretBox
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from tests.integration.community_world import NOW, add_member
 from tests.integration.connection_world import World
 from tests.integration.import_files import MEMBERS_HEADER, csv_rows, member_line

@@ -10,8 +10,8 @@ from kith.config import Settings
 from kith.connection.client import ConnectionFailed
 from kith.connection.names import judge_list_name
 from kith.db import Database
-from kith.marketing.community_groups import ONLINE_COMMUNITY
-from kith.marketing.groups import get_group, list_groups
+from kith.marketing.groups.community import ONLINE_COMMUNITY
+from kith.marketing.groups.target_groups import get_group, list_groups
 from tests.integration.connection_world import World, joined_world
 
 ANYONE = {"field": "contact_key", "op": "is_not_empty"}

@@ -14,7 +14,7 @@ from kith.connection.client import ConnectionFailed
 from kith.connection.sync import request_sync
 from kith.db import Database
 from kith.errors import InvalidInput
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import GroupMember, Subscriber, SyncSkip
 from tests.integration.connection_world import World, joined_world
 

@@ -24,8 +24,8 @@ from kith.connection.sync import execute_sync, request_sync
 from kith.db import Database
 from kith.dbcopy import copy_side, copy_sides
 from kith.errors import Conflict, InvalidInput
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
 from kith.marketing.mailings.transport import SmtpTransport

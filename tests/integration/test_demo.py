@@ -14,7 +14,7 @@ from kith.demo import DEMO_LISTS, run_demo
 from kith.demo.campaigns import POSTERS
 from kith.demo.marketing import BOARD, COMPOUND, NEWSLETTER
 from kith.errors import Conflict
-from kith.marketing import groups
+from kith.marketing.groups import target_groups as groups
 
 
 def demo_settings(data_dir: Path) -> Settings:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from kith.config import Settings
 from kith.db import Database
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.links import read_link
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now

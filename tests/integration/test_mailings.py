@@ -18,8 +18,8 @@ from sqlalchemy import select, text
 from kith.config import Settings
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing, get_mailing
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.recipients import count_recipients, iter_recipients

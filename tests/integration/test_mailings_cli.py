@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import update
 
 from kith.db import Database
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.models import Subscriber
 from kith.marketing.subscriber_import import import_subscribers
 from tests.integration.cli_world import kith_command

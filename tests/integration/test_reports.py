@@ -24,8 +24,8 @@ from kith.connection.activity import pull_activity
 from kith.db import Database
 from kith.errors import InvalidInput, NotFound
 from kith.marketing.app import create_marketing_app
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber, SyncRun, SyncSkip

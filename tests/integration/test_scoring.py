@@ -22,9 +22,9 @@ from kith.connection.activity import pull_activity
 from kith.db import Database
 from kith.errors import InvalidInput
 from kith.marketing.app import create_marketing_app
-from kith.marketing.folders import get_folder
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group, get_group
+from kith.marketing.groups.folders import get_folder
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview

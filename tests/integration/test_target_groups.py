@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from kith.db import Database
 from kith.errors import Conflict, InvalidInput, NotFound
-from kith.marketing import groups
-from kith.marketing.folders import create_folder, ensure_folder, list_folders
-from kith.marketing.group_members import change_members
+from kith.marketing.groups import target_groups as groups
+from kith.marketing.groups.folders import create_folder, ensure_folder, list_folders
+from kith.marketing.groups.members import change_members
 from kith.marketing.models import TargetGroup
 from kith.marketing.subscriber_import import import_subscribers
 from tests.integration.import_files import NOW, csv_rows

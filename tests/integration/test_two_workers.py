@@ -20,7 +20,7 @@ from kith.config import Settings
 from kith.connection.jobs import start_sync, wait_for
 from kith.db import Database
 from kith.errors import Conflict
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.jobs import start_send
 from kith.marketing.mailings.report import mailing_report

@@ -29,8 +29,8 @@ from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing import accounts as marketing_accounts
 from kith.marketing.campaigns.definition import create_campaign
-from kith.marketing.group_members import change_members
-from kith.marketing.groups import create_group, get_group
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.integration import configure_integration, get_integration
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.models import Mailing

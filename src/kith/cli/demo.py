@@ -11,7 +11,7 @@ from kith.config import get_settings
 from kith.demo import DemoReport, run_demo
 from kith.demo.community import SUPER_ADMIN_EMAIL
 from kith.demo.scale import scale_out_commands
-from kith.marketing.compound import MODE_WORDS
+from kith.marketing.groups.compound import MODE_WORDS
 
 
 def register(app: typer.Typer) -> None:

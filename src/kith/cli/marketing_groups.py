@@ -14,9 +14,9 @@ from kith.cli.context import console, marketing_db, print_json, print_json_strea
 from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
 from kith.clock import utcnow
 from kith.csvimport.report import ImportReport
-from kith.marketing import groups
-from kith.marketing.folders import create_folder, list_folders
-from kith.marketing.group_members import change_members
+from kith.marketing.groups import target_groups as groups
+from kith.marketing.groups.folders import create_folder, list_folders
+from kith.marketing.groups.members import change_members
 from kith.marketing.models import TargetGroup
 from kith.marketing.subscribers import subscriber_json
 

@@ -21,7 +21,7 @@ from kith.connection.refresh import refresh_groups
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
 from kith.jobs import workers_alive
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip
 
 

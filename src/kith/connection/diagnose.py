@@ -17,8 +17,8 @@ from kith.connection.client import ConnectionFailed, client_for
 from kith.connection.names import judge_list_name
 from kith.encryption import SecretBox
 from kith.errors import NotFound
-from kith.marketing.community_groups import community_groups
-from kith.marketing.groups import count_members, get_group
+from kith.marketing.groups.community import community_groups
+from kith.marketing.groups.target_groups import count_members, get_group
 from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip, TargetGroup
 
 EXAMPLES = 5

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kith.clock import parse_datetime
 from kith.connection.client import CommunityClient
 from kith.connection.names import judge_list_name
-from kith.marketing.community_groups import (
+from kith.marketing.groups.community import (
     add_community_group,
     community_groups,
     free_name,

@@ -54,7 +54,7 @@ from kith.db import Database, affected
 from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.encryption import SecretBox
 from kith.errors import Conflict, InvalidInput
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import (
     SKIP_REASONS,
     GroupMember,

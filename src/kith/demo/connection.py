@@ -20,7 +20,7 @@ from kith.connection.refresh import RefreshReport, refresh_groups
 from kith.connection.sync import execute_sync, request_sync
 from kith.db import Database
 from kith.encryption import SecretBox
-from kith.marketing.community_groups import community_groups
+from kith.marketing.groups.community import community_groups
 from kith.marketing.integration import configure_integration
 from kith.marketing.models import SyncRun
 from kith.web.loopback import serve_on_loopback

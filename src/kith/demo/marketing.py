@@ -17,8 +17,8 @@ from pathlib import Path
 from kith.csvimport.report import ImportReport
 from kith.db import Database
 from kith.demo.csvfiles import write_csv
-from kith.marketing import groups
-from kith.marketing.group_members import MembershipReport, change_members
+from kith.marketing.groups import target_groups as groups
+from kith.marketing.groups.members import MembershipReport, change_members
 from kith.marketing.subscriber_import import SUBSCRIBER_COLUMNS, import_subscribers
 
 NEWSLETTER = "Newsletter"

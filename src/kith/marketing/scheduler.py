@@ -36,7 +36,7 @@ from kith.marketing.campaigns.models import (
 )
 from kith.marketing.campaigns.progress import Progress, StepRunner, enroll
 from kith.marketing.campaigns.steps import step_groups
-from kith.marketing.compound import community_groups_in
+from kith.marketing.groups.compound import community_groups_in
 from kith.marketing.integration import get_integration
 from kith.marketing.mailings.definition import DEFAULT_FROM
 from kith.marketing.mailings.links import LinkMaker

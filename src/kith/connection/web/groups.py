@@ -17,7 +17,7 @@ from kith.connection.jobs import run_requested_sync, start_sync
 from kith.connection.refresh import refresh_groups
 from kith.encryption import SecretBox
 from kith.jobs import workers_alive
-from kith.marketing.community_groups import ONLINE_COMMUNITY
+from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.web.groups import group_by_id, group_info_page, groups_page
 from kith.web.requests import db_of, now_of, settings_of
 from kith.web.site import (

@@ -14,7 +14,6 @@ from kith.csvimport.report import ImportRejected
 from kith.csvimport.rows import FIRST_DATA_LINE
 from kith.db import Database
 from kith.errors import InvalidInput
-from kith.marketing import groups
 from kith.marketing.api.context import (
     RejectedOut,
     errors,
@@ -22,8 +21,9 @@ from kith.marketing.api.context import (
     rejected_response,
     renumbered,
 )
-from kith.marketing.folders import FolderSummary, create_folder, list_folders
-from kith.marketing.group_members import REFERENCE_COLUMNS, change_members
+from kith.marketing.groups import target_groups as groups
+from kith.marketing.groups.folders import FolderSummary, create_folder, list_folders
+from kith.marketing.groups.members import REFERENCE_COLUMNS, change_members
 from kith.web.requests import db_of, json_response, now_of
 
 MAX_MEMBERS = 10_000

@@ -41,8 +41,8 @@ from kith.marketing.campaigns.models import (
     StepOutcome,
 )
 from kith.marketing.campaigns.steps import step_mailings, wait_end
-from kith.marketing.compound import members_condition
-from kith.marketing.groups import members_query
+from kith.marketing.groups.compound import members_condition
+from kith.marketing.groups.target_groups import members_query
 from kith.marketing.models import (
     Delivery,
     DeliveryEvent,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import InvalidInput, NotFound
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Mailing, TargetGroup
 
 KINDS = ("mailing", "wait", "decide", "notify", "profile", "end")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import Conflict, InvalidInput, NotFound
-from kith.marketing.groups import get_groups
+from kith.marketing.groups.target_groups import get_groups
 from kith.marketing.mailings.templates import compile_template
 from kith.marketing.models import Mailing, MailingGroup, TargetGroup
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from kith.marketing.compound import members_condition
+from kith.marketing.groups.compound import members_condition
 from kith.marketing.mailings.definition import mailing_groups
 from kith.marketing.models import Mailing, Subscriber, TargetGroup
 

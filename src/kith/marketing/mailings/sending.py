@@ -43,7 +43,7 @@ from kith.csvimport.bulk import BatchWriter, among, dialect_insert
 from kith.db import Database
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import Conflict, KithError
-from kith.marketing.compound import community_groups_in
+from kith.marketing.groups.compound import community_groups_in
 from kith.marketing.mailings.definition import get_mailing, mailing_groups
 from kith.marketing.mailings.ledger import Claimed, Ledger
 from kith.marketing.mailings.links import LinkMaker

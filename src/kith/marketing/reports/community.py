@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
-from kith.marketing.compound import members_condition
-from kith.marketing.groups import get_group
+from kith.marketing.groups.compound import members_condition
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Subscriber
 from kith.marketing.reports.charts import Series, bar_chart, weekly_chart
 from kith.marketing.reports.render import CsvRow, weekly_rows

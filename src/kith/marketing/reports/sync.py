@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from kith.clock import start_of_day
-from kith.marketing.groups import get_group
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip, TargetGroup
 from kith.marketing.reports.charts import weekly_chart
 from kith.marketing.reports.render import CsvRow, weekly_rows

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from kith.clock import start_of_day
 from kith.db import Database, refresh_statistics
 from kith.errors import InvalidInput, KithError
-from kith.marketing.compound import members_condition
-from kith.marketing.groups import get_group
+from kith.marketing.groups.compound import members_condition
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
 from kith.marketing.scoring.grades import GradeChange, keep_grade_groups
 from kith.marketing.scoring.model import Definition, Rule, active_model, first_day, set_model

@@ -11,9 +11,9 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from kith.errors import Conflict
-from kith.marketing.folders import ensure_folder
-from kith.marketing.group_members import replace_members
-from kith.marketing.groups import create_group, name_key
+from kith.marketing.groups.folders import ensure_folder
+from kith.marketing.groups.members import replace_members
+from kith.marketing.groups.target_groups import create_group, name_key
 from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.model import Grade
 from kith.marketing.scoring.models import SubscriberScore

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kith.errors import InvalidInput, KithError
-from kith.marketing.groups import get_group, name_key
+from kith.marketing.groups.target_groups import get_group, name_key
 from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.models import ScoringModel
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import Request, Response
 
 from kith.errors import KithError
-from kith.marketing.compound import MODE_WORDS, sections_of
-from kith.marketing.folders import list_folders
-from kith.marketing.groups import (
+from kith.marketing.groups.compound import MODE_WORDS, sections_of
+from kith.marketing.groups.folders import list_folders
+from kith.marketing.groups.target_groups import (
     change_compound_group,
     create_compound_group,
     list_groups,

@@ -18,11 +18,9 @@ from sqlalchemy.orm import Session
 
 from kith.db import Database
 from kith.errors import NotFound
-from kith.marketing.community_groups import ONLINE_COMMUNITY
-from kith.marketing.folders import list_folders
-from kith.marketing.groups import list_groups, summarize
-from kith.marketing.models import SKIP_REASONS, TargetGroup
-from kith.marketing.sync_history import (
+from kith.marketing.groups.community import ONLINE_COMMUNITY
+from kith.marketing.groups.folders import list_folders
+from kith.marketing.groups.sync_history import (
     REJECTION_COLUMNS,
     check_reason,
     get_run,
@@ -30,6 +28,8 @@ from kith.marketing.sync_history import (
     rejected_members,
     sync_runs,
 )
+from kith.marketing.groups.target_groups import list_groups, summarize
+from kith.marketing.models import SKIP_REASONS, TargetGroup
 from kith.web.requests import db_of
 from kith.web.site import Admin, page_router, render, site_of
 

@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from kith.errors import KithError
 from kith.jobs import workers_alive
-from kith.marketing.groups import list_groups
+from kith.marketing.groups.target_groups import list_groups
 from kith.marketing.mailings.definition import (
     DEFAULT_FROM,
     MailingDraft,

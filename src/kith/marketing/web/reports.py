@@ -7,7 +7,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from kith.marketing.groups import list_groups
+from kith.marketing.groups.target_groups import list_groups
 from kith.marketing.models import Mailing
 from kith.marketing.reports.community import community_report
 from kith.marketing.reports.mailing import mailing_report_of

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.marketing.folders import ensure_folder
-from kith.marketing.groups import check_name, name_key
+from kith.marketing.groups.folders import ensure_folder
+from kith.marketing.groups.target_groups import check_name, name_key
 from kith.marketing.models import TargetGroup
 
 ONLINE_COMMUNITY = "Online Community"

@@ -15,8 +15,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kith.errors import Conflict, InvalidInput, NotFound
-from kith.marketing.compound import Section, define_compound, members_condition, sections_of
-from kith.marketing.folders import get_folder
+from kith.marketing.groups.compound import Section, define_compound, members_condition, sections_of
+from kith.marketing.groups.folders import get_folder
 from kith.marketing.models import CompoundPart, Folder, GroupMember, Subscriber, TargetGroup
 
 NAME_LENGTH = 200

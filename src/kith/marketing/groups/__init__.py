@@ -1,0 +1,1 @@
+"""Target groups: static, community, compound (grade groups are kept by scoring)."""
