@@ -99,6 +99,7 @@ def kith_sync(config: Config) -> dict[str, Any]:
     """
     from kith.connection.sync import execute_sync, request_sync
     from kith.db import Database
+    from kith.marketing.groups.target_groups import get_group
 
     memory = AnonymousMemory()
     db = Database(config["marketing_url"])
@@ -108,7 +109,9 @@ def kith_sync(config: Config) -> dict[str, Any]:
     started = perf_counter()
     if profile is not None:
         profile.enable()
-    requested = request_sync(db, config["group"], trigger="manual", now=utcnow())
+    with db.session() as session:
+        group_id = get_group(session, config["group"]).id
+    requested = request_sync(db, group_id, trigger="manual", now=utcnow())
     run = execute_sync(db, requested.run.id, box=box, clock=utcnow, empty_guard=100)
     if profile is not None:
         profile.disable()

@@ -85,9 +85,17 @@ class World:
         with self.marketing.transaction() as session, client_for(session, self.box) as client:
             return refresh_groups(session, client, now=self.now)
 
+    def group_id(self, group: str) -> int:
+        with self.marketing.session() as session:
+            return get_group(session, group).id
+
     def sync(self, group: str, *, allow_empty: bool = False) -> SyncRun:
         requested = request_sync(
-            self.marketing, group, trigger="manual", now=self.now, allow_empty=allow_empty
+            self.marketing,
+            self.group_id(group),
+            trigger="manual",
+            now=self.now,
+            allow_empty=allow_empty,
         )
         return execute_sync(
             self.marketing,

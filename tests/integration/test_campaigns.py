@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from kith.app import start
 from kith.config import Settings
 from kith.db import Database
 from kith.errors import InvalidInput
@@ -35,7 +36,6 @@ from kith.marketing.models import GroupMember, SyncRun
 from kith.marketing.scheduler import TickReport, run_tick, tick
 from kith.marketing.scoring.compute import apply_model
 from kith.web.loopback import serve_on_loopback
-from kith.wiring import wire
 from tests.integration.connection_world import World, joined_world
 from tests.integration.smtp_sink import SmtpSink
 
@@ -111,7 +111,7 @@ def campaigns(
     settings = settings.model_copy(
         update={"marketing_db_url": marketing_db.url, "smtp_url": smtp_sink.url()}
     )
-    wire(settings)
+    start(settings)
     with joined_world(community_db, marketing_db, settings) as world:
         world.members(*((f"m{n}", f"L{n}", f"m{n}@example.org") for n in range(1, 7)))
         world.subscribers(*((f"m{n}@example.org", f"L{n}", "subscribed") for n in range(1, 7)))

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from kith.app import create_worker
 from kith.config import get_settings
 from kith.db import Database
-from kith.jobs import Worker
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing, get_mailing
@@ -144,7 +144,7 @@ def test_a_running_worker_ticks_on_its_own(kith: Any, tmp_path: Path) -> None:
     campaign_id = str(orjson.loads(output)["id"])
     kith("campaigns", "activate", campaign_id)
 
-    worker = Worker(get_settings(), workers=1, tick_seconds=0.1)
+    worker = create_worker(get_settings(), workers=1, tick_seconds=0.1)
     worker.start()
     try:
         deadline = time.monotonic() + 30

@@ -12,13 +12,13 @@ import orjson
 import pytest
 from sqlalchemy import insert, update
 
+from kith.app import create_app
 from kith.community.app import create_community_app
 from kith.community.credentials import create_credential, revoke_credential
 from kith.community.lists import create_list
 from kith.community.models import Member
 from kith.config import Settings
 from kith.db import Database
-from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
 from tests.integration.community_world import NOW, add_community, add_events, add_member, join
 from tests.integration.fake_clock import FakeClock

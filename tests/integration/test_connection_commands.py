@@ -16,11 +16,12 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from kith.app import create_worker
 from kith.cli import app
 from kith.clock import utcnow
 from kith.config import Settings, get_settings
 from kith.db import Database
-from kith.jobs import Worker, workers_alive
+from kith.marketing.workers import workers_alive
 from tests.integration.connection_world import World, joined_world
 
 EVERYONE = {"field": "contact_key", "op": "starts_with", "value": "m"}
@@ -92,7 +93,7 @@ def test_refresh_then_sync_and_wait_without_a_worker_runs_here(world: World) -> 
 
 def test_a_worker_carries_out_queued_syncs(world: World) -> None:
     assert kith("refresh")[0] == 0
-    worker = Worker(get_settings(), workers=1)
+    worker = create_worker(get_settings(), workers=1)
     worker.start()
     try:
         assert workers_alive(world.marketing, now=utcnow()) == 1
@@ -112,7 +113,7 @@ def test_without_wait_the_sync_is_queued_for_a_worker(world: World) -> None:
     code, again = kith("sync", "Everyone")
     assert "already running" in again
 
-    worker = Worker(get_settings(), workers=1)
+    worker = create_worker(get_settings(), workers=1)
     worker.start()
     try:
         code, output = kith("sync", "Everyone", "--wait", "--json")  # returns the queued run

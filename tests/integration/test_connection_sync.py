@@ -175,8 +175,9 @@ def test_an_empty_list_is_held_instead_of_emptying_a_large_group(world: World) -
 def test_a_second_request_while_one_runs_returns_the_running_one(world: World) -> None:
     world.list("Informz Everyone", EVERYONE)
     world.refresh()
-    first = request_sync(world.marketing, "Everyone", trigger="manual", now=world.now)
-    second = request_sync(world.marketing, "Everyone", trigger="on_send", now=world.now)
+    everyone = world.group_id("Everyone")
+    first = request_sync(world.marketing, everyone, trigger="manual", now=world.now)
+    second = request_sync(world.marketing, everyone, trigger="on_send", now=world.now)
 
     assert not first.existing and second.existing
     assert second.run.id == first.run.id and second.run.trigger == "manual"

@@ -178,7 +178,7 @@ def test_the_copied_installation_syncs_and_takes_new_rows(
         moved.configure(url=url)  # the same secret key still opens the stored password
         with community.transaction() as session:
             newcomer = add_member(session, "m99", legacy_contact_key="L99", email="m99@example.org")
-        requested = request_sync(marketing, "Everyone", trigger="manual", now=NOW)
+        requested = request_sync(marketing, moved.group_id("Everyone"), trigger="manual", now=NOW)
         run = execute_sync(
             marketing, requested.run.id, box=moved.box, clock=lambda: NOW, empty_guard=100
         )

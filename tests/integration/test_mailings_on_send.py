@@ -4,23 +4,29 @@ recipients with the community's active send_email automation rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from kith.app import StartupFailed, start
 from kith.community.automation import create_rule
 from kith.config import Settings
 from kith.db import Database
+from kith.jobs import JobContext
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.mailings.jobs import send_mailing, start_send
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
 from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import Mailing, SyncRun
-from kith.wiring import wire
+from kith.marketing.ports import Ports, ports
+from kith.marketing.scheduler import RESUME_AFTER, run_tick
 from tests.integration.connection_world import World, joined_world
 from tests.integration.smtp_sink import SmtpSink
 
+SendPath = Callable[[World, Mailing, Settings], None]
 ALL = {"field": "contact_key", "op": "starts_with", "value": "m"}
 
 
@@ -31,7 +37,7 @@ def world(
     settings: Settings,
 ) -> Iterator[World]:
     """Members m1..m4 (m1, m2 in the list), their subscribers, the group synced once."""
-    wire(settings.model_copy(update={"marketing_db_url": marketing_db.url}))
+    start(settings.model_copy(update={"marketing_db_url": marketing_db.url}))
     with joined_world(community_db, marketing_db, settings) as joined:
         joined.members(*((f"m{n}", f"L{n}", f"m{n}@example.org") for n in range(1, 5)))
         joined.subscribers(*((f"m{n}@example.org", f"L{n}", "subscribed") for n in range(1, 5)))
@@ -123,3 +129,81 @@ def test_the_duplicate_guard_fires_on_an_overlapping_rule_and_not_a_disjoint_one
     acknowledged = send(world, smtp_sink, ack_duplicates=True)
     assert acknowledged.status == "sent"
     assert len(smtp_sink.messages) == sent_before + 2
+
+
+def test_startup_refuses_to_start_while_a_port_is_empty(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kith.app.ports", Ports(sync_group=ports.sync_group))
+    monkeypatch.setattr("kith.app.partial", lambda *_args, **_kwargs: None)
+
+    with pytest.raises(StartupFailed, match="check_duplicates, provide_community_list"):
+        start(settings)
+
+
+def test_a_process_that_was_never_started_holds_the_send_instead_of_skipping_the_guard(
+    world: World, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kith.marketing.mailings.sending.ports", Ports())
+
+    held = send(world, smtp_sink)
+    assert held.status == "held"
+    assert held.status_reason == (
+        "group 'Posters' could not be resynced: the connection is not wired (no sync group port)"
+    )
+    unchecked = send(world, smtp_sink, allow_stale=True)
+    assert unchecked.status == "held"
+    assert unchecked.status_reason == (
+        "the duplicate-mailing check could not read the community: the connection is not wired "
+        "(no check duplicates port)"
+    )
+    assert smtp_sink.messages == []
+
+
+def _queued(world: World, mailing: Mailing, settings: Settings) -> None:
+    with world.marketing.transaction() as session:
+        request_send(session, mailing.id, SendOptions(), now=world.now)
+    send_mailing(JobContext(settings), mailing.id)
+
+
+def _asked_and_waited(world: World, mailing: Mailing, settings: Settings) -> None:
+    start_send(world.marketing, settings, mailing.id, SendOptions(), wait=True)
+
+
+def _resumed_by_the_tick(world: World, mailing: Mailing, settings: Settings) -> None:
+    with world.marketing.transaction() as session:
+        request_send(session, mailing.id, SendOptions(), now=world.now - 2 * RESUME_AFTER)
+    run_tick(world.marketing, settings, now=world.now)
+
+
+@pytest.mark.parametrize(
+    "send_path",
+    [_queued, _asked_and_waited, _resumed_by_the_tick],
+    ids=["the worker's job", "a command that waits", "the tick resuming a lost send"],
+)
+def test_every_send_path_runs_the_duplicate_guard(
+    world: World, smtp_sink: SmtpSink, tmp_path: Path, send_path: SendPath
+) -> None:
+    rule(world, "Thanks posters", ["m2", "m3"])
+    settings = world.settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "marketing_db_url": world.marketing.url,
+            "smtp_url": smtp_sink.url(),
+        }
+    )
+    with world.marketing.transaction() as session:
+        mailing = create_mailing(
+            session,
+            MailingDraft(name="News", subject="Hi", html="<p>Hi</p>", include=["Posters"]),
+            now=world.now,
+        )
+
+    send_path(world, mailing, settings)
+
+    with world.marketing.session() as session:
+        sent = session.get_one(Mailing, mailing.id)
+    assert sent.status == "held"
+    assert sent.status_reason is not None
+    assert sent.status_reason.startswith("duplicate mailing risk: rule 'Thanks posters'")
+    assert smtp_sink.messages == []

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kith.app import create_app
 from kith.community.app import create_community_app
 from kith.community.credentials import create_credential
 from kith.config import Settings
@@ -18,7 +19,6 @@ from kith.connection.client import check_connection
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
 from kith.marketing.tokens import INVALID_TOKEN, MISSING_TOKEN, create_token, revoke_token
-from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
 from tests.integration.community_world import add_member
 from tests.integration.fake_clock import FakeClock

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from kith.clock import utcnow
 from kith.config import Settings
-from kith.connection.jobs import start_sync, wait_for
+from kith.connection.runs import SyncRuns
 from kith.db import Database
 from kith.errors import Conflict
 from kith.marketing.groups.target_groups import get_group
@@ -144,13 +144,15 @@ def test_sync_requests_at_once_never_sync_a_group_twice_at_the_same_time(
 ) -> None:
     rounds = 3
 
+    syncs = SyncRuns(world.marketing, world.settings)
+    with world.marketing.session() as session:
+        everyone = get_group(session, "Everyone").id
+
     def ask_and_wait() -> list[int]:
         runs = []
         for _ in range(rounds):  # each round starts as soon as this thread saw its run end
-            requested = start_sync(
-                world.marketing, world.settings, "Everyone", trigger="manual", now=utcnow()
-            )
-            runs.append(wait_for(world.marketing, requested.run.id).id)
+            requested = syncs.queue(everyone, trigger="manual", now=utcnow())
+            runs.append(syncs.wait(requested.run.id).id)
         return runs
 
     with running_workers(world.settings, world.marketing, tmp_path / "logs"):

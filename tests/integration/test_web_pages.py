@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from kith.app import create_app
 from kith.community import accounts as community_accounts
 from kith.community.automation import create_rule
 from kith.community.credentials import create_credential
@@ -36,7 +37,6 @@ from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.models import Mailing
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
-from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
 from tests.integration.community_world import add_events, add_member

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kith.marketing.campaigns.steps import wait_end
-from kith.marketing.scheduler import hourly_slot
+from kith.marketing.groups.sync_schedule import hourly_slot
 
 
 def at(text: str) -> datetime:

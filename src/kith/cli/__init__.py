@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from kith.app import start
 from kith.cli import (
     campaigns,
     community,
@@ -20,7 +21,6 @@ from kith.cli import (
     users,
 )
 from kith.config import get_settings
-from kith.wiring import wire
 
 app = typer.Typer(
     no_args_is_help=True, help="Kith: an online community connected to email marketing."
@@ -44,7 +44,7 @@ app.command("tick")(campaigns.tick)
 @app.callback()
 def _start() -> None:
     """Every command may send: the marketing side reaches the connection through its ports."""
-    wire(get_settings())
+    start(get_settings())
 
 
 def main() -> None:

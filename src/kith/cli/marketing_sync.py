@@ -16,11 +16,10 @@ from kith.clock import utcnow
 from kith.config import get_settings
 from kith.connection.client import client_for
 from kith.connection.diagnose import diagnose
-from kith.connection.jobs import start_sync, sync_and_wait
 from kith.connection.refresh import refresh_groups
+from kith.connection.runs import SyncRuns
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
-from kith.jobs import workers_alive
 from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip
 
@@ -78,16 +77,18 @@ def sync(
     as_json: bool = JSON,
 ) -> None:
     """Sync Target Group Now: reconcile the group with its community list, as a background job."""
-    settings = get_settings()
     db = marketing_db()
+    runs = SyncRuns(db, get_settings())
     with user_errors():
+        with db.session() as session:
+            group_id = get_group(session, name).id
         if wait:
-            requested, run = sync_and_wait(
-                db, settings, name, trigger="manual", now=utcnow(), allow_empty=allow_empty
+            requested, run = runs.queue_and_wait(
+                group_id, trigger="manual", now=utcnow(), allow_empty=allow_empty
             )
         else:
-            requested = start_sync(
-                db, settings, name, trigger="manual", now=utcnow(), allow_empty=allow_empty
+            requested = runs.queue(
+                group_id, trigger="manual", now=utcnow(), allow_empty=allow_empty
             )
             run = requested.run
     view = _run_json(run, requested.group_name)
@@ -96,7 +97,7 @@ def sync(
     elif run.status == "in progress":
         state = "already running" if requested.existing else "queued"
         console.print(f"Sync of {view['group']} {state} (run {run.id}).", markup=False)
-        if not workers_alive(db, now=utcnow()):
+        if runs.nobody_else_will_run():
             console.print(
                 "No worker is running: start `kith worker` or `kith serve`, or use --wait.",
                 markup=False,

@@ -7,9 +7,9 @@ import threading
 
 import typer
 
+from kith.app import create_app, create_worker
 from kith.cli.context import community_db, console, marketing_db
 from kith.config import get_settings
-from kith.jobs import Worker
 from kith.migrate import upgrade
 
 
@@ -38,10 +38,8 @@ def serve(
     """Serve the community app at /community and the marketing app at /marketing."""
     import uvicorn
 
-    from kith.web.app import create_app
-
     console.print(f"Kith on http://{host}:{port}/community and http://{host}:{port}/marketing")
-    worker = Worker(get_settings()) if jobs else None
+    worker = create_worker(get_settings()) if jobs else None
     if worker is not None:
         worker.start()
     try:
@@ -55,7 +53,7 @@ def worker(
     workers: int = typer.Option(2, "--workers", help="Jobs run at the same time (threads)."),
 ) -> None:
     """Run background jobs (syncs) until interrupted; run as many as you like, anywhere."""
-    running = Worker(get_settings(), workers=workers)
+    running = create_worker(get_settings(), workers=workers)
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())

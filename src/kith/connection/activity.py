@@ -10,10 +10,9 @@ anywhere leaves what the last pull kept. Scores are recomputed after a successfu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -34,15 +33,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kith.clock import parse_datetime, utcnow
-from kith.config import Settings, get_settings
-from kith.connection.client import ConnectionFailed, client_for
-from kith.connection.sync import restore_storage, stage_on_disk
+from kith.clock import utcnow
+from kith.config import Settings
+from kith.connection.client import ConnectionFailed, client_for, legacy_contact_key
+from kith.connection.staging import applying, batches, staging_tables
 from kith.csvimport.bulk import BatchWriter
 from kith.csvimport.timestamps import time_parser
 from kith.db import Database, UTCDateTime, refresh_statistics
 from kith.encryption import SecretBox
-from kith.jobs import job
 from kith.marketing.scoring.compute import Recomputed, rescore
 from kith.marketing.scoring.models import ActivityPull, CommunityActivityDay, CommunityMember
 
@@ -51,7 +49,6 @@ STREAM_PATH = "/activity/daily.ndjson"
 # pull's last day, for events the community recorded late.
 HISTORY_DAYS = 400
 OVERLAP_DAYS = 3
-STAGE_BATCH = 10_000
 
 DAY_COLUMNS = ("remote_id", "day", "activity_type", "count")
 MEMBER_COLUMNS = ("remote_id", "joined_at")
@@ -103,34 +100,23 @@ def pull_activity(
     with db.session() as session:
         client = client_for(session, box)
         start = since or default_since(session, now=now)
-    with db.engine.connect() as connection:
-        usual_storage = stage_on_disk(connection)
-        try:
-            with connection.begin():  # touches only the temporary tables: locks nothing
-                _staging.drop_all(connection)
-                _staging.create_all(connection)
-                with client:
-                    lines = client.stream_ndjson(
-                        STREAM_PATH, {"since": start.isoformat(), "as_of": now.isoformat()}
-                    )
-                    day_rows, members = _stage(connection, lines)
-            connection.execution_options(sqlite_begin="IMMEDIATE", preserve_rowcount=True)
-            with Session(connection, expire_on_commit=False) as session, session.begin():
-                _keep(session, start)
-                session.add(
-                    ActivityPull(
-                        pulled_at=now,
-                        since=start,
-                        through=now.date(),
-                        day_rows=day_rows,
-                        members=members,
-                    )
+    with staging_tables(db, _staging) as connection:
+        with connection.begin(), client:
+            lines = client.stream_ndjson(
+                STREAM_PATH, {"since": start.isoformat(), "as_of": now.isoformat()}
+            )
+            day_rows, members = _stage(connection, lines)
+        with applying(connection) as session:
+            _keep(session, start)
+            session.add(
+                ActivityPull(
+                    pulled_at=now,
+                    since=start,
+                    through=now.date(),
+                    day_rows=day_rows,
+                    members=members,
                 )
-        finally:
-            connection.rollback()
-            restore_storage(connection, usual_storage)
-            with connection.begin():
-                _staging.drop_all(connection)
+            )
     scores = rescore(db, now=now, after="pulling community activity")
     return ActivityPulled(start, now.date(), day_rows, members, scores)
 
@@ -147,12 +133,12 @@ def _stage(connection: Connection, lines: Iterator[dict[str, Any]]) -> tuple[int
     statement); returns how many of each there were."""
     staging = _StagedLines(connection)
     days_staged = members_staged = 0
-    for batch in _batches(lines):
+    for batch in batches(lines):
         days: list[tuple[Any, ...]] = []
         members: list[tuple[Any, ...]] = []
         for line in batch:
-            key = str(line.get("member") or "").strip()
-            if not key:
+            key = legacy_contact_key(line.get("member"))
+            if key is None:
                 continue
             try:
                 if "day" in line:
@@ -189,12 +175,6 @@ class _StagedLines:
     def member_row(self, key: str, line: dict[str, Any]) -> tuple[Any, ...]:
         joined = line.get("joined_at")
         return key, self.stored_time(joined) if joined else None
-
-
-def _batches(lines: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(lines)
-    while batch := list(islice(iterator, STAGE_BATCH)):
-        yield batch
 
 
 def _keep(session: Session, since: date) -> None:
@@ -237,17 +217,6 @@ def _keep(session: Session, since: date) -> None:
     refresh_statistics(session, kept.__tablename__, member.__tablename__)
 
 
-@job
-def pull_community_activity(now: str | None = None) -> None:
-    """Pull the community's activity (a job: `kith worker` runs it when queued)."""
-    settings = get_settings()
-    db = Database(settings.marketing_url)
-    try:
-        run_pull(db, settings, now=parse_datetime(now) if now else None)
-    finally:
-        db.dispose()
-
-
 def run_pull(
     db: Database, settings: Settings, *, now: datetime | None = None, since: date | None = None
 ) -> ActivityPulled:
@@ -255,10 +224,6 @@ def run_pull(
     return pull_activity(db, SecretBox.from_settings(settings), now=now or utcnow(), since=since)
 
 
-def pull_for_marketing(*, now: datetime, settings: Settings) -> None:
+def pull_for_marketing(db: Database, *, now: datetime, settings: Settings) -> None:
     """The scheduler's daily pull (marketing's `pull_activity` port)."""
-    db = Database(settings.marketing_url)
-    try:
-        run_pull(db, settings, now=now)
-    finally:
-        db.dispose()
+    run_pull(db, settings, now=now)

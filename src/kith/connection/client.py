@@ -80,6 +80,37 @@ class CheckResult:
         return {"ok": True, "base_url": self.base_url, "list_count": self.list_count}
 
 
+def legacy_contact_key(value: object) -> str | None:
+    """A member's Legacy Contact Key as the connection matches it to a Remote ID: trimmed, and
+    None when there is none. Every key read from the community goes through here."""
+    key = value.strip() if isinstance(value, str) else ""
+    return key or None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMember:
+    """A member of a list (or of an automation rule's audience), as the community API sends it.
+
+    `legacy_contact_key` and `email` are trimmed (None when empty); `fields` is the whole record,
+    with the platform edition's details (names, profile fields, communities, activity).
+    """
+
+    contact_key: str | None
+    legacy_contact_key: str | None
+    email: str | None
+    fields: dict[str, Any]
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> ListMember:
+        email = item.get("email")
+        return cls(
+            item.get("contact_key"),
+            legacy_contact_key(item.get("legacy_contact_key")),
+            (email.strip() or None) if isinstance(email, str) else None,
+            item,
+        )
+
+
 class CommunityClient:
     """The community API, authenticated as one IAM key; use it as a context manager.
 
@@ -145,10 +176,18 @@ class CommunityClient:
                 str(response.url), f"the body is not JSON: {response.text[:200]!r}"
             ) from None
 
-    def stream_members(self, list_key: str, *, details: bool) -> Iterator[dict[str, Any]]:
+    def stream_members(self, list_key: str, *, details: bool) -> Iterator[ListMember]:
         """Every member of a list, read as one NDJSON stream, one member at a time."""
         params = {"details": "true" if details else "false"}
-        return self.stream_ndjson(f"/lists/{list_key}/members.ndjson", params)
+        return map(
+            ListMember.from_api, self.stream_ndjson(f"/lists/{list_key}/members.ndjson", params)
+        )
+
+    def stream_rule_members(self, rule_key: str) -> Iterator[ListMember]:
+        """Every member an automation rule reaches, one at a time."""
+        return map(
+            ListMember.from_api, self.stream_ndjson(f"/automation-rules/{rule_key}/members.ndjson")
+        )
 
     def stream_ndjson(
         self, path: str, params: dict[str, Any] | None = None

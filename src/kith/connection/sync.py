@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -39,7 +38,6 @@ from sqlalchemy import (
     Table,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -49,12 +47,20 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kith.connection.client import ConnectionFailed, active_integration, client_for
+from kith.connection.client import (
+    CommunityClient,
+    ConnectionFailed,
+    ListMember,
+    active_integration,
+    client_for,
+)
+from kith.connection.staging import applying, batches, staging_tables
 from kith.db import Database, affected
 from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.encryption import SecretBox
-from kith.errors import Conflict, InvalidInput
-from kith.marketing.groups.target_groups import get_group
+from kith.errors import Conflict, InvalidInput, NotFound
+from kith.marketing.groups.community import community_group_synced
+from kith.marketing.groups.members import replace_members
 from kith.marketing.models import (
     SKIP_REASONS,
     GroupMember,
@@ -63,15 +69,11 @@ from kith.marketing.models import (
     SyncSkip,
     TargetGroup,
 )
-from kith.marketing.scoring.compute import rescore
 from kith.marketing.subscriber_import import SUBSCRIBER_WRITTEN
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
-STAGE_BATCH = 10_000
-# SQLite's page cache for the staging tables, which are kept in a file (see stage_on_disk)
-STAGING_CACHE_KIB = 32 * 1024
 # The emails seen while staging, as bits (see _Staging): 8 MiB
 SEEN_BITS = 1 << 26
 # A run whose worker has shown no sign of life for this long is taken for dead.
@@ -138,7 +140,7 @@ class SyncRequested:
 
 def request_sync(
     db: Database,
-    group_name: str,
+    group_id: int,
     *,
     trigger: str,
     now: datetime,
@@ -152,17 +154,19 @@ def request_sync(
     for _attempt in range(3):
         try:
             with db.transaction() as session:
-                return _request(session, group_name, trigger, now, allow_empty)
+                return _request(session, group_id, trigger, now, allow_empty)
         except IntegrityError:
             continue  # another request started one at the same moment: return that one
-    raise Conflict(f"could not start a sync of {group_name!r}; try again")
+    raise Conflict(f"could not start a sync of group {group_id}; try again")
 
 
 def _request(
-    session: Session, group_name: str, trigger: str, now: datetime, allow_empty: bool
+    session: Session, group_id: int, trigger: str, now: datetime, allow_empty: bool
 ) -> SyncRequested:
+    group = session.get(TargetGroup, group_id)
+    if group is None:
+        raise NotFound(f"no target group has the id {group_id}")
     integration = active_integration(session)
-    group = get_group(session, group_name)
     if group.kind != "community" or group.list_key is None:
         raise InvalidInput(
             f"{group.name!r} is a {group.kind} group; only community groups are synced"
@@ -223,10 +227,12 @@ def execute_sync(
                 .values(started_at=now, heartbeat_at=now)
             )
         )
+        run = session.get_one(SyncRun, run_id)
     if not claimed:
-        return _load_run(db, run_id)
+        return run
     try:
-        _Reconciliation(db, run_id, box=box, clock=clock, empty_guard=empty_guard).run()
+        client = _client(db, box)
+        run = _Reconciliation(db, run, clock=clock, empty_guard=empty_guard).run(client)
     except Exception as error:  # every failure is the run's outcome, recorded for the user
         if not isinstance(error, ConnectionFailed | InvalidInput):
             log.exception("sync run %s failed", run_id)
@@ -234,10 +240,14 @@ def execute_sync(
             run = session.get_one(SyncRun, run_id)
             group = session.get_one(TargetGroup, run.group_id)
             _finish(session, run, group, "failed", _describe(error), now=clock())
-    finished = _load_run(db, run_id)
-    if finished.status == "completed":  # grades follow the new membership
-        rescore(db, now=clock(), after=f"sync run {run_id}")
-    return finished
+    if run.status == "completed":
+        community_group_synced(db, run, now=clock())
+    return run
+
+
+def _client(db: Database, box: SecretBox) -> CommunityClient:
+    with db.session() as session:
+        return client_for(session, box)
 
 
 def _describe(error: Exception) -> str:
@@ -245,11 +255,6 @@ def _describe(error: Exception) -> str:
     if isinstance(error, ConnectionFailed | InvalidInput):
         return text
     return f"{type(error).__name__}: {text}"
-
-
-def _load_run(db: Database, run_id: int) -> SyncRun:
-    with db.session() as session:
-        return session.get_one(SyncRun, run_id)
 
 
 def _finish(
@@ -270,47 +275,25 @@ def _finish(
 class _Reconciliation:
     """One run's work: stage the list's members, decide outcomes, apply, record."""
 
-    def __init__(
-        self, db: Database, run_id: int, *, box: SecretBox, clock: Clock, empty_guard: int
-    ) -> None:
+    def __init__(self, db: Database, run: SyncRun, *, clock: Clock, empty_guard: int) -> None:
         self.db = db
-        self.run_id = run_id
-        self.box = box
+        self.run_id = run.id
+        self.list_key, self.group_id = run.list_key, run.group_id
+        self.platform, self.allow_empty = run.edition == "platform", run.allow_empty
         self.clock = clock
         self.empty_guard = empty_guard
         self._last_heartbeat = clock()
 
-    def run(self) -> None:
-        with self.db.session() as session:
-            run = session.get_one(SyncRun, self.run_id)
-            list_key, group_id = run.list_key, run.group_id
-            platform, allow_empty = run.edition == "platform", run.allow_empty
-            client = client_for(session, self.box)
-        # One connection throughout: the staging table is temporary, so it belongs to it.
-        with self.db.engine.connect() as connection:
-            usual_storage = stage_on_disk(connection)
-            try:
-                with connection.begin():  # touches only the temporary tables: locks nothing
-                    _staging.drop_all(connection)
-                    _staging.create_all(connection)
-                    with client:
-                        members = client.stream_members(list_key, details=platform)
-                        in_list = self._stage(connection, members, platform)
-                # preserve_rowcount: psycopg 3 forgets an INSERT's count once its cursor closes
-                connection.execution_options(sqlite_begin="IMMEDIATE", preserve_rowcount=True)
-                with Session(connection, expire_on_commit=False) as session, session.begin():
-                    self._apply(
-                        session, group_id, in_list, platform=platform, allow_empty=allow_empty
-                    )
-            finally:
-                connection.rollback()
-                restore_storage(connection, usual_storage)
-                with connection.begin():
-                    _staging.drop_all(connection)
+    def run(self, client: CommunityClient) -> SyncRun:
+        """Stage, decide and apply; the run as it finished."""
+        with staging_tables(self.db, _staging) as connection:
+            with connection.begin(), client:
+                members = client.stream_members(self.list_key, details=self.platform)
+                in_list = self._stage(connection, members, self.platform)
+            with applying(connection) as session:
+                return self._apply(session, in_list)
 
-    def _stage(
-        self, connection: Connection, members: Iterator[dict[str, Any]], platform: bool
-    ) -> int:
+    def _stage(self, connection: Connection, members: Iterator[ListMember], platform: bool) -> int:
         """Stage every member the stream brings; returns how many there were."""
         staging = _Staging(members, platform)
         columns = _PLATFORM_STAGED if platform else _STAGED
@@ -339,7 +322,7 @@ class _Reconciliation:
             f"VALUES ({', '.join('?' * len(columns))})"
         )
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for batch in _batches(rows):
+        for batch in batches(rows):
             cursor.executemany(statement, batch)
             self._heartbeat()
 
@@ -349,7 +332,7 @@ class _Reconciliation:
         driver = connection.connection.driver_connection
         statement = f"COPY {Incoming.name} ({', '.join(columns)}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for batch in _batches(rows):
+            for batch in batches(rows):
                 for row in batch:
                     copy.write_row(row)
                 self._heartbeat()
@@ -364,24 +347,25 @@ class _Reconciliation:
                 update(SyncRun).where(SyncRun.id == self.run_id).values(heartbeat_at=now)
             )
 
-    def _apply(
-        self, session: Session, group_id: int, in_list: int, *, platform: bool, allow_empty: bool
-    ) -> None:
+    def _apply(self, session: Session, in_list: int) -> SyncRun:
         now = self.clock()
         run = session.get_one(SyncRun, self.run_id)
-        group = session.get_one(TargetGroup, group_id)
-        held = session.scalar(select(func.count()).where(GroupMember.group_id == group_id)) or 0
-        if in_list == 0 and not allow_empty and held > self.empty_guard:
+        group = session.get_one(TargetGroup, self.group_id)
+        held = (
+            session.scalar(select(func.count()).where(GroupMember.group_id == self.group_id)) or 0
+        )
+        if in_list == 0 and not self.allow_empty and held > self.empty_guard:
             run.in_list = 0
             _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
-            return
-        created, linked = _decide(session, platform=platform, now=now)
-        if platform:
+            return run
+        created, linked = _decide(session, platform=self.platform, now=now)
+        if self.platform:
             _store_profiles(session)
         if held:
             session.connection().exec_driver_sql(_SUBSCRIBERS_INDEX)
         session.connection().exec_driver_sql(_ANALYZE)
-        added, removed = _apply_membership(session, group_id, now=now)
+        members_now = select(Incoming.c.subscriber_id).where(Incoming.c.outcome == "member")
+        added, removed = replace_members(session, self.group_id, members_now, now=now)
         _record_skips(session, run, now=now)
         skipped = dict(  # every member that is not in the group was recorded as skipped
             session.execute(
@@ -398,34 +382,7 @@ class _Reconciliation:
         run.created, run.linked = created, linked
         run.skipped = {reason: skipped.get(reason, 0) for reason in SKIP_REASONS}
         _finish(session, run, group, "completed", None, now=now)
-
-
-def stage_on_disk(connection: Connection) -> int | None:
-    """On SQLite, keep the staging tables in a temporary file with a bounded page cache rather
-    than in memory, where kith's connections keep temporary tables: the sync's memory then stays
-    bounded whatever the size of the list. Returns the connection's usual setting."""
-    if connection.dialect.name != "sqlite":
-        return None
-    driver = connection.connection.driver_connection  # outside a transaction, as SQLite asks
-    usual: int = driver.execute("PRAGMA temp_store").fetchone()[0]  # type: ignore[union-attr]
-    driver.execute("PRAGMA temp_store = FILE")  # type: ignore[union-attr]
-    driver.execute(f"PRAGMA temp.cache_size = -{STAGING_CACHE_KIB}")  # type: ignore[union-attr]
-    return usual
-
-
-def restore_storage(connection: Connection, usual: int | None) -> None:
-    """Give the connection back its usual temporary storage; on SQLite that also deletes the
-    staging tables at once, which dropping them would do page by page."""
-    if usual is not None:
-        connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-            f"PRAGMA temp_store = {usual}"
-        )
-
-
-def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, STAGE_BATCH)):
-        yield batch
+        return run
 
 
 class _Staging:
@@ -438,7 +395,7 @@ class _Staging:
     leaves alone (about one email in a hundred at a million members).
     """
 
-    def __init__(self, members: Iterable[dict[str, Any]], platform: bool) -> None:
+    def __init__(self, members: Iterable[ListMember], platform: bool) -> None:
         self.members = members
         self.platform = platform
         self.count = 0
@@ -459,11 +416,10 @@ class _Staging:
             yield row
 
 
-def _staged(position: int, member: dict[str, Any], platform: bool) -> tuple[Any, ...]:
+def _staged(position: int, member: ListMember, platform: bool) -> tuple[Any, ...]:
     """One member as a staging row (_STAGED, or _PLATFORM_STAGED). Its email is checked here,
     in Python, so steps 1 and 2 (no legacy key, malformed email) are decided here too."""
-    legacy_key = (member.get("legacy_contact_key") or "").strip() or None
-    email = (member.get("email") or "").strip() or None
+    legacy_key, email = member.legacy_contact_key, member.email
     normal = None
     outcome = None
     if legacy_key is None:
@@ -477,7 +433,7 @@ def _staged(position: int, member: dict[str, Any], platform: bool) -> tuple[Any,
             outcome = "malformed_email"
     row = (
         position,
-        member.get("contact_key"),
+        member.contact_key,
         legacy_key,
         email,
         email_key(email) if email else None,
@@ -489,9 +445,9 @@ def _staged(position: int, member: dict[str, Any], platform: bool) -> tuple[Any,
         *row,
         normal,
         email_key(normal) if normal else None,
-        member.get("first_name"),
-        member.get("last_name"),
-        orjson.dumps(_profile(member)).decode(),
+        member.fields.get("first_name"),
+        member.fields.get("last_name"),
+        orjson.dumps(_profile(member.fields)).decode(),
     )
 
 
@@ -617,36 +573,6 @@ def _store_profiles(session: Session) -> None:
         )
         .values(community=incoming.profile)
     )
-
-
-def _apply_membership(session: Session, group_id: int, *, now: datetime) -> tuple[int, int]:
-    """The group's rows become the members: only the difference is written; (added, removed)."""
-    incoming = Incoming.c
-    members = Incoming.select().where(incoming.outcome == "member")
-    removed = affected(
-        session.execute(
-            delete(GroupMember).where(
-                GroupMember.group_id == group_id,
-                ~exists(members.where(incoming.subscriber_id == GroupMember.subscriber_id)),
-            )
-        )
-    )
-    held = select(GroupMember.subscriber_id).where(
-        GroupMember.group_id == group_id, GroupMember.subscriber_id == incoming.subscriber_id
-    )
-    added = affected(
-        session.execute(
-            insert(GroupMember).from_select(
-                ["group_id", "subscriber_id", "added_at"],
-                select(
-                    literal(group_id),
-                    incoming.subscriber_id,
-                    literal(now, GroupMember.added_at.type),
-                ).where(incoming.outcome == "member", ~exists(held)),
-            )
-        )
-    )
-    return added, removed
 
 
 def _record_skips(session: Session, run: SyncRun, *, now: datetime) -> None:

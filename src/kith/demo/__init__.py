@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from kith.app import start
 from kith.community import lists
 from kith.community.app import create_community_app
 from kith.community.automation import create_rule
@@ -37,7 +38,6 @@ from kith.marketing.integration import IntegrationView, get_integration
 from kith.marketing.tokens import IssuedToken, create_token
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
-from kith.wiring import wire
 
 MARKER = ".kith-demo"
 DEMO_LISTS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -104,7 +104,7 @@ def prepare_data_dir(data_dir: Path) -> None:
 
 def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
     prepare_data_dir(settings.data_dir)
-    wire(settings)
+    start(settings)
     community = Database(settings.community_url)
     marketing = Database(settings.marketing_url)
     upgrade(community, "community")

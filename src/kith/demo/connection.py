@@ -11,13 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from kith.clock import utcnow
 from kith.community.app import create_community_app
 from kith.community.credentials import IssuedCredential
 from kith.config import Settings
 from kith.connection.client import CheckResult, check_connection, client_for
 from kith.connection.refresh import RefreshReport, refresh_groups
-from kith.connection.sync import execute_sync, request_sync
+from kith.connection.runs import SyncRuns
 from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing.groups.community import community_groups
@@ -71,11 +70,7 @@ def refresh_and_sync(marketing: Database, settings: Settings, *, now: datetime) 
     with marketing.transaction() as session, client_for(session, box) as client:
         refresh = refresh_groups(session, client, now=now)
     with marketing.session() as session:
-        names = sorted(group.name for group in community_groups(session).values())
-    syncs = {}
-    for name in names:
-        run = request_sync(marketing, name, trigger="manual", now=now).run
-        syncs[name] = execute_sync(
-            marketing, run.id, box=box, clock=utcnow, empty_guard=settings.empty_guard
-        )
+        groups = sorted((group.name, group.id) for group in community_groups(session).values())
+    runs = SyncRuns(marketing, settings)
+    syncs = {name: runs.here(group_id, trigger="manual", now=now) for name, group_id in groups}
     return ConnectionDemo(refresh, syncs)

@@ -1,7 +1,7 @@
 """`kith tick`: everything due at one instant, run once.
 
-In order: the hourly syncs of the community groups that active campaigns use (their activation
-groups and Decide groups, inside compound groups too), the daily pull of the community's
+In order: the hourly syncs of the community groups that active campaigns use (kith.marketing.
+groups.sync_schedule), the daily pull of the community's
 activity, enrollments from the activation groups, campaign steps whose time has come, sends
 whose job was lost with its worker, an hourly recompute of scores, and the admin
 notifications the steps wrote. `kith serve`
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
 
 from kith.config import Settings
 from kith.db import Database
@@ -28,23 +27,20 @@ from kith.encryption import SecretBox
 from kith.errors import KithError
 from kith.marketing.campaigns.models import (
     Campaign,
-    CampaignVersion,
     Enrollment,
-    HourlySync,
     Notification,
     SchedulerLease,
 )
 from kith.marketing.campaigns.progress import Progress, StepRunner, enroll
-from kith.marketing.campaigns.steps import step_groups
-from kith.marketing.groups.compound import community_groups_in
+from kith.marketing.groups.sync_schedule import GroupSync, hourly_syncs
 from kith.marketing.integration import get_integration
 from kith.marketing.mailings.definition import DEFAULT_FROM
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.sending import MailingSender
 from kith.marketing.mailings.smtp import mail_transport
 from kith.marketing.mailings.transport import Transport
-from kith.marketing.models import Mailing, TargetGroup
-from kith.marketing.ports import GroupSync, ports
+from kith.marketing.models import Mailing
+from kith.marketing.ports import ports
 from kith.marketing.scoring.compute import rescore
 from kith.marketing.scoring.model import active_model
 from kith.marketing.scoring.models import ActivityPull, SubscriberScore
@@ -85,7 +81,7 @@ def tick(
         report.ran = False
         return report
     try:
-        report.syncs = _hourly_syncs(db, settings, now=now)
+        report.syncs = hourly_syncs(db, settings, now=now)
         report.pulled = _daily_pull(db, now=now)
         with db.session() as session:
             running = session.execute(
@@ -155,76 +151,6 @@ def _resume_abandoned_sends(db: Database, deliver: Deliver, *, now: datetime) ->
     return abandoned
 
 
-# --- the hourly sync -------------------------------------------------------------------------
-
-
-def hourly_slot(now: datetime, *, minute: int, interval: int) -> datetime:
-    """The latest moment of the schedule at or before `now`: minute `minute` of the hour, or
-    every `interval` minutes counted from it."""
-    minutes = int(now.timestamp() // 60)
-    return datetime.fromtimestamp((minutes - (minutes - minute) % interval) * 60, UTC)
-
-
-def groups_in_campaigns(session: Session) -> list[str]:
-    """The community groups active campaigns use: activation groups and the groups of the
-    Decides of every version someone is still in, compound groups opened up."""
-    active = select(Campaign.id).where(Campaign.status == "active")
-    group_ids = set(
-        session.scalars(select(Campaign.activation_group_id).where(Campaign.id.in_(active)))
-    )
-    versions = session.scalars(
-        select(CampaignVersion.steps).where(
-            or_(
-                CampaignVersion.id.in_(select(Campaign.version_id).where(Campaign.id.in_(active))),
-                CampaignVersion.id.in_(
-                    select(Enrollment.version_id).where(
-                        Enrollment.campaign_id.in_(active), Enrollment.status == "active"
-                    )
-                ),
-            )
-        )
-    )
-    for steps in versions:
-        group_ids.update(step_groups(steps))
-    groups = session.scalars(select(TargetGroup).where(TargetGroup.id.in_(group_ids))).all()
-    return community_groups_in(session, groups)
-
-
-def _hourly_syncs(db: Database, settings: Settings, *, now: datetime) -> list[GroupSync]:
-    slot = hourly_slot(
-        now, minute=settings.hourly_sync_minute, interval=settings.hourly_sync_interval_minutes
-    )
-    with db.session() as session:
-        names = groups_in_campaigns(session)
-        done = set(
-            session.scalars(
-                select(TargetGroup.name)
-                .join(HourlySync, HourlySync.group_id == TargetGroup.id)
-                .where(HourlySync.slot_at == slot)
-            )
-        )
-    outcomes = []
-    for name in sorted(set(names) - done):
-        if ports.sync_group is None:
-            outcome = GroupSync(name, "failed", "the connection is not wired")
-        else:
-            outcome = ports.sync_group(name, trigger="hourly", now=now)
-        with db.transaction() as session:
-            group_id = session.scalar(select(TargetGroup.id).where(TargetGroup.name == name))
-            if group_id is not None:
-                session.merge(
-                    HourlySync(
-                        group_id=group_id,
-                        slot_at=slot,
-                        status=outcome.status,
-                        error=outcome.error,
-                        done_at=now,
-                    )
-                )
-        outcomes.append(outcome)
-    return outcomes
-
-
 # --- community activity and scores ----------------------------------------------------------
 
 
@@ -234,12 +160,12 @@ def _daily_pull(db: Database, *, now: datetime) -> str | None:
     with db.session() as session:
         integration = get_integration(session)
         last = session.scalar(select(func.max(ActivityPull.pulled_at)))
-    if integration is None or not integration.active or ports.pull_activity is None:
+    if integration is None or not integration.active:
         return None
     if last is not None and last > now - PULL_EVERY:
         return None
     try:
-        ports.pull_activity(now=now)
+        ports.activity_puller()(db, now=now)
     except KithError as error:
         return f"failed: {error}"
     return "completed"

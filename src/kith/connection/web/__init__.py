@@ -1,2 +1,2 @@
-"""The connection's pages, added to the marketing app by kith.web.app (marketing cannot import
+"""The connection's pages, added to the marketing app by kith.app (marketing cannot import
 the connection): Refresh Target Group List, Sync Target Group Now, the diagnosis."""

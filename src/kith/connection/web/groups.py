@@ -1,7 +1,7 @@
 """Contacts > Groups, the connection's part: Refresh Target Group List, Sync Target Group
 Now / Resync Now, and the diagnosis ("why isn't my list here?", "why do counts differ?").
 
-Marketing cannot import the connection, so kith.web.app adds this router to the marketing app;
+Marketing cannot import the connection, so kith.app adds this router to the marketing app;
 its pages are marketing's (kith.marketing.web.groups), filled with what the connection found.
 """
 
@@ -13,10 +13,9 @@ from starlette.background import BackgroundTask
 
 from kith.connection.client import ConnectionFailed, client_for
 from kith.connection.diagnose import diagnose
-from kith.connection.jobs import run_requested_sync, start_sync
 from kith.connection.refresh import refresh_groups
+from kith.connection.runs import SyncRuns
 from kith.encryption import SecretBox
-from kith.jobs import workers_alive
 from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.web.groups import group_by_id, group_info_page, groups_page
 from kith.web.requests import db_of, now_of, settings_of
@@ -56,11 +55,9 @@ def refresh(request: Request, visitor: Admin) -> Response:
 def sync(request: Request, visitor: Admin, group_id: int, form: FormData) -> Response:
     """Sync Target Group Now (or Resync Now): a background job; when no worker runs, it runs
     here once the answer is sent. The page's script polls the run (kith.marketing.web.groups)."""
-    db, settings, now = db_of(request), settings_of(request), now_of(request)
-    with db.session() as session:
-        name = group_by_id(session, group_id).name
-    requested = start_sync(
-        db, settings, name, trigger="manual", now=now, allow_empty=form.checked("allow_empty")
+    runs = SyncRuns(db_of(request), settings_of(request))
+    requested = runs.queue(
+        group_id, trigger="manual", now=now_of(request), allow_empty=form.checked("allow_empty")
     )
     run = requested.run
     response: Response
@@ -69,8 +66,8 @@ def sync(request: Request, visitor: Admin, group_id: int, form: FormData) -> Res
         response = JSONResponse({"run": run.id, "status": run.status, "poll": poll}, 202)
     else:
         response = see_other(request, "group_info", group_id=group_id)
-    if not requested.existing and not workers_alive(db, now=now):
-        response.background = BackgroundTask(run_requested_sync, db, settings, run.id)
+    if runs.nobody_else_will_run():
+        response.background = BackgroundTask(runs.carry_out, run.id)
     return response
 
 

@@ -134,10 +134,9 @@ def create_from_template(db: Database, settings: Settings, name: str, *, now: da
     with db.session() as session:
         if session.scalar(select(Campaign.id).where(Campaign.name == template.campaign)):
             raise Conflict(f"a campaign is already named {template.campaign!r}")
-    if ports.provide_community_list is None:
-        raise Conflict("the connection is not wired: campaign templates need community lists")
+    provide_list = ports.list_provider()  # campaign templates need community lists
     groups = {
-        role: ports.provide_community_list(list_name, criteria, now=now)
+        role: provide_list(db, list_name, criteria, now=now)
         for role, (list_name, criteria) in template.lists.items()
     }
     with db.transaction() as session:

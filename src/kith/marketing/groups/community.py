@@ -12,9 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kith.db import Database
 from kith.marketing.groups.folders import ensure_folder
 from kith.marketing.groups.target_groups import check_name, name_key
-from kith.marketing.models import TargetGroup
+from kith.marketing.models import SyncRun, TargetGroup
+from kith.marketing.scoring.compute import rescore
 
 ONLINE_COMMUNITY = "Online Community"
 
@@ -70,3 +72,8 @@ def mark_source_removed(group: TargetGroup, *, now: datetime) -> None:
 
 def restore_source(group: TargetGroup) -> None:
     group.source_removed_at = None
+
+
+def community_group_synced(db: Database, run: SyncRun, *, now: datetime) -> None:
+    """What follows a completed sync on the marketing side: grades follow the new membership."""
+    rescore(db, now=now, after=f"sync run {run.id}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, false, not_, or_, select
 from sqlalchemy.orm import Session
@@ -91,12 +92,19 @@ def members_condition(session: Session, group: TargetGroup) -> ColumnElement[boo
     return _condition(group.id, group.kind == "compound", parts, _compound_modes(session))
 
 
-def community_groups_in(session: Session, groups: Sequence[TargetGroup]) -> list[str]:
-    """The names of the community groups among `groups` or inside them (compounds, nested)."""
+class GroupRef(NamedTuple):
+    """A target group by id, with its name for the messages that mention it."""
+
+    id: int
+    name: str
+
+
+def community_groups_in(session: Session, groups: Sequence[TargetGroup]) -> list[GroupRef]:
+    """The community groups among `groups` or inside them (compounds, nested)."""
     parts = _all_parts(session)
     kinds = dict(session.execute(select(TargetGroup.id, TargetGroup.kind)).tuples().all())
     names = dict(session.execute(select(TargetGroup.id, TargetGroup.name)).tuples().all())
-    found: list[str] = []
+    found: list[GroupRef] = []
     seen: set[int] = set()
     pending = [group.id for group in groups]
     while pending:
@@ -105,7 +113,7 @@ def community_groups_in(session: Session, groups: Sequence[TargetGroup]) -> list
             continue
         seen.add(group_id)
         if kinds.get(group_id) == "community":
-            found.append(names[group_id])
+            found.append(GroupRef(group_id, names[group_id]))
         pending.extend(part_id for _, part_id in parts.get(group_id, []))
     return found
 

@@ -5,27 +5,23 @@ from __future__ import annotations
 import time
 
 from kith.clock import utcnow
-from kith.config import Settings, get_settings
+from kith.config import Settings
 from kith.db import Database
 from kith.encryption import SecretBox
-from kith.jobs import JobQueue, job, workers_alive
+from kith.jobs import JobContext, JobQueue, job
 from kith.marketing.mailings.definition import get_mailing
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
 from kith.marketing.mailings.smtp import mail_transport
 from kith.marketing.models import Mailing
+from kith.marketing.workers import workers_alive
 
 POLL_SECONDS = 0.2
 
 
 @job
-def send_mailing(mailing_id: int) -> None:
+def send_mailing(context: JobContext, mailing_id: int) -> None:
     """Send (or resume sending) mailing `mailing_id`; a second job for it finds it leased."""
-    settings = get_settings()
-    db = Database(settings.marketing_url)
-    try:
-        run_send(db, settings, mailing_id)
-    finally:
-        db.dispose()
+    run_send(context.marketing, context.settings, mailing_id)
 
 
 def run_send(db: Database, settings: Settings, mailing_id: int) -> Mailing:
@@ -41,7 +37,7 @@ def start_send(
     worker's work when one is alive, else this process's own."""
     with db.transaction() as session:
         request_send(session, mailing_id, options, now=utcnow())
-    JobQueue(settings).enqueue("send_mailing", mailing_id)
+    JobQueue(settings).enqueue(send_mailing.__name__, mailing_id)
     if not wait:
         with db.session() as session:
             return get_mailing(session, mailing_id)

@@ -43,7 +43,7 @@ from kith.csvimport.bulk import BatchWriter, among, dialect_insert
 from kith.db import Database
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import Conflict, KithError
-from kith.marketing.groups.compound import community_groups_in
+from kith.marketing.groups.compound import GroupRef, community_groups_in
 from kith.marketing.mailings.definition import get_mailing, mailing_groups
 from kith.marketing.mailings.ledger import Claimed, Ledger
 from kith.marketing.mailings.links import LinkMaker
@@ -59,7 +59,7 @@ from kith.marketing.mailings.transport import (
     Transport,
 )
 from kith.marketing.models import Delivery, Mailing
-from kith.marketing.ports import ports
+from kith.marketing.ports import NotWired, ports
 from kith.processes import holder_is_dead, this_thread
 
 log = logging.getLogger(__name__)
@@ -176,17 +176,19 @@ class MailingSender:
             mailing.prepared_at = self.clock()
         return True
 
-    def _sync_on_send(self, group: str) -> str | None:
-        if ports.sync_group is None:
-            return f"group {group!r} could not be resynced: the connection is not wired"
-        outcome = ports.sync_group(group, trigger="on_send", now=self.clock())
+    def _sync_on_send(self, group: GroupRef) -> str | None:
+        try:
+            outcome = ports.syncer()(self.db, group.id, trigger="on_send", now=self.clock())
+        except NotWired as error:
+            return f"group {group.name!r} could not be resynced: {error}"
         if outcome.status == "completed":
             return None
-        return f"the sync on send of {group!r} was {outcome.status}: {outcome.error}"
+        return f"the sync on send of {group.name!r} was {outcome.status}: {outcome.error}"
 
     def _duplicate_risk(self) -> str | None:
-        if ports.check_duplicates is None:
-            return None
+        """Which community rules would e-mail the recipients too; a KithError when the
+        community cannot be asked (the connection not wired included): never "no risk"."""
+        check_duplicates = ports.duplicate_checker()
         with self.db.session() as session:
             mailing = get_mailing(session, self.mailing_id)
             recipients = recipients_query(session, mailing).subquery()
@@ -195,7 +197,7 @@ class MailingSender:
                 among_them = among(session, recipients.c.remote_id, remote_ids)
                 return session.scalar(select(func.count()).where(among_them)) or 0
 
-            overlaps = ports.check_duplicates(session, recipients_among)
+            overlaps = check_duplicates(session, recipients_among)
         if not overlaps:
             return None
         named = "; ".join(

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from kith.errors import KithError
-from kith.jobs import workers_alive
 from kith.marketing.groups.target_groups import list_groups
 from kith.marketing.mailings.definition import (
     DEFAULT_FROM,
@@ -27,6 +26,7 @@ from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
 from kith.marketing.mailings.sending import SendOptions
 from kith.marketing.models import Mailing
+from kith.marketing.workers import workers_alive
 from kith.web.forms import Form
 from kith.web.requests import db_of, now_of, settings_of
 from kith.web.site import Admin, FormData, page_router, render, render_form, see_other, site_of

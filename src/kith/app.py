@@ -1,0 +1,76 @@
+"""Process startup: every port wired, every job declared, then the ASGI app and the workers.
+
+The only module besides the `kith` command and the demo that knows all three sides. Every
+process (`kith serve`, `kith worker`, any CLI command, the demo) calls `start()` first, so that
+a mailing sent anywhere resyncs its community groups and checks for duplicate mailings, the
+scheduler anywhere can sync, pull and make lists, and a worker can run every side's jobs.
+A port left empty stops the process here rather than letting a send skip its guard.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import FastAPI
+
+import kith.marketing.mailings.jobs  # noqa: F401  (declares its jobs, as runs does)
+from kith.clock import utcnow
+from kith.community.app import create_community_app
+from kith.config import Settings, get_settings
+from kith.connection.activity import pull_for_marketing
+from kith.connection.client import check_connection
+from kith.connection.duplicates import check_duplicates
+from kith.connection.lists import provide_community_list
+from kith.connection.runs import sync_for_marketing
+from kith.connection.web.groups import router as connection_pages
+from kith.db import Database
+from kith.errors import KithError
+from kith.jobs import TICK_SECONDS, JobQueue, Worker
+from kith.marketing.app import create_marketing_app
+from kith.marketing.ports import ports
+from kith.marketing.scheduler import run_tick
+from kith.marketing.workers import WorkerRegistry
+
+
+class StartupFailed(KithError):
+    """The process cannot start as configured."""
+
+
+def start(settings: Settings) -> None:
+    """Fill marketing's ports with the connection, for the databases of `settings`."""
+    ports.sync_group = partial(sync_for_marketing, settings=settings)
+    ports.check_duplicates = partial(check_duplicates, settings=settings)
+    ports.provide_community_list = partial(provide_community_list, settings=settings)
+    ports.pull_activity = partial(pull_for_marketing, settings=settings)
+    if missing := ports.missing():
+        raise StartupFailed(f"cannot start: marketing's ports {', '.join(missing)} are not wired")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The one ASGI app `kith serve` runs: the community at /community, marketing at /marketing."""
+    settings = settings or get_settings()
+    start(settings)
+    app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/community", create_community_app(Database(settings.community_url), settings))
+    marketing = create_marketing_app(
+        Database(settings.marketing_url), settings, connection_check=check_connection
+    )
+    marketing.include_router(connection_pages)
+    app.mount("/marketing", marketing)
+    return app
+
+
+def create_worker(
+    settings: Settings, *, workers: int = 1, tick_seconds: float = TICK_SECONDS
+) -> Worker:
+    """A job worker that also ticks (`kith tick`) every `tick_seconds`."""
+    start(settings)
+    queue = JobQueue(settings)
+    db = queue.context.marketing
+    return Worker(
+        queue,
+        heartbeat=WorkerRegistry(db),
+        tick=lambda: run_tick(db, settings, now=utcnow()),
+        workers=workers,
+        tick_seconds=tick_seconds,
+    )
