@@ -15,7 +15,7 @@ from kith.config import Settings
 from kith.db import Database
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import SmtpTransport
+from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.models import Mailing, SyncRun
 from kith.wiring import wire
 from tests.integration.connection_world import World, joined_world
