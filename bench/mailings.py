@@ -286,7 +286,8 @@ def kith_send(config: dict[str, Any]) -> dict[str, Any]:
     from kith.config import Settings
     from kith.db import Database
     from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-    from kith.marketing.mailings.transport import SmtpConfig, SmtpTransport
+    from kith.marketing.mailings.smtp_sender import SmtpTransport
+    from kith.marketing.mailings.smtp_url import SmtpConfig
     from kith.marketing.models import Delivery, Mailing
 
     db = Database(config["url"])

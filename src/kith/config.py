@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # where people reach this server: unsubscribe and tracking links in messages point here
     public_url: str = "http://127.0.0.1:8000"
     # mailings go to this SMTP server (smtp://user:password@host:587?tls=starttls); unset: the
-    # outbox folder under the data dir (kith.marketing.mailings.transport)
+    # outbox folder under the data dir (kith.marketing.mailings.outbox)
     smtp_url: str | None = None
     # while a campaign runs, its community groups are resynced at this minute of every hour,
     # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)

@@ -27,7 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from kith.marketing.mailings.transport import SmtpConfig, TlsMode
+from kith.marketing.mailings.smtp_url import SmtpConfig, TlsMode
 
 HOST = "127.0.0.1"
 Stage = Literal["rcpt", "data"]

@@ -31,7 +31,8 @@ from kith.marketing.campaigns.enrollments import enrollment_views
 from kith.marketing.campaigns.models import Enrollment
 from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
-from kith.marketing.mailings.transport import SmtpTransport, parse_smtp_url
+from kith.marketing.mailings.smtp_sender import SmtpTransport
+from kith.marketing.mailings.smtp_url import parse_smtp_url
 from kith.marketing.models import GroupMember, SyncRun
 from kith.marketing.scheduler import TickReport, run_tick, tick
 from kith.marketing.scoring.compute import apply_model

@@ -28,7 +28,7 @@ from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import SmtpTransport
+from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.models import SyncRun, TargetGroup
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback

@@ -1,4 +1,5 @@
-"""Mail delivery (kith.marketing.mailings.transport) through a real SMTP server and the outbox."""
+"""Mail delivery (kith.marketing.mailings.smtp_sender, .outbox) through a real SMTP server and
+the outbox."""
 
 from __future__ import annotations
 
@@ -25,17 +26,12 @@ from bench.mail_floor import floor_send, small_messages
 from kith.cli import app
 from kith.config import get_settings
 from kith.errors import InvalidInput
-from kith.marketing.mailings.transport import (
-    DeliveryResult,
-    OutboxTransport,
-    SmtpConfig,
-    SmtpTransport,
-    SmtpUnavailable,
-    list_outbox,
-    message_bytes,
-    parse_smtp_url,
-    transport_from,
-)
+from kith.marketing.mailings.mime import message_bytes
+from kith.marketing.mailings.outbox import OutboxTransport, list_outbox
+from kith.marketing.mailings.smtp import transport_from
+from kith.marketing.mailings.smtp_sender import SmtpTransport, SmtpUnavailable
+from kith.marketing.mailings.smtp_url import SmtpConfig, parse_smtp_url
+from kith.marketing.mailings.transport import DeliveryResult
 from tests.integration.smtp_sink import ReceivedMessage, SmtpSink
 
 SENDER = "news@kith.example"

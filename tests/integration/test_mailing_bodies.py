@@ -16,7 +16,7 @@ from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.links import read_link
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import SmtpTransport
+from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.models import Delivery
 from kith.marketing.subscriber_import import import_subscribers
 from tests.integration.community_world import NOW

@@ -25,8 +25,8 @@ from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.recipients import count_recipients, iter_recipients
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
+from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.mailings.templates import InvalidTemplate, compile_template
-from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import Delivery, Subscriber
 from kith.marketing.subscriber_import import import_subscribers
 from kith.web.loopback import serve_on_loopback

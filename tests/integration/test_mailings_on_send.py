@@ -19,7 +19,7 @@ from kith.jobs import JobContext
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.jobs import send_mailing, start_send
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import SmtpTransport
+from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.models import Mailing, SyncRun
 from kith.marketing.ports import Ports, ports
 from kith.marketing.scheduler import RESUME_AFTER, run_tick

@@ -28,8 +28,8 @@ from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
+from kith.marketing.mailings.outbox import OutboxTransport
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import OutboxTransport
 from kith.marketing.models import Delivery, DeliveryEvent, GroupMember, Subscriber, TargetGroup
 from kith.marketing.scoring.compute import apply_model, explain, recompute_scores
 from kith.marketing.scoring.model import parse_definition, set_model

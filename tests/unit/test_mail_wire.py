@@ -1,4 +1,4 @@
-"""A mailing's messages are written to bytes directly (transport.header_line and
+"""A mailing's messages are written to bytes directly (mime.header_line and
 alternative_of); these check that the bytes are the ones EmailMessage gives with the SMTP
 policy, header by header and part by part, but for the random MIME boundary."""
 
@@ -13,17 +13,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from kith.marketing.mailings.transport import (
+from kith.marketing.mailings.mime import (
     PLAIN_ADDRESS,
     PLAIN_MESSAGE_ID,
     PLAIN_TEXT,
-    _dot_stuffed,
     _quoted_printable,
     alternative_of,
     encoded_part,
     header_line,
     message_bytes,
 )
+from kith.marketing.mailings.smtp_sender import _dot_stuffed
 
 BOUNDARY = re.compile(rb"===============\d{19}==")
 TRICKY = 'é€😀=?utf-8?q?x?= \t\r\n<>@.,;:"()[]\\'
@@ -96,7 +96,7 @@ def test_the_alternative_body_is_what_email_message_writes(text: str, html: str)
     assert BOUNDARY.sub(b"B", written) == BOUNDARY.sub(b"B", expected)
 
 
-# Quoted-printable is written by transport._quoted_printable rather than by quoprimime (whose
+# Quoted-printable is written by mime._quoted_printable rather than by quoprimime (whose
 # translation of every character cost most of a message): the same lines, soft breaks included.
 qp_lines = st.lists(
     st.lists(st.sampled_from([*list("ab= \t.é\x0b\x85"), "=3D", "€"]), max_size=90).map("".join),

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from kith.cli.context import console, print_json_stream
 from kith.config import get_settings
-from kith.marketing.mailings.transport import OutboxEntry, list_outbox, outbox_folder
+from kith.marketing.mailings.outbox import OutboxEntry, list_outbox, outbox_folder
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -10,9 +10,9 @@ from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.mailings.outbox import OutboxTransport, outbox_folder
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.transport import OutboxTransport, outbox_folder
 from kith.marketing.models import Mailing
 
 THANK_YOU = MailingDraft(

@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 from kith.marketing.mailings.body_cache import Body, BodyCache, fill, reads_of
 from kith.marketing.mailings.definition import get_mailing
 from kith.marketing.mailings.links import LinkMaker, track_links
-from kith.marketing.mailings.templates import compile_template
-from kith.marketing.mailings.text_part import text_of_html
-from kith.marketing.mailings.transport import (
+from kith.marketing.mailings.mime import (
     PLAIN_ADDRESS,
     PLAIN_MESSAGE_ID,
     alternative_of,
     encoded_part,
     header_line,
 )
+from kith.marketing.mailings.templates import compile_template
+from kith.marketing.mailings.text_part import text_of_html
 from kith.marketing.models import Mailing, Subscriber
 from kith.marketing.scoring.models import SubscriberScore
 from kith.marketing.subscribers import find_subscriber
@@ -59,7 +59,7 @@ class RenderedMessage(NamedTuple):
 class MessageBuilder:
     """Builds each recipient's message from the mailing's compiled templates.
 
-    The message is written straight to bytes (kith.marketing.mailings.transport's
+    The message is written straight to bytes (kith.marketing.mailings.mime's
     `header_line` and `alternative_of`): the bytes EmailMessage gave, without building one
     per recipient. What varies from one recipient to the next is all that is made per message:
     a body is shared by the recipients whose templates read the same values, with each one's

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,13 +13,10 @@ from sqlalchemy.orm import Session
 from kith.config import Settings
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
-from kith.marketing.mailings.transport import (
-    OutboxTransport,
-    SmtpTransport,
-    Transport,
-    outbox_folder,
-    parse_smtp_url,
-)
+from kith.marketing.mailings.outbox import OutboxTransport, outbox_folder
+from kith.marketing.mailings.smtp_sender import SmtpTransport
+from kith.marketing.mailings.smtp_url import parse_smtp_url
+from kith.marketing.mailings.transport import Transport
 from kith.marketing.models import SmtpSettings
 
 SETTINGS_ID = 1
@@ -54,6 +52,13 @@ def smtp_view(session: Session, settings: Settings) -> dict[str, Any]:
         ).describe(),
         "password_set": bool(row and row.password_encrypted),
     }
+
+
+def transport_from(smtp_url: str | None, data_dir: Path) -> Transport:
+    """SMTP when KITH_SMTP_URL is set, else the outbox folder under the data dir."""
+    if smtp_url:
+        return SmtpTransport(parse_smtp_url(smtp_url))
+    return OutboxTransport(outbox_folder(data_dir))
 
 
 def mail_transport(session: Session, settings: Settings, box: SecretBox) -> Transport:
