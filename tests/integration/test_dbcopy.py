@@ -32,16 +32,16 @@ from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import SyncRun, TargetGroup
 from kith.migrate import upgrade
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import (
+from tests.support.community_world import (
     NOW,
     add_community,
     add_events,
     add_member,
     join,
 )
-from tests.integration.connection_world import World, joined_world
-from tests.integration.import_files import csv_rows
-from tests.integration.smtp_sink import SmtpSink
+from tests.support.connection_world import World, joined_world
+from tests.support.import_files import csv_rows
+from tests.support.smtp_sink import SmtpSink
 
 # what COPY's text format must escape, and more than ASCII
 AWKWARD = "Tab\there, line\nbreak, back\\slash, \\N, Ünïcødé ✓"

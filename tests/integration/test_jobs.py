@@ -28,9 +28,9 @@ from kith.marketing.mailings.sending import SendOptions
 from kith.marketing.models import GroupMember, Mailing, Subscriber, SyncRun
 from kith.marketing.ports import ports
 from kith.migrate import upgrade
-from tests.integration.connection_world import World, joined_world
-from tests.integration.smtp_sink import SmtpSink
-from tests.integration.worker_cluster import redis_queue, running_workers, wait_until
+from tests.support.connection_world import World, joined_world
+from tests.support.smtp_sink import SmtpSink
+from tests.support.worker_cluster import redis_queue, running_workers, wait_until
 
 EVERYONE = {"field": "contact_key", "op": "starts_with", "value": "m"}
 MEMBERS = 300

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from kith.community.models import ActivityEvent, ActivityType, Member
 from kith.marketing.models import Subscriber
-from tests.integration.community_world import add_member
-from tests.integration.connection_world import World
+from tests.support.community_world import add_member
+from tests.support.connection_world import World
 
 # A Wednesday afternoon: the current report week (from Monday 2026-06-15) has three days.
 NOW = datetime(2026, 6, 17, 15, 30, tzinfo=UTC)

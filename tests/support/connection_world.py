@@ -28,7 +28,7 @@ from kith.marketing.integration import configure_integration
 from kith.marketing.models import GroupMember, Subscriber, SyncRun
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW, add_member
+from tests.support.community_world import NOW, add_member
 
 
 @dataclass

@@ -23,9 +23,9 @@ from kith.marketing.mailings.sending import SendOptions, request_send
 from kith.marketing.models import Mailing
 from kith.marketing.subscriber_import import import_subscribers
 from kith.processes import this_thread
-from tests.integration.cli_world import kith_command
-from tests.integration.community_world import NOW
-from tests.integration.import_files import csv_rows
+from tests.support.cli_world import kith_command
+from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
 
 CAMPAIGN = {
     "name": "Onboarding",

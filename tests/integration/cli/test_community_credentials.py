@@ -13,7 +13,7 @@ from kith.community.credentials import authenticate
 from kith.config import Settings, get_settings
 from kith.db import Database
 from kith.errors import AuthenticationFailed
-from tests.integration.community_world import NOW, add_member
+from tests.support.community_world import NOW, add_member
 
 
 @pytest.fixture

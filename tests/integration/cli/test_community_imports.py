@@ -14,7 +14,7 @@ from kith.cli import app
 from kith.community.models import ActivityEvent, Member
 from kith.config import get_settings
 from kith.db import Database
-from tests.integration.import_files import ACTIVITY_HEADER, MEMBERS_HEADER, member_line
+from tests.support.import_files import ACTIVITY_HEADER, MEMBERS_HEADER, member_line
 
 
 @pytest.fixture

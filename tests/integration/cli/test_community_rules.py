@@ -14,9 +14,9 @@ from kith.cli import app
 from kith.community import automation
 from kith.config import get_settings
 from kith.db import Database
-from tests.integration.community_world import NOW
-from tests.integration.test_automation_rules import BAD_CRITERIA, BAD_NODE, REPLIED, new_rule
-from tests.integration.test_automation_rules import people as people  # the shared fixture
+from tests.integration.community.test_automation import BAD_CRITERIA, BAD_NODE, REPLIED, new_rule
+from tests.integration.community.test_automation import people as people  # the shared fixture
+from tests.support.community_world import NOW
 
 AS_OF = ["--as-of", NOW.isoformat()]
 

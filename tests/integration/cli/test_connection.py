@@ -25,7 +25,7 @@ from kith.db import Database
 from kith.encryption import KEY_FILE_NAME, SecretBox, derive_fernet_key
 from kith.marketing.integration import get_integration, integration_password
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW, add_member
+from tests.support.community_world import NOW, add_member
 
 PASSWORD = "Pw-31c0ffee-never-printed"
 URL = "http://h.example"

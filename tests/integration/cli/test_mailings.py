@@ -16,9 +16,9 @@ from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.models import Subscriber
 from kith.marketing.subscriber_import import import_subscribers
-from tests.integration.cli_world import kith_command
-from tests.integration.community_world import NOW
-from tests.integration.import_files import csv_rows
+from tests.support.cli_world import kith_command
+from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from kith.clock import utcnow
 from kith.config import Settings, get_settings
 from kith.db import Database
 from kith.jobs import Worker, workers_alive
-from tests.integration.connection_world import World, joined_world
+from tests.support.connection_world import World, joined_world
 
 EVERYONE = {"field": "contact_key", "op": "starts_with", "value": "m"}
 

@@ -20,8 +20,8 @@ from kith.config import Settings
 from kith.db import Database
 from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW, add_community, add_events, add_member, join
-from tests.integration.fake_clock import FakeClock
+from tests.support.community_world import NOW, add_community, add_events, add_member, join
+from tests.support.fake_clock import FakeClock
 
 DAY = timedelta(days=1)
 MEMBER_FIELDS = (

@@ -22,8 +22,8 @@ from kith.config import Settings
 from kith.db import Database
 from kith.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW, add_events, add_member
-from tests.integration.fake_clock import FakeClock
+from tests.support.community_world import NOW, add_events, add_member
+from tests.support.fake_clock import FakeClock
 
 DAY = timedelta(days=1)
 REPLIED = {"activity": "discussion_reply", "within_days": 30}

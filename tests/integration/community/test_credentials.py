@@ -19,7 +19,7 @@ from kith.community.models import ApiAuthFailure, ApiCredential
 from kith.config import Settings
 from kith.db import Database
 from kith.errors import AuthenticationFailed, NotFound, PermissionDenied, Throttled
-from tests.integration.community_world import NOW, add_member
+from tests.support.community_world import NOW, add_member
 
 MINUTE = timedelta(minutes=1)
 

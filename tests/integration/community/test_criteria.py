@@ -14,7 +14,7 @@ from kith.community.criteria import InvalidCriteria
 from kith.community.lists import member_ids_query
 from kith.community.models import CustomField, Member
 from kith.db import Database
-from tests.integration.community_world import NOW, add_community, add_events, add_member, join
+from tests.support.community_world import NOW, add_community, add_events, add_member, join
 
 DAY = timedelta(days=1)
 

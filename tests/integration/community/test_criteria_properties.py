@@ -29,8 +29,8 @@ from kith.community.models import (
     Member,
 )
 from kith.db import Database
-from tests.integration.community_world import NOW, add_community, add_member, join
-from tests.integration.criteria_reference import (
+from tests.support.community_world import NOW, add_community, add_member, join
+from tests.support.criteria_reference import (
     DATE_FIELDS,
     TEXT_FIELDS,
     CommunityRecords,

@@ -13,7 +13,7 @@ from kith.community.ingest import import_activity, import_members
 from kith.community.lists import member_ids_query
 from kith.db import Database
 from kith.migrate import upgrade
-from tests.integration.community_world import NOW
+from tests.support.community_world import NOW
 
 
 def rows(text_csv: str) -> list[list[str]]:

@@ -15,7 +15,7 @@ from kith.community import lists
 from kith.config import get_settings
 from kith.db import Database
 from kith.errors import Conflict, NotFound, PermissionDenied
-from tests.integration.community_world import NOW, add_events, add_member
+from tests.support.community_world import NOW, add_events, add_member
 
 POSTED = {"activity": "discussion_reply", "within_days": 30}
 

@@ -25,9 +25,9 @@ from kith.connection.client import ConnectionFailed
 from kith.db import Database
 from kith.marketing.scoring.models import ActivityPull, CommunityActivityDay, CommunityMember
 from kith.web.loopback import serve_on_loopback
-from tests.integration.activity_world import NOW, ActivityWorld, Event, build
-from tests.integration.cli_world import kith_command
-from tests.integration.connection_world import joined_world
+from tests.support.activity_world import NOW, ActivityWorld, Event, build
+from tests.support.cli_world import kith_command
+from tests.support.connection_world import joined_world
 
 FIRST_SINCE = NOW.date() - timedelta(days=HISTORY_DAYS)
 

@@ -18,8 +18,8 @@ from kith.marketing.mailings.sending import SendOptions, request_send, send_mail
 from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import Mailing, SyncRun
 from kith.wiring import wire
-from tests.integration.connection_world import World, joined_world
-from tests.integration.smtp_sink import SmtpSink
+from tests.support.connection_world import World, joined_world
+from tests.support.smtp_sink import SmtpSink
 
 ALL = {"field": "contact_key", "op": "starts_with", "value": "m"}
 

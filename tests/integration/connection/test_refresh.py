@@ -12,7 +12,7 @@ from kith.connection.names import judge_list_name
 from kith.db import Database
 from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.groups.target_groups import get_group, list_groups
-from tests.integration.connection_world import World, joined_world
+from tests.support.connection_world import World, joined_world
 
 ANYONE = {"field": "contact_key", "op": "is_not_empty"}
 

@@ -16,7 +16,7 @@ from kith.db import Database
 from kith.errors import InvalidInput
 from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import GroupMember, Subscriber, SyncSkip
-from tests.integration.connection_world import World, joined_world
+from tests.support.connection_world import World, joined_world
 
 EVERYONE = {"field": "contact_key", "op": "starts_with", "value": "m"}
 

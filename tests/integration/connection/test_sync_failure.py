@@ -21,10 +21,10 @@ from kith.config import Settings
 from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing.groups.target_groups import get_group
-from tests.integration.community_world import NOW, add_member
-from tests.integration.connection_world import World
-from tests.integration.import_files import MEMBERS_HEADER, csv_rows, member_line
-from tests.integration.test_serve import kith_serve
+from tests.integration.cli.test_system import kith_serve
+from tests.support.community_world import NOW, add_member
+from tests.support.connection_world import World
+from tests.support.import_files import MEMBERS_HEADER, csv_rows, member_line
 
 MEMBERS = 40_000  # four chunks of the community's stream: more than one in flight at a time
 

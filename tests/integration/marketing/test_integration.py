@@ -22,7 +22,7 @@ from kith.marketing.integration import (
     integration_password,
     reencrypt_secrets,
 )
-from tests.integration.community_world import NOW
+from tests.support.community_world import NOW
 
 PASSWORD = "Pw-9f8e7d6c5b4a3928-unmistakable"
 IAM_KEY = "iam-0a1b2c3d4e5f"

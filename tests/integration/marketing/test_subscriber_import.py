@@ -13,7 +13,7 @@ from kith.db import Database
 from kith.marketing.models import Subscriber
 from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.subscribers import find_subscriber, set_status
-from tests.integration.import_files import NOW, csv_rows
+from tests.support.import_files import NOW, csv_rows
 
 HEADER = "email,remote_id,first_name,last_name,status"
 

@@ -20,7 +20,7 @@ from kith.demo.community import SUPER_ADMIN_EMAIL
 from kith.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, Throttled
 from kith.marketing import accounts as marketing_accounts
 from kith.web.accounts import FAILURE_LIMIT, LOCK_TIME, get_account, sign_in
-from tests.integration.community_world import add_member
+from tests.support.community_world import add_member
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

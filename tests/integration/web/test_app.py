@@ -39,8 +39,8 @@ from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
-from tests.integration.community_world import add_events, add_member
-from tests.integration.web_client import PASSWORD, WebClient, text_of
+from tests.support.community_world import add_events, add_member
+from tests.support.web_client import PASSWORD, WebClient, text_of
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert('x')</script>"

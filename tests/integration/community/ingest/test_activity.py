@@ -26,7 +26,7 @@ from kith.community.models import (
 from kith.csvimport import rows as ingest_rows
 from kith.db import Database
 from kith.errors import Conflict, InvalidInput
-from tests.integration.import_files import (
+from tests.support.import_files import (
     ACTIVITY_HEADER,
     MEMBERS_HEADER,
     MEMBERSHIPS_HEADER,

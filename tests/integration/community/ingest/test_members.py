@@ -12,7 +12,7 @@ from kith.community.models import Community, CustomField, Member, Membership
 from kith.csvimport import rows as ingest_rows
 from kith.db import Database
 from kith.errors import InvalidInput
-from tests.integration.import_files import (
+from tests.support.import_files import (
     MEMBERS_HEADER,
     MEMBERSHIPS_HEADER,
     NOW,

@@ -20,8 +20,8 @@ from kith.marketing.app import create_marketing_app
 from kith.marketing.tokens import INVALID_TOKEN, MISSING_TOKEN, create_token, revoke_token
 from kith.web.app import create_app
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import add_member
-from tests.integration.fake_clock import FakeClock
+from tests.support.community_world import add_member
+from tests.support.fake_clock import FakeClock
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 API_ROUTES = {

@@ -8,7 +8,7 @@ from typing import Any
 from kith.config import Settings
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.scheduler import run_tick
-from tests.integration.test_marketing_api import (  # noqa: F401  (fixtures)
+from tests.integration.marketing.api.test_api import (  # noqa: F401  (fixtures)
     NOW,
     Api,
     _static_group,

@@ -36,8 +36,8 @@ from kith.marketing.scheduler import TickReport, run_tick, tick
 from kith.marketing.scoring.compute import apply_model
 from kith.web.loopback import serve_on_loopback
 from kith.wiring import wire
-from tests.integration.connection_world import World, joined_world
-from tests.integration.smtp_sink import SmtpSink
+from tests.support.connection_world import World, joined_world
+from tests.support.smtp_sink import SmtpSink
 
 T0 = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -14,7 +14,7 @@ from kith.marketing.groups.folders import create_folder, ensure_folder, list_fol
 from kith.marketing.groups.members import change_members
 from kith.marketing.models import TargetGroup
 from kith.marketing.subscriber_import import import_subscribers
-from tests.integration.import_files import NOW, csv_rows
+from tests.support.import_files import NOW, csv_rows
 
 # Subscribers s0..s9; static groups with these members (by number).
 MEMBERS = {"A": {0, 1, 2, 3, 4}, "B": {3, 4, 5, 6}, "C": {4, 6, 7, 8}, "D": {1, 8, 9}}

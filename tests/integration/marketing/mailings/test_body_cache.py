@@ -19,9 +19,9 @@ from kith.marketing.mailings.sending import SendOptions, request_send, send_mail
 from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import Delivery
 from kith.marketing.subscriber_import import import_subscribers
-from tests.integration.community_world import NOW
-from tests.integration.import_files import csv_rows
-from tests.integration.smtp_sink import SmtpSink
+from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
+from tests.support.smtp_sink import SmtpSink
 
 HTML = (
     "<html><body><p>Hello {{ first_name }} in {{ fields.city }},</p>"

@@ -30,9 +30,9 @@ from kith.marketing.mailings.transport import SmtpTransport
 from kith.marketing.models import Delivery, Subscriber
 from kith.marketing.subscriber_import import import_subscribers
 from kith.web.loopback import serve_on_loopback
-from tests.integration.community_world import NOW
-from tests.integration.import_files import csv_rows
-from tests.integration.smtp_sink import SmtpSink
+from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
+from tests.support.smtp_sink import SmtpSink
 
 PUBLIC_URL = "https://kith.example.org"
 HTML = (

@@ -36,7 +36,7 @@ from kith.marketing.mailings.transport import (
     parse_smtp_url,
     transport_from,
 )
-from tests.integration.smtp_sink import ReceivedMessage, SmtpSink
+from tests.support.smtp_sink import ReceivedMessage, SmtpSink
 
 SENDER = "news@kith.example"
 

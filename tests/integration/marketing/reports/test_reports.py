@@ -37,11 +37,11 @@ from kith.marketing.scoring.compute import apply_model
 from kith.marketing.scoring.models import SubscriberScore
 from kith.marketing.tokens import create_token
 from kith.web.loopback import serve_on_loopback
-from tests.integration.activity_world import NOW, ActivityWorld, build
-from tests.integration.cli_world import kith_command
-from tests.integration.connection_world import joined_world
-from tests.integration.fake_clock import FakeClock
-from tests.integration.import_files import csv_rows
+from tests.support.activity_world import NOW, ActivityWorld, build
+from tests.support.cli_world import kith_command
+from tests.support.connection_world import joined_world
+from tests.support.fake_clock import FakeClock
+from tests.support.import_files import csv_rows
 
 MODEL = {
     "rules": [{"name": "everything", "activity": "any", "points": 2, "within_days": 60}],
