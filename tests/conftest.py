@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from kith.config import Settings
 from kith.db import Database, normalize_url
 from kith.migrate import upgrade
-from tests.integration.smtp_sink import smtp_sink  # noqa: F401  (a fixture for every test)
+from tests.support.smtp_sink import smtp_sink  # noqa: F401  (a fixture for every test)
 
 POSTGRES_URL = os.environ.get(
     "KITH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

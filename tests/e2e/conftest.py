@@ -28,9 +28,9 @@ from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.migrate import upgrade
-from tests.integration.community_world import add_community, add_events, add_member, join
-from tests.integration.smtp_sink import SmtpSink
-from tests.integration.test_serve import kith_env, kith_serve
+from tests.integration.cli.test_system import kith_env, kith_serve
+from tests.support.community_world import add_community, add_events, add_member, join
+from tests.support.smtp_sink import SmtpSink
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"

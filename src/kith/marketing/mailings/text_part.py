@@ -6,8 +6,8 @@ html.parser took about a third of a message's rendering, so HTML made only of th
 shapes (tags with plain attributes, end tags, comments, a doctype, and text with no `<`) is
 split by one regular expression instead, and each piece handed to the same rules; anything
 else (scripts and styles, `<![CDATA[`, a stray `<`, unusual attribute syntax) still goes to
-html.parser. tests/unit/test_text_part.py checks that the two agree wherever the fast path
-answers.
+html.parser. tests/unit/marketing/mailings/test_text_part.py checks that the two agree
+wherever the fast path answers.
 """
 
 from __future__ import annotations

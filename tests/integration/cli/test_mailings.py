@@ -1,0 +1,100 @@
+"""`kith mailings ...` and `kith outbox list` on the embedded default (the outbox folder), and
+the report's split by community activity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import update
+
+from kith.db import Database
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
+from kith.marketing.models import Subscriber
+from kith.marketing.subscriber_import import import_subscribers
+from tests.support.cli_world import kith_command
+from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
+
+
+@pytest.fixture
+def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`kith ARGS...` on this test's marketing database, with no mail server (the outbox)."""
+    with marketing_db.bulk_transaction() as session:
+        import_subscribers(
+            session,
+            csv_rows(
+                "email,remote_id,first_name,last_name,status",
+                "ann@example.org,R1,Ann,,",
+                "bo@example.org,R2,Bo,,",
+                "cy@example.org,R3,,,",
+            ),
+            now=NOW,
+        )
+    with marketing_db.transaction() as session:
+        group = create_group(session, "Readers", now=NOW)
+        change_members(session, group, csv_rows("remote_id", "R1", "R2", "R3"), now=NOW)
+        # Personalizations as the platform edition stores them
+        for remote_id, community in (("R1", {"thread_started_30d": 2}), ("R2", {"login_30d": 0})):
+            session.execute(
+                update(Subscriber)
+                .where(Subscriber.remote_id == remote_id)
+                .values(community=community)
+            )
+    with kith_command(monkeypatch, marketing_db, tmp_path / "var") as run:
+        yield run
+
+
+def test_create_preview_recipients_send_and_report(kith: Any, tmp_path: Path) -> None:
+    html = tmp_path / "m.html"
+    html.write_text(
+        "<p>Hi {{ first_name | default('friend') }}, "
+        "{{ community.thread_started_30d | default(0) }} threads</p>"
+    )
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", "Hello {{ first_name }}",
+        "--html", str(html), "--include", "Readers", "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    mailing_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("mailings", "preview", mailing_id, "--to", "R1", "--json")
+    preview = orjson.loads(output)
+    assert preview["subject"] == "Hello Ann" and "Hi Ann, 2 threads" in preview["html"]
+    code, output = kith("mailings", "recipients", mailing_id, "--json")
+    assert orjson.loads(output)["count"] == 3
+
+    code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
+    assert code == 0, output
+    report = orjson.loads(output)
+    assert report["totals"]["sent"] == 3
+    assert {
+        segment: counts["sent"] for segment, counts in report["by_community_activity"].items()
+    } == {
+        "active": 1,
+        "inactive": 1,
+        "unknown": 1,
+    }
+    code, output = kith("outbox", "list", "--json")
+    assert sorted(entry["to"] for entry in orjson.loads(output)) == [
+        "ann@example.org",
+        "bo@example.org",
+        "cy@example.org",
+    ]
+    code, output = kith("mailings", "send", mailing_id, "--wait")
+    assert code == 1 and "was sent" in output  # a mailing goes once
+
+
+def test_a_template_with_an_unknown_field_is_refused_at_create(kith: Any, tmp_path: Path) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>\n<p>{{ frist_name }}</p>")
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", "Hi", "--html", str(html),
+        "--include", "Readers",
+    )  # fmt: skip
+    assert code == 1
+    assert "html, line 2, column 7: unknown field 'frist_name'" in output

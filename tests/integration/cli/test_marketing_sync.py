@@ -1,0 +1,178 @@
+"""The connection's commands: refresh, sync (queued, waited for, with and without a worker),
+history, rejections and diagnose, against a community served on loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from kith.app import create_worker
+from kith.cli import app
+from kith.clock import utcnow
+from kith.config import Settings, get_settings
+from kith.db import Database
+from kith.marketing.workers import workers_alive
+from tests.support.connection_world import World, joined_world
+
+EVERYONE = {"field": "contact_key", "op": "starts_with", "value": "m"}
+
+
+@pytest.fixture
+def world(
+    community_db: Database,
+    marketing_db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    """A joined world whose `kith` commands (and workers) use its marketing database."""
+    monkeypatch.setenv("KITH_MARKETING_DB_URL", marketing_db.url)
+    monkeypatch.setenv("KITH_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("KITH_SECRET_KEY", settings.secret_key or "")
+    get_settings.cache_clear()
+    with joined_world(community_db, marketing_db, settings) as joined:
+        joined.members(
+            ("m1", "L1", "one@example.org"),
+            ("m2", "L2", "two@example.org"),
+            ("m3", None, "three@example.org"),
+            ("m4", "L4", "four at example.org"),
+        )
+        joined.subscribers(
+            ("one@example.org", "L1", "subscribed"), ("two@example.org", "L2", "bounced")
+        )
+        joined.list("Informz Everyone", EVERYONE)
+        joined.list("Infromz Typo", EVERYONE)
+        yield joined
+    get_settings.cache_clear()
+
+
+def kith(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["marketing", "groups", *args])
+    return result.exit_code, result.output
+
+
+def test_refresh_then_sync_and_wait_without_a_worker_runs_here(world: World) -> None:
+    code, output = kith("refresh")
+    assert code == 0, output
+    assert "added     Everyone" in output
+    assert "near-miss 'Infromz Typo'" in output
+
+    code, output = kith("sync", "everyone", "--wait", "--json")
+
+    assert code == 0, output
+    result = orjson.loads(output)
+    assert {key: result[key] for key in ("group", "status", "in_list", "members", "added")} == {
+        "group": "Everyone",
+        "status": "completed",
+        "in_list": 4,
+        "members": 1,
+        "added": 1,
+    }
+    assert result["skipped"] == {
+        "missing_contact_key": 1,
+        "malformed_email": 1,
+        "duplicate_email": 0,
+        "no_matching_subscriber": 0,
+        "unsubscribed": 0,
+        "bounced": 1,
+    }
+    code, output = kith("list", "--folder", "Online Community", "--json")
+    [group] = orjson.loads(output)
+    assert (group["member_count"], group["sync_status"]) == (1, "completed")
+
+
+def test_a_worker_carries_out_queued_syncs(world: World) -> None:
+    assert kith("refresh")[0] == 0
+    worker = create_worker(get_settings(), workers=1)
+    worker.start()
+    try:
+        assert workers_alive(world.marketing, now=utcnow()) == 1
+        code, output = kith("sync", "Everyone", "--wait", "--json")
+    finally:
+        worker.stop()
+    assert code == 0, output
+    assert orjson.loads(output)["members"] == 1
+    assert workers_alive(world.marketing, now=utcnow()) == 0
+
+
+def test_without_wait_the_sync_is_queued_for_a_worker(world: World) -> None:
+    kith("refresh")
+    code, output = kith("sync", "Everyone")
+    assert code == 0
+    assert "queued" in output and "No worker is running" in output
+    code, again = kith("sync", "Everyone")
+    assert "already running" in again
+
+    worker = create_worker(get_settings(), workers=1)
+    worker.start()
+    try:
+        code, output = kith("sync", "Everyone", "--wait", "--json")  # returns the queued run
+    finally:
+        worker.stop()
+    assert orjson.loads(output)["status"] == "completed"
+
+
+def test_concurrent_requests_from_three_processes_never_run_two_syncs_at_once(
+    world: World,
+) -> None:
+    kith("refresh")
+    command = [sys.executable, "-m", "kith", "marketing", "groups", "sync", "Everyone"]
+    processes = [
+        subprocess.Popen([*command, "--wait", "--json"], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0, 0]
+    returned = {orjson.loads(output)["run"] for output in outputs}
+    _, history = kith("history", "Everyone", "--json")
+    runs = sorted(orjson.loads(history), key=lambda run: run["run"])
+    assert {run["run"] for run in runs} == returned  # a request during a run got that run
+    assert all(run["status"] == "completed" for run in runs)
+    for earlier, later in itertools.pairwise(runs):  # one at a time: none began before ...
+        assert earlier["finished_at"] <= later["requested_at"]  # ... the one before it ended
+
+
+def test_history_rejections_and_diagnosis_explain_the_counts(world: World) -> None:
+    kith("refresh")
+    kith("sync", "Everyone", "--wait")
+
+    code, output = kith("rejections", "Everyone", "--csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert {(row["contact_key"], row["reason"]) for row in rows} == {
+        ("m2", "bounced"),
+        ("m3", "missing_contact_key"),
+        ("m4", "malformed_email"),
+    }
+    code, output = kith("rejections", "Everyone", "--reason", "bounced", "--json")
+    assert [row["email"] for row in orjson.loads(output)] == ["two@example.org"]
+
+    code, output = kith("diagnose", "Everyone", "--json")
+    found: dict[str, Any] = orjson.loads(output)
+    assert found["last_sync"]["skipped"]["bounced"] == 1
+    assert any("1 match a subscriber whose address bounced" in line for line in found["findings"])
+
+    code, output = kith("diagnose", "Infromz Typo")
+    assert code == 0 and "misspelling" in output and "near-miss" in output
+
+    world.list("Informz Brand New", EVERYONE)
+    code, output = kith("diagnose", "Informz Brand New")
+    assert "no refresh has run since it was created" in output
+
+
+def test_a_failed_or_held_sync_exits_1(world: World) -> None:
+    kith("refresh")
+    world.configure(active=False)
+    code, output = kith("sync", "Everyone", "--wait")
+    assert code == 1 and "not Active" in output

@@ -1,0 +1,642 @@
+"""The web admin over real HTTP (the whole app on loopback), on SQLite and PostgreSQL: sign-in,
+CSRF, roles, escaping, and the pages' actions reaching the services."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from kith.app import create_app
+from kith.community import accounts as community_accounts
+from kith.community.automation import create_rule
+from kith.community.credentials import create_credential
+from kith.community.lists import create_list
+from kith.community.models import CustomUserList, Member
+from kith.config import Settings
+from kith.csvimport.report import ImportReport
+from kith.db import Database
+from kith.encryption import SecretBox
+from kith.marketing import accounts as marketing_accounts
+from kith.marketing.campaigns.definition import create_campaign
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group, get_group
+from kith.marketing.integration import configure_integration, get_integration
+from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.models import Mailing
+from kith.marketing.scoring.compute import apply_model
+from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
+from kith.web.loopback import serve_on_loopback
+from tests.conftest import BACKENDS, _side_database
+from tests.support.community_world import add_events, add_member
+from tests.support.web_client import PASSWORD, WebClient, text_of
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+SCRIPT = "<script>alert('x')</script>"
+ADMIN, MEMBER, MARKETER = "sam@example.org", "ann@example.org", "mia@example.org"
+PAT = "pat@example.org"  # whose password a test changes
+
+
+@dataclass
+class Site:
+    """Kith served on loopback with a community, a connection, and a login of each kind."""
+
+    url: str
+    community: Database
+    marketing: Database
+    settings: Settings
+
+    def visitor(self, side: str) -> WebClient:
+        return WebClient(self.url, side)
+
+    def signed_in(self, side: str, email: str) -> WebClient:
+        client = self.visitor(side)
+        client.sign_in(email)
+        return client
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """One site per backend for the module: logins cost an Argon2 hash each, so the tests
+    share them (and use their own names for what they create)."""
+    folder = tmp_path_factory.mktemp("web")
+    with (
+        contextmanager(_side_database)("community", request.param, request, folder) as community,
+        contextmanager(_side_database)("marketing", request.param, request, folder) as marketing,
+    ):
+        yield from _served(community, marketing, folder)
+
+
+def _served(community_db: Database, marketing_db: Database, folder: Path) -> Iterator[Site]:
+    settings = Settings(
+        data_dir=folder / "var",
+        community_db_url=community_db.url,
+        marketing_db_url=marketing_db.url,
+        secret_key="web-test-secret",
+    )
+    with community_db.transaction() as session:
+        add_member(session, "sam", email=ADMIN, is_super_admin=True)
+        ann = add_member(session, "ann", email=MEMBER, legacy_contact_key="R-1")
+        add_member(session, "bob", email="bob@example.org", legacy_contact_key="R-2")
+        add_member(session, "cy", email="cy@example.org", legacy_contact_key="R-404")
+        add_member(session, "pat", email=PAT)
+        add_events(session, ann, "thread_started", NOW)
+        for email, role in ((ADMIN, "super_admin"), (MEMBER, "member"), (PAT, "member")):
+            community_accounts.create_login(
+                session, email=email, role=role, password=PASSWORD, now=NOW
+            )
+        issued = create_credential(session, name="Marketing", by="sam", now=NOW)
+    with marketing_db.transaction() as session:
+        marketing_accounts.create_login(
+            session, email=MARKETER, role="admin", password=PASSWORD, now=NOW
+        )
+        rows = [
+            SubscriberRow(2, MEMBER, "R-1"),
+            SubscriberRow(3, "bob@example.org", "R-2", status="unsubscribed"),
+        ]
+        SubscriberUpsert(session, now=NOW, source="import").write(rows, ImportReport())
+    with serve_on_loopback(create_app(settings)) as url:
+        with marketing_db.transaction() as session:
+            configure_integration(
+                session,
+                box=SecretBox.from_settings(settings),
+                now=NOW,
+                url=f"{url}/community",
+                iam_key=issued.credential.iam_key,
+                password=issued.password,
+                active=True,
+            )
+        yield Site(url, community_db, marketing_db, settings)
+
+
+def _done(client: WebClient, poll: str) -> dict[str, Any]:
+    """The run's JSON once the background job finished it (it runs on the server's threads)."""
+    deadline = time.monotonic() + 20
+    while True:
+        state: dict[str, Any] = client.http.get(poll.removeprefix("/marketing")).json()
+        if state["done"] or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def test_a_page_sends_a_visitor_who_is_not_signed_in_to_sign_in_and_back(site: Site) -> None:
+    visitor = site.visitor("marketing")
+
+    refused = visitor.get("/groups", folder="Online Community")
+    response = visitor.post(
+        "/sign-in", {"email": MARKETER, "password": PASSWORD, "next": "/marketing/groups"}
+    )
+
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/marketing/sign-in?next=%2Fmarketing%2Fgroups"
+    assert response.headers["location"] == "/marketing/groups"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/marketing" in cookie
+    assert "Groups" in visitor.page("/groups")
+
+
+def test_a_wrong_password_is_refused_without_saying_whether_the_login_exists(site: Site) -> None:
+    visitor = site.visitor("marketing")
+
+    wrong = visitor.post("/sign-in", {"email": MARKETER, "password": "not the password"})
+    unknown = visitor.post("/sign-in", {"email": "nobody@example.org", "password": PASSWORD})
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert "the email or password is not right" in wrong.text
+    assert "the email or password is not right" in unknown.text
+    assert visitor.get("/groups").status_code == 303
+
+
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(site: Site) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+    stolen = site.visitor("marketing")
+    stolen.http.cookies = httpx.Cookies(marketer.http.cookies)
+    assert stolen.get("/groups").status_code == 200
+
+    marketer.post("/sign-out")
+
+    assert stolen.get("/groups").status_code == 303
+    assert marketer.get("/groups").status_code == 303
+
+
+def test_a_changed_password_signs_out_the_other_sessions(site: Site) -> None:
+    here, elsewhere = (site.signed_in("community", PAT) for _ in range(2))
+    new = "a much better passphrase"
+
+    changed = here.post(
+        "/account", {"password": PASSWORD, "new_password": new, "repeat_password": new}
+    )
+
+    assert changed.status_code == 200 and "Your password is changed" in changed.text
+    assert here.get("/members").status_code == 200
+    assert elsewhere.get("/members").status_code == 303
+    site.visitor("community").sign_in(PAT, new)
+
+
+# --- CSRF and roles -------------------------------------------------------------------------
+
+
+def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
+    site: Site,
+) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+    other = site.signed_in("marketing", MARKETER)
+    change = {"url": "http://evil.example.org", "iam_key": "k", "active": "on"}
+
+    missing = marketer.post("/settings/integration/edit", change, csrf=False)
+    foreign = marketer.post(
+        "/settings/integration/edit", {**change, "csrf_token": other.csrf_token()}, csrf=False
+    )
+
+    assert missing.status_code == foreign.status_code == 403
+    assert "CSRF" in missing.text
+    with site.marketing.session() as session:
+        integration = get_integration(session)
+        assert integration is not None and integration.base_url == f"{site.url}/community"
+
+
+def test_a_community_member_sees_members_but_is_refused_the_admin_pages(site: Site) -> None:
+    member = site.signed_in("community", MEMBER)
+
+    assert "Members" in member.page("/members")
+    for path in ("/lists", "/lists/new", "/credentials", "/rules"):
+        assert member.get(path).status_code == 403, path
+    refused = member.post("/credentials", {"name": "mine"})
+    assert refused.status_code == 403
+    assert "super admin role" in refused.text
+    assert "List Builder" not in member.page("/")
+
+
+def test_a_login_of_one_side_opens_nothing_on_the_other(site: Site) -> None:
+    """A marketing cookie, even renamed as the community's, is signed for marketing only."""
+    marketer = site.signed_in("marketing", MARKETER)
+    community = site.visitor("community")
+    community.http.cookies.set(
+        "kith_community_session", marketer.http.cookies["kith_marketing_session"]
+    )
+
+    assert community.get("/members").status_code == 303
+
+
+# --- the pages' actions -----------------------------------------------------------------------
+
+
+def test_integration_settings_update_then_test_connection_shows_the_result(site: Site) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+
+    updated = marketer.post(
+        "/settings/integration/edit",
+        {
+            "url": f"{site.url}/community",
+            "iam_key": "not-a-key",
+            "password": "nope",
+            "active": "on",
+        },
+    )
+    failed = marketer.post("/settings/integration/test")
+
+    assert updated.status_code == 303
+    assert failed.status_code == 502
+    assert "The connection failed (unauthorized)" in text_of(failed.text)
+
+    with site.community.transaction() as session:
+        issued = create_credential(session, name="Second", by="sam", now=NOW)
+    marketer.post(
+        "/settings/integration/edit",
+        {
+            "url": f"{site.url}/community",
+            "iam_key": issued.credential.iam_key,
+            "password": issued.password,
+            "active": "on",
+        },
+    )
+    worked = marketer.post("/settings/integration/test")
+
+    assert worked.status_code == 200
+    assert "Connected: the community at" in text_of(worked.text)
+    assert issued.password not in marketer.page("/settings/integration/edit")
+
+
+def test_refresh_then_sync_without_a_worker_fills_the_group_and_says_who_was_left_out(
+    site: Site,
+) -> None:
+    with site.community.transaction() as session:
+        create_list(
+            session,
+            name="Informz Everyone",
+            criteria={"field": "contact_key", "op": "in", "value": ["sam", "ann", "bob", "cy"]},
+            by="sam",
+            now=NOW,
+        )
+    marketer = site.signed_in("marketing", MARKETER)
+
+    refreshed = marketer.post("/groups/refresh")
+    with site.marketing.session() as session:
+        group_id = get_group(session, "Everyone").id
+    before = marketer.page(f"/groups/{group_id}")
+    started = marketer.post_json(f"/groups/{group_id}/sync", {})
+    state = _done(marketer, started.json()["poll"])
+    after = marketer.page(f"/groups/{group_id}")
+    diagnosis = text_of(marketer.page(f"/groups/{group_id}/diagnosis"))
+
+    assert "Added Everyone" in text_of(refreshed.text)
+    assert '<button type="submit" id="sync-button">Sync Target Group Now</button>' in before
+    assert started.status_code == 202 and started.json()["status"] == "in progress"
+    assert state["status"] == "completed"
+    result = text_of(state["html"])
+    assert "4 in the list, 1 members in the group" in result
+    for reason in ("missing_contact_key", "no_matching_subscriber", "unsubscribed"):
+        assert f"({reason})" in result
+    assert '<button type="submit" id="sync-button">Resync Now</button>' in after
+    assert "the list had 4 members; 1 are in the group and 3 were left out" in diagnosis
+    rejected = marketer.get(f"/groups/{group_id}/rejected.csv")
+    assert rejected.headers["content-type"].startswith("text/csv")
+    assert sorted(rejected.text.splitlines()[1:]) == [
+        "bob,R-2,bob@example.org,unsubscribed",
+        "cy,R-404,cy@example.org,no_matching_subscriber",
+        "sam,,sam@example.org,missing_contact_key",
+    ]
+
+
+def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) -> None:
+    admin = site.signed_in("community", ADMIN)
+
+    counted = admin.post_json("/lists/preview", {"criteria": {"activity": "thread_started"}})
+    refused = admin.post_json("/lists/preview", {"criteria": {"all": [{"activity": "posted"}]}})
+
+    assert counted.status_code == 200
+    assert counted.json() == {
+        "count": 1,
+        "sample": [{"contact_key": "ann", "name": "", "email": MEMBER}],
+    }
+    assert refused.status_code == 422
+    assert refused.json()["message"].startswith("criteria.all[0].activity: unknown activity type")
+
+
+def test_a_new_credentials_password_is_shown_once(site: Site) -> None:
+    admin = site.signed_in("community", ADMIN)
+
+    created = admin.post("/credentials", {"name": "Another connection"})
+    password = re.search(r'id="issued-password">([^<]+)<', created.text)
+
+    assert created.status_code == 200 and password is not None
+    assert password.group(1) not in admin.page("/credentials")
+
+
+def test_names_and_subjects_with_script_are_shown_escaped(site: Site) -> None:
+    with site.community.transaction() as session:
+        create_list(
+            session, name=f"Informz {SCRIPT}", criteria={"activity": "any"}, by="sam", now=NOW
+        )
+        create_rule(
+            session,
+            name=f"Rule {SCRIPT}",
+            criteria={"activity": "any"},
+            action="send_email",
+            subject=SCRIPT,
+            by="sam",
+            now=NOW,
+        )
+    with site.marketing.transaction() as session:
+        group = create_group(session, f"Group {SCRIPT}", now=NOW)
+        group_id = group.id
+    marketer = site.signed_in("marketing", MARKETER)
+    admin = site.signed_in("community", ADMIN)
+    created = marketer.post(
+        "/mailings/new",
+        {"name": "Hello", "subject": SCRIPT, "html": "<p>Hi</p>", "include": f"Group {SCRIPT}"},
+    )
+    mailing_page = marketer.page(created.headers["location"].removeprefix("/marketing"))
+
+    for html in (
+        admin.page("/lists"),
+        admin.page("/rules"),
+        marketer.page("/groups"),
+        marketer.page(f"/groups/{group_id}"),
+        mailing_page,
+        marketer.page("/mailings"),
+    ):
+        assert SCRIPT not in html
+        assert "&lt;script&gt;alert(" in html
+
+
+def test_a_template_error_is_shown_with_its_line_and_column(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Template test", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+
+    refused = marketer.post(
+        "/mailings/new",
+        {
+            "name": "Oops",
+            "subject": "Hi",
+            "html": "<p>Hello</p>\n<p>{{ frist_name }}</p>",
+            "include": "Donors",
+        },
+    )
+
+    assert refused.status_code == 422
+    assert "html, line 2, column 7: unknown field &#39;frist_name&#39;" in refused.text
+    with site.marketing.session() as session:
+        assert session.scalar(select(Mailing.id).where(Mailing.name == "Oops")) is None
+
+
+def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        group = create_group(session, "Welcomed", now=NOW)
+        change_members(session, group, [["remote_id"], ["R-1"]], now=NOW)
+        draft = MailingDraft(name="Welcome", subject="Hi", html="<p>Hi</p>", include=["Welcomed"])
+        create_mailing(session, draft, now=NOW)
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Welcome series",
+                "activation": {"group": "Welcomed", "mode": "both"},
+                "steps": [{"id": "welcome", "mailing": "Welcome"}],
+            },
+            now=NOW,
+        ).id
+        apply_model(
+            session,
+            {
+                "rules": [{"name": "welcomed", "group": "Welcomed", "points": 5}],
+                "grades": [{"grade": "A", "min_score": 5}],
+            },
+            now=NOW,
+        )
+    marketer = site.signed_in("marketing", MARKETER)
+
+    listed = text_of(marketer.page("/campaigns"))
+    activated = marketer.post(f"/campaigns/{campaign_id}/activate")
+    shown = text_of(marketer.page(f"/campaigns/{campaign_id}"))
+    explained = text_of(marketer.page("/scoring", who="R-1"))
+
+    assert "Welcome series inactive Welcomed (both)" in listed
+    assert activated.status_code == 303
+    assert "Status active" in shown and "welcome" in shown
+    assert "ann@example.org: 5 points, grade A" in explained
+
+
+def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_refused(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Quiet ones", now=NOW)
+        draft = MailingDraft(
+            name="Hello again", subject="Hi", html="<p>Hi</p>", include=["Quiet ones"]
+        )
+        create_mailing(session, draft, now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    definition = {
+        "name": "Nudge the quiet ones",
+        "activation": {"group": "Quiet ones", "mode": "over_time"},
+        "steps": [{"id": "hello", "mailing": "Hello again"}, {"id": "ask", "wait": {"days": 7}}],
+    }
+    bad = definition | {
+        "name": "Ask first",
+        "steps": [{"id": "ask", "decide": {"opened": "any"}, "yes": []}],
+    }
+
+    form = text_of(marketer.page("/campaigns/new"))
+    from_template = marketer.post("/campaigns/new", {"template": "recognition"})
+    from_steps = marketer.post("/campaigns/new", {"definition": json.dumps(definition)})
+    refused = marketer.post("/campaigns/new", {"definition": json.dumps(bad)})
+    not_json = marketer.post("/campaigns/new", {"definition": '{"name": '})
+    twice = marketer.post("/campaigns/new", {"template": "recognition"})
+
+    assert "Recognize first threads" in form and "Welcome new members" in form
+    assert from_template.status_code == from_steps.status_code == 303
+    shown = text_of(marketer.page(from_steps.headers["location"].removeprefix("/marketing")))
+    assert "Status inactive" in shown and "Quiet ones (over_time)" in shown and "hello" in shown
+    made = text_of(marketer.page(from_template.headers["location"].removeprefix("/marketing")))
+    assert "Activated by Started Their First Thread (over_time)" in made  # the list's group
+    with site.community.session() as session:  # ... in List Builder, over the community API
+        assert session.scalar(
+            select(CustomUserList.id).where(
+                CustomUserList.name == "Informz Started Their First Thread"
+            )
+        )
+    assert refused.status_code == 422 and "step ask: a Decide must come right after a Wait" in (
+        text_of(refused.text)
+    )
+    assert '"id": "ask"' in unescape(refused.text)  # the definition, shown to be corrected
+    assert not_json.status_code == 422 and "definition: not JSON" in text_of(not_json.text)
+    assert twice.status_code == 409 and "already named" in text_of(twice.text)
+
+
+def test_a_campaigns_steps_are_edited_as_written_and_a_bad_edit_is_refused(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Edited ones", now=NOW)
+        draft = MailingDraft(
+            name="Edit me", subject="Hi", html="<p>Hi</p>", include=["Edited ones"]
+        )
+        create_mailing(session, draft, now=NOW)
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Edited",
+                "activation": {"group": "Edited ones", "mode": "at_once"},
+                "steps": [{"id": "hi", "mailing": "Edit me"}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+    editor = unescape(marketer.page(f"/campaigns/{campaign_id}/edit"))
+    shown = json.loads(
+        editor.split('name="definition"')[1].split(">", 1)[1].split("</textarea>")[0]
+    )
+    edited = shown | {"steps": [*shown["steps"], {"id": "pause", "wait": {"days": 2}}]}
+    broken = shown | {"steps": [{"id": "hi", "mailing": "No such mailing"}]}
+
+    saved = marketer.post(f"/campaigns/{campaign_id}/edit", {"definition": json.dumps(edited)})
+    refused = marketer.post(f"/campaigns/{campaign_id}/edit", {"definition": json.dumps(broken)})
+
+    assert shown["steps"] == [{"id": "hi", "mailing": "Edit me"}]
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?saved=in_place")
+    page = text_of(marketer.page(f"/campaigns/{campaign_id}", saved="in_place"))
+    assert "Saved: the steps changed in place." in page and "pause wait 2 days" in page
+    assert refused.status_code == 422 and "step hi:" in text_of(refused.text)
+    assert "No such mailing" in unescape(refused.text)  # what was typed, to be corrected
+
+
+def test_the_scoring_model_is_edited_as_written_and_everyone_scored(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Scored ones", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    model = {
+        "rules": [
+            {"name": "threads", "activity": ["thread_started"], "points": 3, "within_days": 30},
+            {"name": "scored ones", "group": "Scored ones", "points": 4},
+        ],
+        "grades": [{"grade": "A", "min_score": 4}],
+    }
+    broken = model | {"rules": [{"name": "threads", "activity": [], "points": 3}]}
+
+    saved = marketer.post("/scoring/edit", {"model": json.dumps(model)})
+    editor = unescape(marketer.page("/scoring/edit"))
+    refused = marketer.post("/scoring/edit", {"model": json.dumps(broken)})
+
+    assert saved.status_code == 200
+    assert re.search(r"Scored \d+ subscribers with model version \d+", text_of(saved.text))
+    shown = json.loads(editor.split('name="model"')[1].split(">", 1)[1].split("</textarea>")[0])
+    assert shown == model
+    assert refused.status_code == 422 and "rule 1 (threads): activity must be" in text_of(
+        refused.text
+    )
+    assert '"activity": []' in unescape(refused.text)  # what was typed, to be corrected
+
+
+def test_the_search_pages_find_people_by_what_users_type(site: Site) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+    member = site.signed_in("community", MEMBER)
+    with site.community.session() as session:
+        ann = session.scalar(select(Member).where(Member.contact_key == "ann"))
+        assert ann is not None
+
+    subscribers = text_of(marketer.page("/subscribers", q="ANN@"))
+    unsubscribed = text_of(marketer.page("/subscribers", status="unsubscribed"))
+    members = text_of(member.page("/members", q="r-40"))
+    timeline = text_of(member.page(f"/members/{ann.id}"))
+
+    assert "1 subscriber " in subscribers and MEMBER in subscribers
+    assert "bob@example.org" in unsubscribed and MEMBER not in unsubscribed
+    assert "1 member " in members and "cy@example.org" in members
+    assert f"{NOW:%Y-%m-%d %H:%M} UTC : thread started" in timeline
+
+
+def test_the_compound_editor_defines_include_and_exclude_and_names_a_cycle(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        for name in ("Donors", "Board"):
+            create_group(session, name, now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+
+    created = marketer.post(
+        "/compound-groups/new",
+        {
+            "name": "Donors, not Board",
+            "folder": "Main",
+            "include": "Donors",
+            "include_mode": "all",
+            "exclude": "Board",
+            "exclude_mode": "any",
+        },
+    )
+    info = text_of(marketer.page(created.headers["location"].removeprefix("/marketing")))
+    with site.marketing.session() as session:
+        board, compound = (get_group(session, name).id for name in ("Board", "Donors, not Board"))
+    circular = marketer.post(
+        "/compound-groups/new",
+        {"name": "Loop", "include": "Donors, not Board", "include_mode": "any"},
+    )
+    cycle = marketer.post(
+        f"/groups/{compound}/compound",
+        {"include": ["Donors", "Loop"], "include_mode": "any", "exclude_mode": "any"},
+    )
+
+    assert created.status_code == 303
+    assert "Include In all of: Donors" in info and "Exclude In one or more of: Board" in info
+    assert circular.status_code == 303 and board
+    assert cycle.status_code == 422
+    assert "would contain itself: Donors, not Board → Loop → Donors, not Board" in cycle.text
+
+
+def test_super_admins_copy_edit_and_delete_lists_write_rules_and_revoke_credentials(
+    site: Site,
+) -> None:
+    with site.community.transaction() as session:
+        key = create_list(
+            session,
+            name="Informz Starters",
+            criteria={"activity": "thread_started"},
+            by="sam",
+            now=NOW,
+        ).list_key
+        iam_key = create_credential(
+            session, name="Old connection", by="sam", now=NOW
+        ).credential.iam_key
+    admin = site.signed_in("community", ADMIN)
+
+    copy = admin.page("/lists/new", copy=key)
+    edited = admin.post(
+        f"/lists/{key}/edit", {"name": "Informz Starters Again", "criteria": '{"activity": "any"}'}
+    )
+    bad = admin.post(f"/lists/{key}/edit", {"name": "Informz Starters", "criteria": "{not json"})
+    rule = admin.post(
+        "/rules/new",
+        {
+            "name": "Thank starters",
+            "action": "send_email",
+            "subject": "Thanks!",
+            "active": "on",
+            "criteria": '{"activity": "thread_started"}',
+        },
+    )
+    revoked = admin.post(f"/credentials/{iam_key}/revoke")
+    deleted = admin.post(f"/lists/{key}/delete")
+
+    assert 'value="Copy of Informz Starters"' in copy
+    assert "{&#34;activity&#34;:&#34;thread_started&#34;}" in copy
+    assert edited.status_code == 303
+    assert bad.status_code == 422 and "criteria: not JSON" in bad.text
+    assert rule.status_code == 303
+    assert "Thank starters send email Thanks! yes 1" in text_of(admin.page("/rules"))
+    assert revoked.status_code == 303
+    assert re.search(r"Old connection .*? Revoked", text_of(admin.page("/credentials")))
+    assert deleted.status_code == 303
+    assert "Informz Starters" not in admin.page("/lists")
