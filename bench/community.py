@@ -4,7 +4,7 @@ rendering and sending messages (bench.mailings, in a process of its own).
 
 Generates a synthetic community and its subscribers (bench.generate, not timed), loads them
 through kith's import services and, in the same run, through the raw driver into an identical
-schema (the floor); then evaluates the five standard lists through kith.community.lists and
+schema (the floor); then evaluates the five standard lists through kith.community.saved_criteria and
 their floors in raw SQL. Every measured step runs in a child process, whose peak RSS is reported
 with it. Kith's count of each list must equal a hand-written SQL count, and kith must store as
 many subscribers as the floor stored from the same accepted rows, and each sync must leave

@@ -80,8 +80,8 @@ def _subscribers_by_status(backend: str, target: str) -> dict[str, int]:
 
 
 def kith_list(config: Config) -> dict[str, Any]:
-    """A standard list through kith.community.lists: as a count, then as the full id list."""
-    from kith.community.lists import count_members, member_ids_query
+    """A standard list through kith.community.saved_criteria: a count, then the full id list."""
+    from kith.community.saved_criteria import count_members, member_ids_query
     from kith.db import Database
 
     criteria = by_key(config["list"]).criteria

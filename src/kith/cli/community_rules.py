@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import islice
 from pathlib import Path
 
 import orjson
 import typer
 from rich.table import Table
 
-from kith.cli.community_lists import AS_OF, BY, CRITERIA_FILE, JSON, SHOWN, _now, _read_criteria
-from kith.cli.context import community_db, console, print_json, print_json_stream, user_errors
+from kith.cli import community_criteria as shared
+from kith.cli.context import community_db, console, print_json, user_errors
 from kith.clock import utcnow
 from kith.community import automation
-from kith.community.automation import MatchedMember, RuleSummary
+from kith.community.automation import RuleSummary
 
 app = typer.Typer(no_args_is_help=True, help="Automation Rules (Super Admins change them).")
 
-RULE = typer.Argument(..., metavar="KEY_OR_NAME", help="Rule key or exact name.")
+RULE = shared.key_or_name("KEY_OR_NAME", "Rule")
 ACTION_HELP = f"One of: {', '.join(automation.ACTIONS)}."
 
 
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name"),
-    criteria: Path = CRITERIA_FILE,
+    criteria: Path = shared.CRITERIA_FILE,
     action: str = typer.Option(..., "--action", help=ACTION_HELP),
     subject: str | None = typer.Option(None, "--subject", help="The email subject (send_email)."),
     inactive: bool = typer.Option(False, "--inactive", help="Create it switched off."),
-    by: str = BY,
-    as_json: bool = JSON,
+    by: str = shared.BY,
+    as_json: bool = shared.JSON,
 ) -> None:
     """Create an Automation Rule (Super Admins only)."""
     now = utcnow()
@@ -38,7 +36,7 @@ def create(
         created = automation.create_rule(
             session,
             name=name,
-            criteria=_read_criteria(criteria),
+            criteria=shared.read_criteria(criteria),
             action=action,
             subject=subject,
             active=not inactive,
@@ -51,18 +49,18 @@ def create(
 @app.command("update")
 def update(
     rule_ref: str = RULE,
-    name: str | None = typer.Option(None, "--name", help="A new name."),
-    criteria: Path | None = typer.Option(None, "--criteria", help="A JSON file of new criteria."),
+    name: str | None = shared.NEW_NAME,
+    criteria: Path | None = shared.NEW_CRITERIA_FILE,
     action: str | None = typer.Option(None, "--action", help=ACTION_HELP),
     subject: str | None = typer.Option(None, "--subject", help="A new email subject."),
-    by: str = BY,
-    as_json: bool = JSON,
+    by: str = shared.BY,
+    as_json: bool = shared.JSON,
 ) -> None:
     """Change a rule's name, criteria, action or subject (Super Admins only).
 
     A rule moved off send_email drops its subject; one moved onto it needs --subject.
     """
-    new_criteria = _read_criteria(criteria) if criteria else None
+    new_criteria = shared.read_criteria(criteria) if criteria else None
     now = utcnow()
     with user_errors(), community_db().transaction() as session:
         updated = automation.update_rule(
@@ -79,32 +77,29 @@ def update(
 
 
 @app.command("activate")
-def activate(rule_ref: str = RULE, by: str = BY, as_json: bool = JSON) -> None:
+def activate(rule_ref: str = RULE, by: str = shared.BY, as_json: bool = shared.JSON) -> None:
     """Switch a rule on (Super Admins only)."""
     _set_active(rule_ref, True, by, as_json)
 
 
 @app.command("deactivate")
-def deactivate(rule_ref: str = RULE, by: str = BY, as_json: bool = JSON) -> None:
+def deactivate(rule_ref: str = RULE, by: str = shared.BY, as_json: bool = shared.JSON) -> None:
     """Switch a rule off; it is kept, and still shows whom it would match (Super Admins only)."""
     _set_active(rule_ref, False, by, as_json)
 
 
 @app.command("delete")
-def delete(rule_ref: str = RULE, by: str = BY, as_json: bool = JSON) -> None:
+def delete(rule_ref: str = RULE, by: str = shared.BY, as_json: bool = shared.JSON) -> None:
     """Delete a rule (Super Admins only)."""
-    with user_errors(), community_db().transaction() as session:
-        deleted = automation.delete_rule(session, rule_ref, by=by)
-    if as_json:
-        print_json({"deleted": deleted.rule_key, "name": deleted.name})
-    else:
-        console.print(f"Deleted {deleted.name!r} ({deleted.rule_key})", highlight=False)
+    shared.delete(automation.RULES, rule_ref, by=by, as_json=as_json)
 
 
 @app.command("show")
-def show(rule_ref: str = RULE, as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
+def show(
+    rule_ref: str = RULE, as_of: str | None = shared.AS_OF, as_json: bool = shared.JSON
+) -> None:
     """A rule's key, action, subject, state, criteria and current member count."""
-    now = _now(as_of)
+    now = shared.as_of_instant(as_of)
     with user_errors(), community_db().session() as session:
         _show(
             automation.rule_summary(session, automation.get_rule(session, rule_ref), now=now),
@@ -113,10 +108,10 @@ def show(rule_ref: str = RULE, as_of: str | None = AS_OF, as_json: bool = JSON) 
 
 
 @app.command("list")
-def list_all(as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
+def list_all(as_of: str | None = shared.AS_OF, as_json: bool = shared.JSON) -> None:
     """Every Automation Rule with the number of members it matches now."""
     with user_errors(), community_db().session() as session:
-        summaries = automation.rule_summaries(session, now=_now(as_of))
+        summaries = automation.rule_summaries(session, now=shared.as_of_instant(as_of))
     if as_json:
         print_json([summary.as_json() for summary in summaries])
         return
@@ -141,20 +136,13 @@ def list_all(as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
 
 
 @app.command("members")
-def members(rule_ref: str = RULE, as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
+def members(
+    rule_ref: str = RULE, as_of: str | None = shared.AS_OF, as_json: bool = shared.JSON
+) -> None:
     """Every member the rule matches now (or --as-of), active or not."""
-    now = _now(as_of)
-    with user_errors(), community_db().session() as session:
-        rule = automation.get_rule(session, rule_ref)
-        matched = automation.iter_matched_members(session, rule, now=now)
-        if as_json:  # streamed: a rule may match a million members
-            print_json_stream(member.as_json() for member in matched)
-            return
-        count = automation.count_rule_members(session, rule, now=now)
-        console.print(f"{rule.name}: {count} members", highlight=False)
-        _print_members(islice(matched, SHOWN))
-        if count > SHOWN:
-            console.print(f"... and {count - SHOWN} more; --json gives them all", highlight=False)
+    shared.print_members(
+        automation.RULES, rule_ref, now=shared.as_of_instant(as_of), as_json=as_json
+    )
 
 
 def _set_active(rule_ref: str, active: bool, by: str, as_json: bool) -> None:
@@ -166,14 +154,6 @@ def _set_active(rule_ref: str, active: bool, by: str, as_json: bool) -> None:
             as_json,
             verb="Activated" if active else "Deactivated",
         )
-
-
-def _print_members(found: Iterable[MatchedMember]) -> None:
-    table = Table("Contact key", "Legacy key", "Email", "Name")
-    for member in found:
-        name = " ".join(part for part in (member.first_name, member.last_name) if part)
-        table.add_row(member.contact_key, member.legacy_contact_key or "", member.email or "", name)
-    console.print(table)
 
 
 def _show(summary: RuleSummary, as_json: bool, verb: str | None = None) -> None:

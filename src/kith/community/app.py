@@ -5,10 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kith.clock import utcnow
-from kith.community.activity_api import router as activity_router
-from kith.community.api import require_both_headers
 from kith.community.api import router as api_router
-from kith.community.rules_api import router as rules_router
+from kith.community.api.auth import require_both_headers
 from kith.community.web import install_pages
 from kith.config import Settings
 from kith.db import Database
@@ -23,9 +21,7 @@ def create_community_app(db: Database, settings: Settings) -> FastAPI:
     app.state.clock = utcnow
     install_error_handlers(app)
     app.include_router(api_router)
-    app.include_router(rules_router)
     install_pages(app)
-    app.include_router(activity_router)
     generate_openapi = app.openapi
     app.openapi = lambda: require_both_headers(generate_openapi())  # type: ignore[method-assign]
 

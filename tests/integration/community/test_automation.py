@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kith.community import automation
+from kith.community import automation, saved_criteria
 from kith.community.app import create_community_app
 from kith.community.credentials import create_credential
 from kith.community.criteria import InvalidCriteria
@@ -155,15 +155,18 @@ def test_a_rule_matches_the_members_its_criteria_select_at_that_moment(people: D
     key = new_rule(people)
     with people.session() as session:
         rule = automation.get_rule(session, key)
-        ids_now = session.scalars(automation.rule_member_ids_query(session, rule, NOW)).all()
+        ids_now = session.scalars(
+            saved_criteria.member_ids_query(session, rule.criteria, now=NOW)
+        ).all()
         now_keys = [
-            m.legacy_contact_key for m in automation.iter_matched_members(session, rule, now=NOW)
+            m.legacy_contact_key
+            for m in saved_criteria.iter_matched_members(session, rule.criteria, now=NOW)
         ]
         earlier = [
             m.contact_key
-            for m in automation.iter_matched_members(session, rule, now=NOW - 20 * DAY)
+            for m in saved_criteria.iter_matched_members(session, rule.criteria, now=NOW - 20 * DAY)
         ]
-        later = automation.count_rule_members(session, rule, now=NOW + 30 * DAY)
+        later = saved_criteria.count_members(session, rule.criteria, now=NOW + 30 * DAY)
         contact_keys = session.scalars(
             select(Member.contact_key).where(Member.id.in_(ids_now)).order_by(Member.id)
         ).all()
@@ -177,9 +180,11 @@ def test_matched_members_page_in_chunks_and_resume_after_a_member(people: Databa
     key = new_rule(people, criteria={"activity": "discussion_reply", "min": 1})
     with people.session() as session:
         rule = automation.get_rule(session, key)
-        chunks = list(automation.matched_member_chunks(session, rule, now=NOW, chunk=2))
-        after_first = automation.matched_member_chunks(
-            session, rule, now=NOW, after_id=chunks[0][0].id, chunk=10
+        chunks = list(
+            saved_criteria.matched_member_chunks(session, rule.criteria, now=NOW, chunk=2)
+        )
+        after_first = saved_criteria.matched_member_chunks(
+            session, rule.criteria, now=NOW, after_id=chunks[0][0].id, chunk=10
         )
         rest = [m.contact_key for m in next(after_first)]
     assert [[m.contact_key for m in chunk] for chunk in chunks] == [["recent", "lapsed"], ["nokey"]]

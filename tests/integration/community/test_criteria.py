@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.community.criteria import InvalidCriteria
-from kith.community.lists import member_ids_query
 from kith.community.models import CustomField, Member
+from kith.community.saved_criteria import member_ids_query
 from kith.db import Database
 from tests.support.community_world import NOW, add_community, add_events, add_member, join
 

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.community.criteria import InvalidCriteria
-from kith.community.lists import member_ids_query
 from kith.community.models import (
     BUILTIN_ACTIVITY_TYPES,
     ActivityEvent,
@@ -28,6 +27,7 @@ from kith.community.models import (
     CustomField,
     Member,
 )
+from kith.community.saved_criteria import member_ids_query
 from kith.db import Database
 from tests.support.community_world import NOW, add_community, add_member, join
 from tests.support.criteria_reference import (

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from kith.community.ingest import import_activity, import_members
-from kith.community.lists import member_ids_query
+from kith.community.saved_criteria import member_ids_query
 from kith.db import Database
 from kith.migrate import upgrade
 from tests.support.community_world import NOW

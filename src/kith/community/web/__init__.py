@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from kith.community.accounts import SUPER_ADMIN, Account
-from kith.community.web import credentials, list_builder, members, rules
+from kith.community.web import credentials, criteria_builder, list_builder, members, rules
 from kith.web import signin
 from kith.web.site import install_site
 
@@ -25,6 +25,7 @@ def install_pages(app: FastAPI) -> None:
             signin.router,
             members.router,
             list_builder.router,
+            criteria_builder.router,
             credentials.router,
             rules.router,
         ],

@@ -3,51 +3,19 @@ delete one with the criteria builder, seeing its count and a sample before savin
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from kith.community.criteria import OPS
-from kith.community.lists import (
-    create_list,
-    delete_list,
-    get_list,
-    list_summaries,
-    preview,
-    update_list,
-)
-from kith.community.models import (
-    MEMBER_BOOLEAN_FIELDS,
-    MEMBER_DATE_FIELDS,
-    MEMBER_TEXT_FIELDS,
-    ActivityType,
-    Community,
-    CustomField,
-)
+from kith.community.lists import create_list, delete_list, get_list, list_summaries, update_list
 from kith.community.web.acting import acting_member
+from kith.community.web.criteria_builder import render_editor, save_form
 from kith.errors import KithError
-from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
-from kith.web.site import (
-    Admin,
-    FormData,
-    JsonBody,
-    admin,
-    page_router,
-    render,
-    render_form,
-    see_other,
-)
+from kith.web.site import Admin, FormData, admin, page_router, render, see_other
 
 router = page_router(admin)
-
-SAMPLE_SIZE = 10
-TEXT_OPS = tuple(op for op in OPS if op != "within_days")
-DATE_OPS = tuple(op for op in OPS if op not in ("contains", "starts_with"))
 
 
 @router.get("/lists", name="list_builder")
@@ -71,19 +39,10 @@ def new_list(request: Request, visitor: Admin, copy: str = "") -> Response:
 def create(request: Request, visitor: Admin, form: FormData) -> Response:
     name = form.text("name")
     try:
-        criteria = parse_criteria_text(form.get("criteria"))
-        with db_of(request).transaction() as session:
-            created = create_list(
-                session,
-                name=name,
-                criteria=criteria,
-                by=acting_member(session, visitor),
-                now=now_of(request),
-            )
-            key = created.list_key
+        created = save_form(request, visitor, form, partial(create_list, name=name))
     except KithError as error:
         return _builder(request, None, name, form.get("criteria"), error=error)
-    return see_other(request, "list_builder", {"saved": key})
+    return see_other(request, "list_builder", {"saved": created.list_key})
 
 
 @router.get("/lists/{key}/edit", name="edit_list")
@@ -97,16 +56,7 @@ def edit_list(request: Request, visitor: Admin, key: str) -> Response:
 def change(request: Request, visitor: Admin, key: str, form: FormData) -> Response:
     name = form.text("name")
     try:
-        criteria = parse_criteria_text(form.get("criteria"))
-        with db_of(request).transaction() as session:
-            update_list(
-                session,
-                key,
-                by=acting_member(session, visitor),
-                now=now_of(request),
-                name=name,
-                criteria=criteria,
-            )
+        save_form(request, visitor, form, partial(update_list, key_or_name=key, name=name))
     except KithError as error:
         return _builder(request, key, name, form.get("criteria"), error=error)
     return see_other(request, "list_builder", {"saved": key})
@@ -119,62 +69,6 @@ def delete(request: Request, visitor: Admin, key: str) -> Response:
     return see_other(request, "list_builder")
 
 
-@router.post("/lists/preview", name="preview_list")
-def preview_list(request: Request, visitor: Admin, body: JsonBody) -> Response:
-    """The count and a sample of the members some criteria select now; nothing is saved."""
-    criteria = body.get("criteria") if isinstance(body, dict) else None
-    with db_of(request).session() as session:
-        count, sample = preview(session, criteria, now=now_of(request), sample=SAMPLE_SIZE)
-    return JSONResponse(
-        {
-            "count": count,
-            "sample": [
-                {
-                    "contact_key": member.contact_key,
-                    "name": " ".join(filter(None, (member.first_name, member.last_name))),
-                    "email": member.email,
-                }
-                for member in sample
-            ],
-        }
-    )
-
-
-def builder_vocabulary(session: Session) -> dict[str, Any]:
-    """What the criteria builder offers: activity types, communities, fields and their ops."""
-    fields = [
-        {"name": name, "kind": kind, "custom": False}
-        for kind, names in (
-            ("text", MEMBER_TEXT_FIELDS),
-            ("date", MEMBER_DATE_FIELDS),
-            ("boolean", MEMBER_BOOLEAN_FIELDS),
-        )
-        for name in names
-    ]
-    fields += [
-        {"name": name, "kind": "text", "custom": True}
-        for name in session.scalars(select(CustomField.name).order_by(CustomField.name))
-    ]
-    return {
-        "activity_types": list(
-            session.scalars(select(ActivityType.name).order_by(ActivityType.name))
-        ),
-        "communities": list(session.scalars(select(Community.name).order_by(Community.name))),
-        "fields": fields,
-        "ops": {"text": TEXT_OPS, "date": DATE_OPS, "boolean": ("eq", "ne")},
-    }
-
-
-def parse_criteria_text(text: str) -> Any:
-    """The criteria field of a form: JSON, from the builder or typed in."""
-    return parse_json_field(text, "criteria")
-
-
-def criteria_text(criteria: Any) -> str:
-    """Criteria for the builder's field: a tree as JSON, or the text sent when it was not JSON."""
-    return criteria if isinstance(criteria, str) else orjson.dumps(criteria).decode()
-
-
 def _builder(
     request: Request,
     key: str | None,
@@ -184,14 +78,4 @@ def _builder(
     error: KithError | None = None,
 ) -> Response:
     """The List Builder form; `criteria` is a tree, or the text sent when it was not JSON."""
-    with db_of(request).session() as session:
-        vocabulary = builder_vocabulary(session)
-    return render_form(
-        request,
-        "list_edit.html",
-        error,
-        key=key,
-        name=name,
-        criteria_text=criteria_text(criteria),
-        vocabulary=vocabulary,
-    )
+    return render_editor(request, "list_edit.html", criteria, error=error, key=key, name=name)

@@ -3,6 +3,7 @@ award_badge, notify_admin), active or not; the same criteria builder as List Bui
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import Request, Response
@@ -16,16 +17,13 @@ from kith.community.automation import (
     rule_summaries,
     update_rule,
 )
+from kith.community.models import AutomationRule
 from kith.community.web.acting import acting_member
-from kith.community.web.list_builder import (
-    builder_vocabulary,
-    criteria_text,
-    parse_criteria_text,
-)
+from kith.community.web.criteria_builder import render_editor, save_form
 from kith.errors import KithError
 from kith.web.forms import Form
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, admin, page_router, render, render_form, see_other
+from kith.web.site import Admin, FormData, Visitor, admin, page_router, render, see_other
 
 router = page_router(admin)
 
@@ -45,23 +43,8 @@ def new_rule(request: Request, visitor: Admin) -> Response:
 
 @router.post("/rules/new")
 def create(request: Request, visitor: Admin, form: FormData) -> Response:
-    values = _values(form)
-    try:
-        criteria = parse_criteria_text(form.get("criteria"))
-        with db_of(request).transaction() as session:
-            create_rule(
-                session,
-                name=values["name"],
-                criteria=criteria,
-                action=values["action"],
-                subject=values["subject"] or None,
-                active=values["active"],
-                by=acting_member(session, visitor),
-                now=now_of(request),
-            )
-    except KithError as error:
-        return _editor(request, None, values, form.get("criteria"), error=error)
-    return see_other(request, "rules")
+    subject = form.text("subject") or None
+    return _saved(request, visitor, form, None, partial(create_rule, subject=subject))
 
 
 @router.get("/rules/{key}/edit", name="edit_rule")
@@ -80,30 +63,34 @@ def edit_rule(request: Request, visitor: Admin, key: str) -> Response:
 
 @router.post("/rules/{key}/edit")
 def change(request: Request, visitor: Admin, key: str, form: FormData) -> Response:
-    values = _values(form)
-    try:
-        criteria = parse_criteria_text(form.get("criteria"))
-        with db_of(request).transaction() as session:
-            update_rule(
-                session,
-                key,
-                by=acting_member(session, visitor),
-                now=now_of(request),
-                name=values["name"],
-                criteria=criteria,
-                action=values["action"],
-                subject=values["subject"] if values["action"] == SEND_EMAIL else None,
-                active=values["active"],
-            )
-    except KithError as error:
-        return _editor(request, key, values, form.get("criteria"), error=error)
-    return see_other(request, "rules")
+    """A rule moved off send_email drops its subject (the form still sends the field)."""
+    subject = form.text("subject") if form.text("action") == SEND_EMAIL else None
+    save = partial(update_rule, key_or_name=key, subject=subject)
+    return _saved(request, visitor, form, key, save)
 
 
 @router.post("/rules/{key}/delete", name="delete_rule")
 def delete(request: Request, visitor: Admin, key: str) -> Response:
     with db_of(request).transaction() as session:
         delete_rule(session, key, by=acting_member(session, visitor))
+    return see_other(request, "rules")
+
+
+def _saved(
+    request: Request,
+    visitor: Visitor,
+    form: Form,
+    key: str | None,
+    save: partial[AutomationRule],
+) -> Response:
+    """The rule saved from its form by `save` (the subject bound), then the rules; else the
+    form again with the error that refused it."""
+    values = _values(form)
+    rule = partial(save, name=values["name"], action=values["action"], active=values["active"])
+    try:
+        save_form(request, visitor, form, rule)
+    except KithError as error:
+        return _editor(request, key, values, form.get("criteria"), error=error)
     return see_other(request, "rules")
 
 
@@ -124,15 +111,7 @@ def _editor(
     *,
     error: KithError | None = None,
 ) -> Response:
-    with db_of(request).session() as session:
-        vocabulary = builder_vocabulary(session)
-    return render_form(
-        request,
-        "rule_edit.html",
-        error,
-        key=key,
-        values=values,
-        actions=ACTIONS,
-        criteria_text=criteria_text(criteria),
-        vocabulary=vocabulary,
+    """The rule's form; `criteria` is a tree, or the text sent when it was not JSON."""
+    return render_editor(
+        request, "rule_edit.html", criteria, error=error, key=key, values=values, actions=ACTIONS
     )

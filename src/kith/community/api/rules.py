@@ -1,39 +1,31 @@
 """The community API's Automation Rules: read them and who they match; Super Admins change them.
 
-Authenticated like the rest of the API (HLIAMKey and HLPassword); changes are made as the
-credential's creator, who must still be a Super Admin.
+Changes are made as the credential's creator, who must still be a Super Admin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from kith.community.api import AUTH_RESPONSES, STREAM_CHUNK, Credential, api_credential
+from kith.community.api.auth import Credential
+from kith.community.api.members import MEMBER_LINES, member_stream
 from kith.community.automation import (
+    RULES,
     create_rule,
     delete_rule,
-    get_rule,
-    matched_member_chunks,
-    rule_member_ids_query,
     rule_summaries,
     rule_summary,
     update_rule,
 )
-from kith.db import Database
-from kith.web.requests import ErrorOut, counted_ndjson, db_of, json_response, now_of
+from kith.community.saved_criteria import MATCHED_FIELDS
+from kith.web.requests import ErrorOut, db_of, json_response, now_of
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["Automation Rules"],
-    dependencies=[Depends(api_credential)],
-    responses=AUTH_RESPONSES,
-)
+router = APIRouter(tags=["Automation Rules"])
 
 
 class RuleOut(BaseModel):
@@ -98,10 +90,7 @@ def get_rules(
 @router.get(
     "/automation-rules/{key}/members.ndjson",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"application/x-ndjson": {}}, "description": "One member a line"},
-        404: NOT_FOUND,
-    },
+    responses={200: MEMBER_LINES, 404: NOT_FOUND},
 )
 def stream_rule_members(request: Request, key: str) -> StreamingResponse:
     """Every member the rule matches now, one JSON object a line, whether or not it is active.
@@ -109,13 +98,7 @@ def stream_rule_members(request: Request, key: str) -> StreamingResponse:
     The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
     was cut short, even when the connection closed cleanly.
     """
-    db, now = db_of(request), now_of(request)
-    with db.session() as session:
-        rule = get_rule(session, key)
-        rule_member_ids_query(session, rule, now)  # fail now, not mid-stream
-    return StreamingResponse(
-        _member_lines(db, rule.rule_key, now), media_type="application/x-ndjson"
-    )
+    return member_stream(request, RULES, key, now=now_of(request), fields=MATCHED_FIELDS)
 
 
 @router.post("/automation-rules", status_code=201, response_model=RuleOut, responses=CHANGES)
@@ -123,16 +106,7 @@ def post_rule(request: Request, credential: Credential, body: RuleIn) -> Respons
     """Create a rule as the credential's creator, who must still be a Super Admin."""
     now = now_of(request)
     with db_of(request).transaction() as session:
-        created = create_rule(
-            session,
-            name=body.name,
-            criteria=body.criteria,
-            action=body.action,
-            subject=body.subject,
-            active=body.active,
-            by=credential.created_by,
-            now=now,
-        )
+        created = create_rule(session, **body.model_dump(), by=credential.created_by, now=now)
         summary = rule_summary(session, created, now=now)
     return json_response(summary.as_json(), status_code=201)
 
@@ -147,17 +121,7 @@ def put_rule(request: Request, credential: Credential, key: str, body: RuleChang
     """
     now = now_of(request)
     with db_of(request).transaction() as session:
-        changed = update_rule(
-            session,
-            key,
-            by=credential.created_by,
-            now=now,
-            name=body.name,
-            criteria=body.criteria,
-            action=body.action,
-            subject=body.subject,
-            active=body.active,
-        )
+        changed = update_rule(session, key, **body.model_dump(), by=credential.created_by, now=now)
         summary = rule_summary(session, changed, now=now)
     return json_response(summary.as_json())
 
@@ -170,11 +134,3 @@ def remove_rule(request: Request, credential: Credential, key: str) -> Response:
     with db_of(request).transaction() as session:
         delete_rule(session, key, by=credential.created_by)
     return Response(status_code=204)
-
-
-def _member_lines(db: Database, rule_key: str, now: datetime) -> Iterator[bytes]:
-    """The rule's members as NDJSON from one evaluation in bounded chunks, then the count."""
-    with db.session() as session:
-        rule = get_rule(session, rule_key)
-        chunks = matched_member_chunks(session, rule, now=now, chunk=STREAM_CHUNK)
-        yield from counted_ndjson([member.as_json() for member in members] for members in chunks)

@@ -1,0 +1,31 @@
+"""What the community API routes share beyond kith.web.requests: stream chunks, query values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from fastapi import Request
+
+from kith.clock import parse_datetime
+from kith.errors import InvalidInput
+from kith.web.requests import now_of
+
+T = TypeVar("T")
+
+# Rows read at a time for an NDJSON stream: memory holds one chunk however long the stream.
+STREAM_CHUNK = 10_000
+
+
+def parsed(name: str, value: str | None, parse: Callable[[str], T]) -> T | None:
+    """The query parameter `name` read by `parse`, None when absent; InvalidInput naming it."""
+    try:
+        return None if value is None else parse(value)
+    except ValueError as error:
+        raise InvalidInput(f"{name}: {error}") from None
+
+
+def instant(request: Request, as_of: str | None) -> datetime:
+    """The instant `as_of` names, or now."""
+    return parsed("as_of", as_of, parse_datetime) or now_of(request)

@@ -1,0 +1,201 @@
+"""The community API's Custom User Lists: read them and their members, a page or a stream at a
+time (what the connection syncs); Super Admins' credentials change them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import chain
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from kith.community.api.auth import Credential
+from kith.community.api.context import instant
+from kith.community.api.members import (
+    MEMBER_LINES,
+    MemberOut,
+    member_columns,
+    member_stream,
+    member_views,
+)
+from kith.community.lists import (
+    LISTS,
+    create_list,
+    delete_list,
+    get_list,
+    list_summaries,
+    update_list,
+)
+from kith.community.models import CustomUserList
+from kith.community.saved_criteria import member_rows
+from kith.community.tokens import PageToken, decode_page_token, encode_page_token
+from kith.errors import InvalidInput
+from kith.web.requests import db_of, json_response, now_of, settings_of
+
+MAX_PAGE_SIZE = 10_000
+DEFAULT_PAGE_SIZE = 1_000
+
+Details = Annotated[
+    bool,
+    Query(description="Include each member's activity summaries and communities (slower)"),
+]
+
+router = APIRouter(tags=["API"])
+
+
+class ListSummaryOut(BaseModel):
+    key: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    member_count: int | None
+
+
+class ListOut(BaseModel):
+    key: str
+    name: str
+    criteria: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+class ListIn(BaseModel):
+    name: str
+    criteria: dict[str, Any]
+
+
+class ListChange(BaseModel):
+    name: str | None = None
+    criteria: dict[str, Any] | None = None
+
+
+class MemberPageOut(BaseModel):
+    members: list[MemberOut]
+    next_page_token: str | None
+    as_of: datetime
+
+
+@router.get("/lists", response_model=list[ListSummaryOut])
+def get_lists(
+    request: Request,
+    as_of: str | None = None,
+    counts: Annotated[
+        bool, Query(description="Count each list's members (false: member_count is null)")
+    ] = True,
+) -> Response:
+    """The Custom User Lists by name, each with its member count at `as_of` (default: now)."""
+    with db_of(request).session() as session:
+        summaries = list_summaries(session, now=instant(request, as_of), counts=counts)
+    return json_response([summary.as_json() for summary in summaries])
+
+
+@router.get("/lists/{key}/members", response_model=MemberPageOut)
+def get_list_members(
+    request: Request,
+    key: str,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[str | None, Query(description="next_page_token of the last page")] = None,
+    as_of: Annotated[
+        str | None, Query(description="Evaluate the list at this instant (first page only)")
+    ] = None,
+    details: Details = True,
+) -> Response:
+    """One page of a list's members in a stable order; follow next_page_token until it is null.
+
+    Every page of one read evaluates the list at the instant fixed by the first page.
+    """
+    signing_key = settings_of(request).signing_key()
+    with db_of(request).session() as session:
+        custom_list = get_list(session, key)
+        after_id, at = None, instant(request, as_of)
+        if page_token is not None:
+            token = decode_page_token(page_token, signing_key, list_key=custom_list.list_key)
+            if as_of is not None and at != token.as_of:
+                raise InvalidInput(
+                    f"as_of {as_of!r} differs from {token.as_of.isoformat()}, "
+                    "the instant the page token fixed at the first page"
+                )
+            after_id, at = token.after_id, token.as_of
+        chunks = member_rows(
+            session,
+            custom_list.criteria,
+            member_columns(),
+            now=at,
+            after_id=after_id,
+            limit=page_size + 1,
+        )
+        rows = list(chain.from_iterable(chunks))
+        page, more = rows[:page_size], len(rows) > page_size
+        views = member_views(session, page, now=at, details=details)
+    next_token = (
+        encode_page_token(PageToken(custom_list.list_key, page[-1][0], at), signing_key)
+        if more
+        else None
+    )
+    return json_response(
+        {
+            "members": views,
+            "next_page_token": next_token,
+            "as_of": at,
+        }
+    )
+
+
+@router.get(
+    "/lists/{key}/members.ndjson",
+    response_class=StreamingResponse,
+    responses={200: MEMBER_LINES},
+)
+def stream_list_members(
+    request: Request, key: str, as_of: str | None = None, details: Details = True
+) -> StreamingResponse:
+    """Every member of a list, one JSON object a line, evaluated at one instant (bulk reads).
+
+    The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
+    was cut short, even when the connection closed cleanly.
+    """
+    return member_stream(request, LISTS, key, now=instant(request, as_of), details=details)
+
+
+@router.post("/lists", status_code=201, response_model=ListOut)
+def post_list(request: Request, credential: Credential, body: ListIn) -> Response:
+    """Create a list as the credential's creator, who must still be a Super Admin."""
+    with db_of(request).transaction() as session:
+        created = create_list(
+            session, **body.model_dump(), by=credential.created_by, now=now_of(request)
+        )
+    return json_response(_list_json(created), status_code=201)
+
+
+@router.put("/lists/{key}", response_model=ListOut)
+def put_list(request: Request, credential: Credential, key: str, body: ListChange) -> Response:
+    """Rename a list or replace its criteria, as the credential's creator (a Super Admin)."""
+    with db_of(request).transaction() as session:
+        changed = update_list(
+            session, key, **body.model_dump(), by=credential.created_by, now=now_of(request)
+        )
+    return json_response(_list_json(changed))
+
+
+@router.delete("/lists/{key}", status_code=204)
+def remove_list(request: Request, credential: Credential, key: str) -> Response:
+    """Delete a list, as the credential's creator (a Super Admin)."""
+    with db_of(request).transaction() as session:
+        delete_list(session, key, by=credential.created_by)
+    return Response(status_code=204)
+
+
+def _list_json(custom_list: CustomUserList) -> dict[str, Any]:
+    return {
+        "key": custom_list.list_key,
+        "name": custom_list.name,
+        "criteria": custom_list.criteria,
+        "created_by": custom_list.created_by,
+        "created_at": custom_list.created_at,
+        "updated_by": custom_list.updated_by,
+        "updated_at": custom_list.updated_at,
+    }
