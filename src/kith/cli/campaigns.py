@@ -50,7 +50,7 @@ def create(
     db = marketing_db()
     with user_errors():
         if template is not None:
-            campaign_id = create_from_template(db, get_settings(), template, now=moment)
+            campaign_id = create_from_template(db, template, now=moment)
         else:
             assert file is not None
             written = read_json_file(file, "campaign")

@@ -35,7 +35,7 @@ def run_demo_campaign(
     community: Database, marketing: Database, settings: Settings, *, now: datetime
 ) -> CampaignDemo:
     """Create the welcome campaign from its template, activate it, tick now and 3 days on."""
-    campaign_id = create_from_template(marketing, settings, "welcome", now=now)
+    campaign_id = create_from_template(marketing, "welcome", now=now)
     with marketing.transaction() as session:
         activate(session, str(campaign_id), now=now)
     first = run_tick(marketing, settings, now=now)

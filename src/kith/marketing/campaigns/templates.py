@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kith.config import Settings
 from kith.db import Database
 from kith.errors import Conflict, InvalidInput
 from kith.marketing.campaigns.definition import create_campaign
@@ -126,7 +125,7 @@ RECOGNITION = Template(
 TEMPLATES = {"welcome": WELCOME, "recognition": RECOGNITION}
 
 
-def create_from_template(db: Database, settings: Settings, name: str, *, now: datetime) -> int:
+def create_from_template(db: Database, name: str, *, now: datetime) -> int:
     """Create the template's lists, groups, mailings and campaign; the campaign's id."""
     template = TEMPLATES.get(name)
     if template is None:

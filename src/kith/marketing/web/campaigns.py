@@ -21,7 +21,7 @@ from kith.marketing.campaigns.definition import (
 from kith.marketing.campaigns.models import Campaign
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.web.forms import parse_json_field
-from kith.web.requests import db_of, now_of, settings_of
+from kith.web.requests import db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render, render_form, see_other
 
 router = page_router()
@@ -65,9 +65,7 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
     db, now = db_of(request), now_of(request)
     try:
         if values["template"]:
-            campaign_id = create_from_template(
-                db, settings_of(request), values["template"], now=now
-            )
+            campaign_id = create_from_template(db, values["template"], now=now)
         else:
             written = parse_json_field(values["definition"], "definition")
             with db.transaction() as session:
