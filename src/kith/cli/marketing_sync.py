@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from typing import Any
 
@@ -18,10 +17,16 @@ from kith.connection.client import client_for
 from kith.connection.diagnose import diagnose
 from kith.connection.refresh import refresh_groups
 from kith.connection.runs import SyncRuns
+from kith.csvexport import csv_chunks
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
+from kith.marketing.groups.sync_history import (
+    REJECTION_COLUMNS,
+    last_completed_run,
+    rejected_members,
+)
 from kith.marketing.groups.target_groups import get_group
-from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip
+from kith.marketing.models import SKIP_REASONS, SyncRun
 
 
 def register(groups: typer.Typer) -> None:
@@ -151,36 +156,19 @@ def rejections(
         raise typer.BadParameter(f"one of {', '.join(SKIP_REASONS)}", param_hint="--reason")
     with user_errors(), marketing_db().session() as session:
         group = get_group(session, name)
-        run_id = session.scalar(
-            select(SyncRun.id)
-            .where(SyncRun.group_id == group.id, SyncRun.status == "completed")
-            .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        )
-        if run_id is None:
+        run = last_completed_run(session, group)
+        if run is None:
             raise InvalidInput(f"{group.name!r} has no completed sync yet")
-        query = select(SyncSkip).where(SyncSkip.run_id == run_id).order_by(SyncSkip.id)
-        if reason is not None:
-            query = query.where(SyncSkip.reason == reason)
-        rows = [
-            {
-                "contact_key": skip.contact_key,
-                "legacy_contact_key": skip.legacy_contact_key,
-                "email": skip.email,
-                "reason": skip.reason,
-            }
-            for skip in session.scalars(query)
-        ]
-    if as_csv:
-        writer = csv.DictWriter(
-            sys.stdout, ["contact_key", "legacy_contact_key", "email", "reason"]
-        )
-        writer.writeheader()
-        writer.writerows(rows)
-    elif as_json:
-        print_json(rows)
+        rows = rejected_members(session, run, reason=reason)
+        if as_csv:
+            for chunk in csv_chunks(REJECTION_COLUMNS, (row.values() for row in rows)):
+                sys.stdout.write(chunk)
+            return
+        found = list(rows)
+    if as_json:
+        print_json(found)
     else:
-        for row in rows:
+        for row in found:
             console.print(
                 f"{row['reason']:<24} {row['contact_key']}  {row['legacy_contact_key'] or '-'}"
                 f"  {row['email'] or '-'}",

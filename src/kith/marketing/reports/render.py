@@ -6,13 +6,13 @@ always agree. The CSV has the columns section, label, series, value: a row per f
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from fastapi import Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kith.csvexport import csv_text
 
 CSV_COLUMNS = ("section", "label", "series", "value")
 CsvRow = tuple[str, str, str, Any]
@@ -56,12 +56,7 @@ def report_json(report: Report) -> dict[str, Any]:
 
 
 def report_csv(report: Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for section, label, series, value in report.csv_rows():
-        writer.writerow((section, label, series, "" if value is None else value))
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, report.csv_rows())
 
 
 def render_html(report: Report) -> str:

