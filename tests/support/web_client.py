@@ -15,8 +15,13 @@ PASSWORD = "correct horse battery staple"
 class WebClient:
     """One visitor of one side (`/marketing` or `/community`) of a served Kith."""
 
-    def __init__(self, base_url: str, side: str) -> None:
-        self.http = httpx.Client(base_url=f"{base_url}/{side}", follow_redirects=False)
+    def __init__(self, base_url: str, side: str, *, address: str = "127.0.0.1") -> None:
+        """`address`: the loopback address the visitor connects from (127.0.0.0/8 all works)."""
+        self.http = httpx.Client(
+            base_url=f"{base_url}/{side}",
+            follow_redirects=False,
+            transport=httpx.HTTPTransport(local_address=address),
+        )
         self.side = side
 
     def close(self) -> None:

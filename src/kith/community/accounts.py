@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kith.community.members import find_member
 from kith.community.models import Base
 from kith.errors import InvalidInput
+from kith.throttling import FailureColumns
 from kith.web.accounts import AccountColumns, create_account
 
 MEMBER = "member"
@@ -21,10 +22,17 @@ SUPER_ADMIN = "super_admin"
 ROLES = (MEMBER, SUPER_ADMIN)
 
 
+class SignInFailure(FailureColumns, Base):
+    """Wrong passwords per client address and login (the subject: its email key)."""
+
+    __tablename__ = "sign_in_failures"
+
+
 class Account(AccountColumns, Base):
     """A member's login: an email, an Argon2 hash, the role `member` or `super_admin`."""
 
     __tablename__ = "accounts"
+    sign_in_failures = SignInFailure
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), unique=True)
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
+from kith.throttling import FailureColumns
 
 BUILTIN_ACTIVITY_TYPES = (
     "login",
@@ -164,14 +165,11 @@ class ApiCredential(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ApiAuthFailure(Base):
-    """Failed authentications per IAM key in the current window, shared by every web process."""
+class ApiAuthFailure(FailureColumns, Base):
+    """Failed API authentications per client address and IAM key (the subject), in the current
+    window (kith.throttling)."""
 
     __tablename__ = "api_auth_failures"
-
-    iam_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AutomationRule(Base):

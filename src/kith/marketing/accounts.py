@@ -7,16 +7,24 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from kith.marketing.models import Base
+from kith.throttling import FailureColumns
 from kith.web.accounts import AccountColumns, create_account
 
 ADMIN = "admin"
 ROLES = (ADMIN,)
 
 
+class SignInFailure(FailureColumns, Base):
+    """Wrong passwords per client address and login (the subject: its email key)."""
+
+    __tablename__ = "sign_in_failures"
+
+
 class Account(AccountColumns, Base):
     """A marketer's login: an email, an Argon2 hash, the role `admin`."""
 
     __tablename__ = "accounts"
+    sign_in_failures = SignInFailure
 
 
 def create_login(

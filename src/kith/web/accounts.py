@@ -1,9 +1,11 @@
 """Logins to the web admin: Argon2-hashed passwords, roles, sign-in with a lock after failures.
 
-Each side keeps its own `accounts` table (kith.marketing.accounts, kith.community.accounts)
-built from the columns here, and these services work on either. `session_version` is part of
-every session cookie (kith.web.sessions): raising it signs the account out everywhere, which
-sign-out and a password change do.
+Each side keeps its own `accounts` and `sign_in_failures` tables (kith.marketing.accounts,
+kith.community.accounts) built from the columns here and in kith.throttling, and these services
+work on either. Wrong passwords are counted per client address and login, as the API counts
+them per address and IAM key: whoever knows a login's email locks out only their own address,
+never the login's owner. `session_version` is part of every session cookie (kith.web.sessions):
+raising it signs the account out everywhere, which sign-out and a password change do.
 """
 
 from __future__ import annotations
@@ -12,26 +14,31 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kith.db import Database, UTCDateTime
 from kith.emails import email_key, normalize_email
-from kith.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, Throttled
+from kith.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from kith.passwords import hash_password, needs_rehash, verify_password
+from kith.throttling import FailureColumns, Throttle
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000
-# After this many wrong passwords in a row an account is locked for LOCK_TIME.
+# After this many wrong passwords from one address within LOCK_TIME, that address is locked out
+# of the login for LOCK_TIME.
 FAILURE_LIMIT = 5
 LOCK_TIME = timedelta(minutes=5)
 SIGN_IN_FAILED = "the email or password is not right"
 
 
 class AccountColumns:
-    """The columns both sides' `accounts` tables share (each side adds its own)."""
+    """The columns both sides' `accounts` tables share (each side adds its own), and the side's
+    table of wrong passwords."""
+
+    sign_in_failures: ClassVar[type[FailureColumns]]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
@@ -39,8 +46,6 @@ class AccountColumns:
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -94,7 +99,6 @@ def create_account(
         "role": role,
         "password_hash": hash_password(password),
         "session_version": 1,
-        "failed_sign_ins": 0,
         "created_at": now,
     }
     account = model(**values, **side_columns)
@@ -115,10 +119,10 @@ def list_accounts(session: Session, model: type[Account]) -> list[Account]:
 
 
 def set_password(session: Session, account: AccountColumns, password: str) -> None:
-    """A new password; every session of the account ends."""
+    """A new password; every session of the account ends, and every address's lock lifts."""
     account.password_hash = hash_password(check_password(password))
     account.session_version += 1
-    account.failed_sign_ins, account.locked_until = 0, None
+    _throttle(type(account)).forget_subject(session, account.email_key)
     session.flush()
 
 
@@ -132,30 +136,45 @@ def end_sessions(session: Session, model: type[Account], account_id: int) -> Non
 
 
 def sign_in(
-    db: Database, model: type[Account], email: str, password: str, *, now: datetime
+    db: Database,
+    model: type[Account],
+    email: str,
+    password: str,
+    *,
+    source: str,
+    now: datetime,
 ) -> Account:
-    """The account these credentials open, else AuthenticationFailed (or Throttled while locked).
+    """The account these credentials open, else AuthenticationFailed (or Throttled while
+    `source`, the client's address, is locked out of this login).
 
     Takes the database rather than a session because a failure is counted in a transaction of
-    its own, which commits although the sign-in fails.
+    its own, which commits although the sign-in fails. Wrong passwords for an email no login has
+    are counted too, so that the lock does not tell which emails have a login.
     """
-    with db.transaction() as session:
-        account = session.scalar(select(model).where(model.email_key == email_key(email)))
-        if account is not None and account.locked_until is not None and account.locked_until > now:
-            wait = max(1, int((account.locked_until - now).total_seconds()))
-            raise Throttled(f"too many wrong passwords; try again in {wait} seconds", wait)
-        valid = verify_password(account.password_hash if account else None, password)
-        if account is None:
-            raise AuthenticationFailed(SIGN_IN_FAILED)
-        if not valid:
-            account.failed_sign_ins += 1
-            if account.failed_sign_ins >= FAILURE_LIMIT:
-                account.failed_sign_ins, account.locked_until = 0, now + LOCK_TIME
-        else:
-            account.failed_sign_ins, account.locked_until = 0, None
-            account.signed_in_at = now
-            if needs_rehash(account.password_hash):
-                account.password_hash = hash_password(password)
-    if not valid:
+    throttle, subject = _throttle(model), email_key(email)
+    with db.session() as session:
+        had_failures = throttle.refuse_if_locked(session, source, subject, now=now)
+        account = session.scalar(select(model).where(model.email_key == subject))
+    valid = verify_password(account.password_hash if account else None, password)
+    if account is None or not valid:
+        throttle.count_failure(db, source, subject, now=now)
         raise AuthenticationFailed(SIGN_IN_FAILED)
+    values: dict[str, Any] = {"signed_in_at": now}
+    if needs_rehash(account.password_hash):
+        values["password_hash"] = hash_password(password)
+    with db.transaction() as session:
+        if had_failures:
+            throttle.forget(session, source, subject)
+        session.execute(update(model).where(model.id == account.id).values(**values))
+    for column, value in values.items():
+        setattr(account, column, value)
     return account
+
+
+def _throttle(model: type[AccountColumns]) -> Throttle:
+    return Throttle(
+        model.sign_in_failures,
+        limit=FAILURE_LIMIT,
+        window=LOCK_TIME,
+        refusal="too many wrong passwords from this address",
+    )

@@ -35,6 +35,15 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """Where the request came from, as the ASGI server saw it: what throttling counts by.
+
+    Behind a proxy that is the proxy's address, unless the server is told to trust the proxy's
+    X-Forwarded-For (uvicorn's FORWARDED_ALLOW_IPS; see the README's operator notes).
+    """
+    return request.client.host if request.client is not None else "unknown"
+
+
 def now_of(request: Request) -> datetime:
     """The app's clock, read once per use."""
     clock: Callable[[], datetime] = request.app.state.clock

@@ -6,7 +6,7 @@ from fastapi import Request, Response
 
 from kith.errors import AuthenticationFailed, InvalidInput, KithError, Throttled
 from kith.web.accounts import end_sessions, set_password, sign_in
-from kith.web.requests import db_of, now_of
+from kith.web.requests import client_address, db_of, now_of
 from kith.web.sessions import SessionState
 from kith.web.site import (
     FormData,
@@ -36,10 +36,15 @@ def sign_in_now(request: Request, form: FormData) -> Response:
     site = site_of(request)
     try:
         account = sign_in(
-            db_of(request), site.account_model, email, form.get("password"), now=now_of(request)
+            db_of(request),
+            site.account_model,
+            email,
+            form.get("password"),
+            source=client_address(request),
+            now=now_of(request),
         )
     except (AuthenticationFailed, Throttled) as refused:
-        return render(
+        page = render(
             request,
             "sign_in.html",
             status_code=refused.http_status,
@@ -47,6 +52,9 @@ def sign_in_now(request: Request, form: FormData) -> Response:
             email=email,
             error=str(refused),
         )
+        if isinstance(refused, Throttled):
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     start_session(
         request, SessionState.signed_in(account.id, account.session_version, now_of(request))
     )
@@ -76,7 +84,12 @@ def change_password(request: Request, visitor: SignedIn, form: FormData) -> Resp
         if form.get("new_password") != form.get("repeat_password"):
             raise InvalidInput("the new password and its repetition differ")
         sign_in(
-            db_of(request), site.account_model, visitor.account.email, form.get("password"), now=now
+            db_of(request),
+            site.account_model,
+            visitor.account.email,
+            form.get("password"),
+            source=client_address(request),
+            now=now,
         )
         with db_of(request).transaction() as session:
             account = session.get_one(site.account_model, visitor.account.id)

@@ -15,6 +15,8 @@ from kith.db import Database
 from kith.errors import AuthenticationFailed
 from tests.support.community_world import NOW, add_member
 
+ADDRESS = "192.0.2.1"  # where the API calls of these tests come from
+
 
 @pytest.fixture
 def kith(
@@ -41,7 +43,10 @@ def test_create_prints_a_working_key_and_password_once(
     assert "will not be shown again" in result.output
     lines = dict(line.split(":", 1) for line in result.output.splitlines() if line.startswith("HL"))
     key, password = lines["HLIAMKey"].strip(), lines["HLPassword"].strip()
-    assert authenticate(community_db, key, password, now=NOW, settings=settings).name == "M"
+    assert (
+        authenticate(community_db, key, password, source=ADDRESS, now=NOW, settings=settings).name
+        == "M"
+    )
 
     listed = kith.invoke(app, ["community", "credentials", "list", "--json"])
     assert listed.exit_code == 0, listed.output
@@ -74,7 +79,12 @@ def test_revoke_stops_the_credential_from_authenticating(
     assert revoked.exit_code == 0, revoked.output
     with pytest.raises(AuthenticationFailed):
         authenticate(
-            community_db, issued["iam_key"], issued["password"], now=NOW, settings=settings
+            community_db,
+            issued["iam_key"],
+            issued["password"],
+            source=ADDRESS,
+            now=NOW,
+            settings=settings,
         )
     unknown = kith.invoke(app, ["community", "credentials", "revoke", "nope", "--by", "admin"])
     assert unknown.exit_code == 1 and "no API credential" in unknown.output

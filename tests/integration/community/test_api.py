@@ -154,7 +154,7 @@ def test_bad_credentials_get_the_same_401_json(api: Api, community_db: Database,
     }
 
 
-def test_repeated_failures_are_throttled_even_for_the_right_password_until_the_window_ends(
+def test_repeated_failures_throttle_their_address_even_with_the_right_password_for_a_window(
     api: Api,
 ) -> None:
     wrong = {"HLIAMKey": api.iam_key, "HLPassword": "wrong"}
@@ -167,6 +167,27 @@ def test_repeated_failures_are_throttled_even_for_the_right_password_until_the_w
     assert throttled.json()["error"] == "Throttled"
     api.clock.now = NOW + timedelta(seconds=61)
     assert api.get("/api/v1/lists").status_code == 200
+
+
+def test_an_attacker_who_knows_the_key_is_throttled_while_the_owner_still_gets_in(
+    api: Api,
+) -> None:
+    attacker = httpx.Client(
+        base_url=api.base_url, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+    )
+    guess = {"HLIAMKey": api.iam_key, "HLPassword": "guess"}
+    # claiming to be the owner's address in a header does not make it so
+    posing = {**api.headers, "X-Forwarded-For": "127.0.0.1"}
+    with attacker:
+        statuses = [attacker.get("/api/v1/lists", headers=guess).status_code for _ in range(3)]
+        api.clock.now = NOW + timedelta(seconds=20)
+        locked_out = [attacker.get("/api/v1/lists", headers=h) for h in (guess, posing)]
+        owner = api.get("/api/v1/lists")
+
+    assert statuses == [401, 401, 401]
+    assert [response.status_code for response in locked_out] == [429, 429]
+    assert [response.headers["Retry-After"] for response in locked_out] == ["40", "40"]
+    assert owner.status_code == 200
 
 
 def test_header_names_are_case_insensitive(api: Api) -> None:

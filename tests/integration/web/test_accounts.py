@@ -24,6 +24,7 @@ from tests.support.community_world import add_member
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
+ADDRESS, ATTACKER = "192.0.2.1", "198.51.100.7"  # where the owner and an attacker sign in from
 Account = marketing_accounts.Account
 
 
@@ -34,34 +35,63 @@ def _marketer(db: Database, email: str = "mia@example.org") -> None:
         )
 
 
+def _mia(db: Database, password: str, source: str = ADDRESS, now: datetime = NOW) -> Account:
+    return sign_in(db, Account, "mia@example.org", password, source=source, now=now)
+
+
 def test_a_login_opens_with_its_password_which_is_stored_as_an_argon2_hash(
     marketing_db: Database,
 ) -> None:
     _marketer(marketing_db, "Mia@Example.org")
 
-    account = sign_in(marketing_db, Account, "mia@EXAMPLE.org", PASSWORD, now=NOW)
+    account = sign_in(marketing_db, Account, "mia@EXAMPLE.org", PASSWORD, source=ADDRESS, now=NOW)
 
     assert (account.email, account.role, account.signed_in_at) == ("Mia@example.org", "admin", NOW)
     assert account.password_hash.startswith("$argon2id$") and PASSWORD not in account.password_hash
     with pytest.raises(AuthenticationFailed, match="the email or password is not right"):
-        sign_in(marketing_db, Account, "mia@example.org", "wrong password!", now=NOW)
+        _mia(marketing_db, "wrong password!")
     with pytest.raises(AuthenticationFailed, match="the email or password is not right"):
-        sign_in(marketing_db, Account, "nobody@example.org", PASSWORD, now=NOW)
+        sign_in(marketing_db, Account, "nobody@example.org", PASSWORD, source=ADDRESS, now=NOW)
 
 
-def test_wrong_passwords_lock_the_login_for_a_while_even_against_the_right_one(
+def test_wrong_passwords_lock_their_address_out_for_a_while_even_against_the_right_one(
     marketing_db: Database,
 ) -> None:
     _marketer(marketing_db)
     for _ in range(FAILURE_LIMIT):
         with pytest.raises(AuthenticationFailed):
-            sign_in(marketing_db, Account, "mia@example.org", "wrong password!", now=NOW)
+            _mia(marketing_db, "wrong password!")
 
-    with pytest.raises(Throttled) as locked:
-        sign_in(marketing_db, Account, "mia@example.org", PASSWORD, now=NOW + LOCK_TIME / 2)
+    with pytest.raises(Throttled, match="from this address") as locked:
+        _mia(marketing_db, PASSWORD, now=NOW + LOCK_TIME / 2)
     assert locked.value.retry_after == int(LOCK_TIME.total_seconds() / 2)
-    later = NOW + LOCK_TIME + timedelta(seconds=1)
-    assert sign_in(marketing_db, Account, "mia@example.org", PASSWORD, now=later).id
+    assert _mia(marketing_db, PASSWORD, now=NOW + LOCK_TIME + timedelta(seconds=1)).id
+
+
+def test_wrong_passwords_from_one_address_never_lock_the_owner_out_from_another(
+    marketing_db: Database,
+) -> None:
+    _marketer(marketing_db)
+    for _ in range(FAILURE_LIMIT):
+        with pytest.raises(AuthenticationFailed):
+            _mia(marketing_db, "a guess at it", source=ATTACKER)
+
+    owner = _mia(marketing_db, PASSWORD, source=ADDRESS)
+
+    assert owner.signed_in_at == NOW
+    with pytest.raises(Throttled):
+        _mia(marketing_db, PASSWORD, source=ATTACKER)
+
+
+def test_an_email_without_a_login_is_locked_alike_so_the_lock_does_not_reveal_logins(
+    marketing_db: Database,
+) -> None:
+    for _ in range(FAILURE_LIMIT):
+        with pytest.raises(AuthenticationFailed):
+            sign_in(marketing_db, Account, "nobody@example.org", PASSWORD, source=ADDRESS, now=NOW)
+
+    with pytest.raises(Throttled):
+        sign_in(marketing_db, Account, "nobody@example.org", PASSWORD, source=ADDRESS, now=NOW)
 
 
 def test_a_login_is_refused_a_taken_email_an_unknown_role_or_a_short_password(
@@ -142,8 +172,15 @@ def test_kith_users_create_asks_for_the_password_or_prints_a_generated_one_once(
     assert asked.exit_code == 0, asked.output
     assert generated.exit_code == 0, generated.output
     password = generated.stdout.split("Password: ")[1].split()[0]
-    sign_in(community_db, community_accounts.Account, "sam@example.org", password, now=NOW)
-    sign_in(marketing_db, Account, "mia@example.org", PASSWORD, now=NOW)
+    sign_in(
+        community_db,
+        community_accounts.Account,
+        "sam@example.org",
+        password,
+        source=ADDRESS,
+        now=NOW,
+    )
+    sign_in(marketing_db, Account, "mia@example.org", PASSWORD, source=ADDRESS, now=NOW)
     assert refused.exit_code == 2 and "admin" in refused.output
     assert [(row["side"], row["email"], row["role"]) for row in json.loads(listed.stdout)] == [
         ("marketing", "mia@example.org", "admin"),
@@ -156,9 +193,10 @@ def test_kith_users_set_password_replaces_it_ends_the_sessions_and_lifts_the_loc
     kith: CliRunner, marketing_db: Database
 ) -> None:
     _marketer(marketing_db)
-    for _ in range(FAILURE_LIMIT):  # locked out
-        with pytest.raises(AuthenticationFailed):
-            sign_in(marketing_db, Account, "mia@example.org", "wrong password!", now=NOW)
+    for source in (ADDRESS, ATTACKER):  # both locked out
+        for _ in range(FAILURE_LIMIT):
+            with pytest.raises(AuthenticationFailed):
+                _mia(marketing_db, "wrong password!", source=source)
     with marketing_db.session() as session:
         before = get_account(session, Account, "mia@example.org").session_version
     new_password = "a new and long passphrase"
@@ -172,16 +210,16 @@ def test_kith_users_set_password_replaces_it_ends_the_sessions_and_lifts_the_loc
     assert "sessions have ended" in asked.output
     assert unknown.exit_code != 0 and "no login has the email" in unknown.output
     assert short.exit_code != 0 and "at least 12 characters" in short.output
-    with pytest.raises(AuthenticationFailed):
-        sign_in(marketing_db, Account, "mia@example.org", PASSWORD, now=NOW)
-    account = sign_in(marketing_db, Account, "mia@example.org", new_password, now=NOW)
+    with pytest.raises(AuthenticationFailed):  # not Throttled: the locks are lifted
+        _mia(marketing_db, PASSWORD, source=ATTACKER)
+    account = _mia(marketing_db, new_password)
     assert account.session_version == before + 1  # cookies of the old version stop working
 
     generated = kith.invoke(app, [*command, "mia@example.org", "--generate"])
 
     assert generated.exit_code == 0, generated.output
     password = generated.stdout.split("Password: ")[1].split()[0]
-    assert sign_in(marketing_db, Account, "mia@example.org", password, now=NOW).id == account.id
+    assert _mia(marketing_db, password).id == account.id
 
 
 def test_the_demo_logins_open_both_sides_and_get_new_passwords_each_run(
@@ -202,10 +240,15 @@ def test_the_demo_logins_open_both_sides_and_get_new_passwords_each_run(
     assert marketer.url == "https://kith.example.org/marketing/"
     assert manager.url == "https://kith.example.org/community/"
     assert again.password != marketer.password
-    sign_in(marketing_db, Account, again.email, again.password, now=NOW)
+    sign_in(marketing_db, Account, again.email, again.password, source=ADDRESS, now=NOW)
     with pytest.raises(AuthenticationFailed):
-        sign_in(marketing_db, Account, marketer.email, marketer.password, now=NOW)
+        sign_in(marketing_db, Account, marketer.email, marketer.password, source=ADDRESS, now=NOW)
     signed = sign_in(
-        community_db, community_accounts.Account, manager.email, manager.password, now=NOW
+        community_db,
+        community_accounts.Account,
+        manager.email,
+        manager.password,
+        source=ADDRESS,
+        now=NOW,
     )
     assert signed.role == "super_admin"

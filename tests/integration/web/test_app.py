@@ -39,6 +39,7 @@ from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.models import Mailing
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
+from kith.web.accounts import FAILURE_LIMIT
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
 from tests.support.community_world import add_events, add_member
@@ -59,8 +60,8 @@ class Site:
     marketing: Database
     settings: Settings
 
-    def visitor(self, side: str) -> WebClient:
-        return WebClient(self.url, side)
+    def visitor(self, side: str, address: str = "127.0.0.1") -> WebClient:
+        return WebClient(self.url, side, address=address)
 
     def signed_in(self, side: str, email: str) -> WebClient:
         client = self.visitor(side)
@@ -163,6 +164,22 @@ def test_a_wrong_password_is_refused_without_saying_whether_the_login_exists(sit
     assert "the email or password is not right" in wrong.text
     assert "the email or password is not right" in unknown.text
     assert visitor.get("/groups").status_code == 303
+
+
+def test_wrong_passwords_lock_out_their_address_but_never_the_login_from_elsewhere(
+    site: Site,
+) -> None:
+    attacker = site.visitor("community", address="127.0.0.3")
+    guess = {"email": MEMBER, "password": "a guess at it"}
+
+    refused = [attacker.post("/sign-in", guess).status_code for _ in range(FAILURE_LIMIT)]
+    locked = attacker.post("/sign-in", {"email": MEMBER, "password": PASSWORD})
+    owner = site.visitor("community").post("/sign-in", {"email": MEMBER, "password": PASSWORD})
+
+    assert refused == [401] * FAILURE_LIMIT
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "too many wrong passwords from this address" in locked.text
+    assert owner.status_code == 303
 
 
 def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(site: Site) -> None:

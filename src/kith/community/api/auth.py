@@ -9,7 +9,7 @@ from fastapi.security import APIKeyHeader
 
 from kith.community.credentials import authenticate
 from kith.community.models import ApiCredential
-from kith.web.requests import ErrorOut, db_of, now_of, settings_of
+from kith.web.requests import ErrorOut, client_address, db_of, now_of, settings_of
 
 _iam_key_header = APIKeyHeader(
     name="HLIAMKey",
@@ -30,9 +30,15 @@ def api_credential(
     iam_key: Annotated[str | None, Security(_iam_key_header)],
     password: Annotated[str | None, Security(_password_header)],
 ) -> ApiCredential:
-    """The credential the request authenticates with: 401 when it does not, 429 when throttled."""
+    """The credential the request authenticates with: 401 when it does not, 429 when its
+    address has failed too often with this key."""
     return authenticate(
-        db_of(request), iam_key, password, now=now_of(request), settings=settings_of(request)
+        db_of(request),
+        iam_key,
+        password,
+        source=client_address(request),
+        now=now_of(request),
+        settings=settings_of(request),
     )
 
 
@@ -42,7 +48,7 @@ Credential = Annotated[ApiCredential, Depends(api_credential)]
 # How every route of the community API can refuse a request, for OpenAPI.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, wrong or revoked credentials"},
-    429: {"model": ErrorOut, "description": "Too many failures for this IAM key; see Retry-After"},
+    429: {"model": ErrorOut, "description": "Too many failures from this address; see Retry-After"},
 }
 
 
