@@ -640,3 +640,39 @@ def test_super_admins_copy_edit_and_delete_lists_write_rules_and_revoke_credenti
     assert re.search(r"Old connection .*? Revoked", text_of(admin.page("/credentials")))
     assert deleted.status_code == 303
     assert "Informz Starters" not in admin.page("/lists")
+
+
+def test_a_group_is_deleted_from_its_menu_unless_a_campaign_or_mailing_uses_it(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        spare = create_group(session, "Spare", now=NOW).id
+        audience = create_group(session, "Tagging audience", now=NOW).id
+        tagged = create_group(session, "Tagged", now=NOW).id
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Tagging",
+                "activation": {"group": "Tagging audience"},
+                "steps": [{"id": "tag", "profile": {"add_to": "Tagged"}}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    listed = marketer.page("/groups")
+    deleted = marketer.post(f"/groups/{spare}/delete")
+    refused = marketer.post(f"/groups/{tagged}/delete")
+    activation = marketer.post(f"/groups/{audience}/delete")
+
+    assert 'aria-label="Delete Spare"' in listed
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/marketing/groups")
+    assert "Spare" not in text_of(marketer.page("/groups"))
+    assert refused.status_code == 409
+    assert (
+        "the group 'Tagged' is used by the campaign 'Tagging' (step 'tag' of version 1); "
+        "remove it from there first" in unescape(text_of(refused.text))
+    )
+    assert activation.status_code == 409
+    assert "'Tagging' (activation group)" in unescape(text_of(activation.text))
+    assert "add to 'Tagged'" in unescape(text_of(marketer.page(f"/campaigns/{campaign_id}")))

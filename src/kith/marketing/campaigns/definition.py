@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from kith.clock import parse_datetime
@@ -26,7 +26,7 @@ from kith.marketing.campaigns.models import (
     Enrollment,
     StepOutcome,
 )
-from kith.marketing.campaigns.steps import WEEKDAYS, Steps, find_group, parse_steps
+from kith.marketing.campaigns.steps import GROUP_KEYS, WEEKDAYS, Steps, find_group, parse_steps
 from kith.marketing.models import Mailing, TargetGroup
 
 NAME_LENGTH = 200
@@ -111,6 +111,19 @@ def deactivate(session: Session, name_or_id: str, *, now: datetime) -> Campaign:
     if campaign.status == "active":
         campaign.status, campaign.updated_at = "inactive", now
     return campaign
+
+
+def versions_in_use(campaign_ids: Select[tuple[int]]) -> ColumnElement[bool]:
+    """Whether a version of these campaigns is still read or run: each campaign's current
+    version, and any version someone is still in."""
+    return or_(
+        CampaignVersion.id.in_(select(Campaign.version_id).where(Campaign.id.in_(campaign_ids))),
+        CampaignVersion.id.in_(
+            select(Enrollment.version_id).where(
+                Enrollment.campaign_id.in_(campaign_ids), Enrollment.status == "active"
+            )
+        ),
+    )
 
 
 def reached_steps(session: Session, version_id: int) -> set[str]:
@@ -304,9 +317,7 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 
 def _names(session: Session, steps: Steps) -> dict[tuple[str, int], str]:
-    groups = {
-        s[k] for s in steps.values() for k in ("member_of", "add_to", "remove_from") if k in s
-    }
+    groups = {s[k] for s in steps.values() for k in GROUP_KEYS if k in s}
     mailings = {s["mailing_id"] for s in steps.values() if "mailing_id" in s} | {
         s[k] for s in steps.values() for k in ("opened", "clicked") if isinstance(s.get(k), int)
     }

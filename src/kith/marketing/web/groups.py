@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kith.db import Database
 from kith.errors import NotFound
 from kith.marketing.groups.community import ONLINE_COMMUNITY
+from kith.marketing.groups.deletion import delete_group
 from kith.marketing.groups.folders import list_folders
 from kith.marketing.groups.sync_history import (
     REJECTION_COLUMNS,
@@ -31,7 +32,7 @@ from kith.marketing.groups.sync_history import (
 from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
 from kith.web.requests import db_of
-from kith.web.site import Admin, page_router, render, site_of
+from kith.web.site import Admin, page_router, render, see_other, site_of
 
 router = page_router()
 
@@ -63,6 +64,14 @@ def group_info(
     reason: str = "",
 ) -> Response:
     return group_info_page(request, group_id, tab=tab, reason=reason or None)
+
+
+@router.post("/groups/{group_id}/delete", name="delete_group")
+def delete(request: Request, visitor: Admin, group_id: int) -> Response:
+    """Delete a group, then the groups; refused (409) naming whatever still uses it."""
+    with db_of(request).transaction() as session:
+        delete_group(session, group_by_id(session, group_id).name)
+    return see_other(request, "groups")
 
 
 @router.get("/groups/{group_id}/runs/{run_id}", name="sync_run")
