@@ -50,6 +50,18 @@ NAMING_CONVENTION = {
 
 # 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest key of a table keyed by Integer (PostgreSQL's int4): a larger number names no row,
+# and PostgreSQL refuses to compare it with such a key at all.
+MAX_ID = 2**31 - 1
+
+
+def as_id(text: str) -> int | None:
+    """The id `text` spells: ASCII digits within 1..MAX_ID, else None ("³", "99999999999" and
+    "-1" name no row, though Python's int() reads the first two)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

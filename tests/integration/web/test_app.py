@@ -676,3 +676,48 @@ def test_a_group_is_deleted_from_its_menu_unless_a_campaign_or_mailing_uses_it(
     assert activation.status_code == 409
     assert "'Tagging' (activation group)" in unescape(text_of(activation.text))
     assert "add to 'Tagged'" in unescape(text_of(marketer.page(f"/campaigns/{campaign_id}")))
+
+
+# Every page with an id in its path: (method, path with {id} where the id goes).
+PAGES_WITH_IDS = [
+    ("community", "get", "/members/{id}"),
+    ("marketing", "get", "/groups/{id}"),
+    ("marketing", "get", "/groups/{id}/runs/1"),
+    ("marketing", "get", "/groups/1/runs/{id}"),
+    ("marketing", "get", "/groups/{id}/rejected.csv"),
+    ("marketing", "get", "/groups/{id}/compound"),
+    ("marketing", "post", "/groups/{id}/compound"),
+    ("marketing", "post", "/groups/{id}/delete"),
+    ("marketing", "post", "/groups/{id}/sync"),
+    ("marketing", "get", "/groups/{id}/diagnosis"),
+    ("marketing", "get", "/mailings/{id}"),
+    ("marketing", "get", "/mailings/{id}/edit"),
+    ("marketing", "post", "/mailings/{id}/edit"),
+    ("marketing", "post", "/mailings/{id}/send"),
+    ("marketing", "get", "/mailings/{id}/status"),
+    ("marketing", "get", "/campaigns/{id}"),
+    ("marketing", "get", "/campaigns/{id}/edit"),
+    ("marketing", "post", "/campaigns/{id}/edit"),
+    ("marketing", "post", "/campaigns/{id}/activate"),
+    ("marketing", "post", "/campaigns/{id}/deactivate"),
+    ("marketing", "get", "/reports/mailings/{id}"),
+]
+
+
+@pytest.mark.parametrize("bad_id", ["2147483648", "9223372036854775808", "%C2%B3"])
+def test_an_id_no_row_can_have_is_refused_by_every_page_naming_it(site: Site, bad_id: str) -> None:
+    visitors = {
+        "community": site.signed_in("community", ADMIN),
+        "marketing": site.signed_in("marketing", MARKETER),
+    }
+    for side, method, path in PAGES_WITH_IDS:
+        visitor = visitors[side]
+        url = path.replace("{id}", bad_id)
+        page = visitor.post(url) if method == "post" else visitor.get(url)
+        headers = {"Accept": "application/json", "X-CSRF-Token": visitor.csrf_token()}
+        answer = visitor.http.request(method, url, headers=headers)
+
+        assert page.status_code == 422, (url, page.status_code, page.text[:300])
+        assert "the request is not valid: path." in unescape(text_of(page.text)), url
+        assert answer.status_code == 422 and answer.json()["error"] == "InvalidInput", url
+        assert answer.json()["message"].startswith("the request is not valid: path."), url

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from kith.clock import parse_datetime
+from kith.db import as_id
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.campaigns.models import (
     ACTIVATION_MODES,
@@ -75,8 +76,10 @@ def change_campaign(
 
 
 def get_campaign(session: Session, name_or_id: str | int) -> Campaign:
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        campaign = session.get(Campaign, int(name_or_id))
+    """The campaign with this id or, when the text is not one, this name."""
+    campaign_id = name_or_id if isinstance(name_or_id, int) else as_id(name_or_id)
+    if campaign_id is not None:
+        campaign = session.get(Campaign, campaign_id)
     else:
         campaign = session.scalars(select(Campaign).where(Campaign.name == name_or_id)).first()
     if campaign is None:
