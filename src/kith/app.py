@@ -30,6 +30,7 @@ from kith.marketing.app import create_marketing_app
 from kith.marketing.ports import ports
 from kith.marketing.scheduler import run_tick
 from kith.marketing.workers import WorkerRegistry
+from kith.web.errors import install_error_handlers
 
 
 class StartupFailed(KithError):
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     start(settings)
     app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
+    install_error_handlers(app)  # a path under neither side: 404 in the usual form
     app.mount("/community", create_community_app(Database(settings.community_url), settings))
     marketing = create_marketing_app(
         Database(settings.marketing_url), settings, connection_check=check_connection

@@ -20,6 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from kith.clock import as_utc
+from kith.private_files import touch_private_file
 from kith.sql import register_sqlite_functions
 
 # An import's transaction on SQLite: a larger page cache, and no per-row foreign-key lookups
@@ -50,6 +51,18 @@ NAMING_CONVENTION = {
 
 # 64-bit keys on PostgreSQL; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest key of a table keyed by Integer (PostgreSQL's int4): a larger number names no row,
+# and PostgreSQL refuses to compare it with such a key at all.
+MAX_ID = 2**31 - 1
+
+
+def as_id(text: str) -> int | None:
+    """The id `text` spells: ASCII digits within 1..MAX_ID, else None ("³", "99999999999" and
+    "-1" name no row, though Python's int() reads the first two)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,9 +151,12 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
+    if parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # made before SQLite opens it, which would create it 0644 (and its -wal, -shm alike)
+        event.listen(engine, "do_connect", lambda *_: touch_private_file(path))
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     event.listen(engine, "checkin", _sqlite_checkin)

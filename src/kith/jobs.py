@@ -23,6 +23,7 @@ from huey.consumer import Consumer
 
 from kith.config import Settings
 from kith.db import Database
+from kith.private_files import touch_private_file
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ class JobQueue:
         if settings.queue_url and settings.queue_url.startswith(("redis://", "rediss://")):
             self.huey: Huey = RedisHuey(settings.queue_name, url=settings.queue_url, results=False)
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
             path = settings.data_dir / "queue.db"
+            touch_private_file(path)  # jobs carry what they work on: the owner's only
             self.huey = SqliteHuey(settings.queue_name, filename=str(path), results=False)
         self.context = JobContext(settings)
         self._tasks = {

@@ -1,4 +1,4 @@
-"""Files only their owner may read (keys): created whole, with mode 0600 from the start."""
+"""Files only their owner may read (keys, SQLite files): created with mode 0600 from the start."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def create_private_file(path: Path, text: str) -> None:
     finally:
         temporary.unlink()
     _sync_directory(path.parent)
+
+
+def touch_private_file(path: Path) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists (then it is left as
+    it is). SQLite gives a database's -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def replace_private_file(path: Path, text: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,24 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
     db.dispose()
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "var"
+    umask = os.umask(0o022)  # the usual one, under which SQLite alone makes files 0644
+    try:
+        db = Database(f"sqlite:///{folder / 'community.db'}")
+        upgrade(db, "community")
+        with db.transaction() as session:
+            session.add(Community(name="Chapter A", created_at=utcnow()))
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+        db.dispose()
+    finally:
+        os.umask(umask)
+
+    assert modes == {"community.db": 0o600, "community.db-wal": 0o600, "community.db-shm": 0o600}
 
 
 def test_sqlite_writers_begin_immediate_so_a_second_writer_waits(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from kith.cli.context import console, marketing_db, print_json, print_json_strea
 from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
 from kith.clock import utcnow
 from kith.csvimport.report import ImportReport
+from kith.marketing.groups import deletion
 from kith.marketing.groups import target_groups as groups
 from kith.marketing.groups.folders import create_folder, list_folders
 from kith.marketing.groups.members import change_members
@@ -200,9 +201,9 @@ def members(name: str = GROUP, as_json: bool = JSON) -> None:
 
 @app.command("delete")
 def delete(name: str = GROUP) -> None:
-    """Delete a group (refused while another group uses it)."""
+    """Delete a group (refused while a compound group, a mailing or a campaign uses it)."""
     with user_errors(), marketing_db().transaction() as session:
-        group = groups.delete_group(session, name)
+        group = deletion.delete_group(session, name)
         typer.echo(f"Deleted the group {group.name}.")
 
 

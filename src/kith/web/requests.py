@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Path, Request, Response
 from pydantic import BaseModel
 
 from kith.config import Settings
-from kith.db import Database
+from kith.db import MAX_ID, Database
+
+# An id in a path ({mailing_id}, {group_id} ...): a number past what a key can hold is refused
+# with 422 before it reaches the database, which would fail on it (SQLite: OverflowError;
+# PostgreSQL: "integer out of range"), and so are non-ASCII digits such as "³".
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description=f"An id, from 1 to {MAX_ID}")]
 
 
 class ErrorOut(BaseModel):

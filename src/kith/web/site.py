@@ -28,8 +28,9 @@ from markupsafe import Markup, escape
 from starlette.routing import NoMatchFound
 
 from kith.config import Settings
-from kith.errors import KithError, PermissionDenied
+from kith.errors import InvalidInput, KithError, PermissionDenied
 from kith.web.accounts import AccountColumns
+from kith.web.errors import invalid_request_message
 from kith.web.forms import Form, read_form, read_json
 from kith.web.requests import db_of, now_of
 from kith.web.sessions import SessionSigner, SessionState
@@ -292,8 +293,7 @@ class PageRoute(APIRoute):
             except KithError as error:
                 response = _error_page(request, error)
             except RequestValidationError as error:
-                problems = "; ".join(str(problem["msg"]) for problem in error.errors())
-                response = _error_page(request, KithError(f"the request is not valid: {problems}"))
+                response = _error_page(request, InvalidInput(invalid_request_message(error)))
             _finish(request, response)
             return response
 

@@ -137,6 +137,29 @@ def test_a_refused_definition_names_the_step_and_creates_nothing(kith: Any, tmp_
     assert orjson.loads(output) == []
 
 
+def test_a_group_the_campaign_uses_is_not_deleted_and_the_campaigns_still_show(
+    kith: Any, tmp_path: Path
+) -> None:
+    definition = tmp_path / "campaign.json"
+    definition.write_bytes(orjson.dumps(CAMPAIGN))
+    assert kith("campaigns", "create", "--file", str(definition))[0] == 0
+
+    code, output = kith("marketing", "groups", "delete", "Onboarded")
+    assert (code, output) == (
+        1,
+        "error: the group 'Onboarded' is used by the campaign 'Onboarding' (step 'tag' of "
+        "version 1); remove it from there first\n",
+    )
+    code, output = kith("marketing", "groups", "delete", "Readers")
+    assert code == 1
+    assert "the mailing 'Hello' (id " in output
+    assert "the campaign 'Onboarding' (activation group)" in output
+    code, output = kith("campaigns", "list")
+    assert code == 0 and "Onboarding" in output, output
+    code, output = kith("campaigns", "show", "Onboarding", "--json")
+    assert code == 0 and orjson.loads(output)["steps"][-1]["describe"] == "add to 'Onboarded'"
+
+
 def test_a_running_worker_ticks_on_its_own(kith: Any, tmp_path: Path) -> None:
     definition = tmp_path / "campaign.json"
     definition.write_bytes(orjson.dumps(CAMPAIGN))

@@ -686,3 +686,84 @@ def test_super_admins_copy_edit_and_delete_lists_write_rules_and_revoke_credenti
     assert re.search(r"Old connection .*? Revoked", text_of(admin.page("/credentials")))
     assert deleted.status_code == 303
     assert "Informz Starters" not in admin.page("/lists")
+
+
+def test_a_group_is_deleted_from_its_menu_unless_a_campaign_or_mailing_uses_it(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        spare = create_group(session, "Spare", now=NOW).id
+        audience = create_group(session, "Tagging audience", now=NOW).id
+        tagged = create_group(session, "Tagged", now=NOW).id
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Tagging",
+                "activation": {"group": "Tagging audience"},
+                "steps": [{"id": "tag", "profile": {"add_to": "Tagged"}}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    listed = marketer.page("/groups")
+    deleted = marketer.post(f"/groups/{spare}/delete")
+    refused = marketer.post(f"/groups/{tagged}/delete")
+    activation = marketer.post(f"/groups/{audience}/delete")
+
+    assert 'aria-label="Delete Spare"' in listed
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/marketing/groups")
+    assert "Spare" not in text_of(marketer.page("/groups"))
+    assert refused.status_code == 409
+    assert (
+        "the group 'Tagged' is used by the campaign 'Tagging' (step 'tag' of version 1); "
+        "remove it from there first" in unescape(text_of(refused.text))
+    )
+    assert activation.status_code == 409
+    assert "'Tagging' (activation group)" in unescape(text_of(activation.text))
+    assert "add to 'Tagged'" in unescape(text_of(marketer.page(f"/campaigns/{campaign_id}")))
+
+
+# Every page with an id in its path: (method, path with {id} where the id goes).
+PAGES_WITH_IDS = [
+    ("community", "get", "/members/{id}"),
+    ("marketing", "get", "/groups/{id}"),
+    ("marketing", "get", "/groups/{id}/runs/1"),
+    ("marketing", "get", "/groups/1/runs/{id}"),
+    ("marketing", "get", "/groups/{id}/rejected.csv"),
+    ("marketing", "get", "/groups/{id}/compound"),
+    ("marketing", "post", "/groups/{id}/compound"),
+    ("marketing", "post", "/groups/{id}/delete"),
+    ("marketing", "post", "/groups/{id}/sync"),
+    ("marketing", "get", "/groups/{id}/diagnosis"),
+    ("marketing", "get", "/mailings/{id}"),
+    ("marketing", "get", "/mailings/{id}/edit"),
+    ("marketing", "post", "/mailings/{id}/edit"),
+    ("marketing", "post", "/mailings/{id}/send"),
+    ("marketing", "get", "/mailings/{id}/status"),
+    ("marketing", "get", "/campaigns/{id}"),
+    ("marketing", "get", "/campaigns/{id}/edit"),
+    ("marketing", "post", "/campaigns/{id}/edit"),
+    ("marketing", "post", "/campaigns/{id}/activate"),
+    ("marketing", "post", "/campaigns/{id}/deactivate"),
+    ("marketing", "get", "/reports/mailings/{id}"),
+]
+
+
+@pytest.mark.parametrize("bad_id", ["2147483648", "9223372036854775808", "%C2%B3"])
+def test_an_id_no_row_can_have_is_refused_by_every_page_naming_it(site: Site, bad_id: str) -> None:
+    visitors = {
+        "community": site.signed_in("community", ADMIN),
+        "marketing": site.signed_in("marketing", MARKETER),
+    }
+    for side, method, path in PAGES_WITH_IDS:
+        visitor = visitors[side]
+        url = path.replace("{id}", bad_id)
+        page = visitor.post(url) if method == "post" else visitor.get(url)
+        headers = {"Accept": "application/json", "X-CSRF-Token": visitor.csrf_token()}
+        answer = visitor.http.request(method, url, headers=headers)
+
+        assert page.status_code == 422, (url, page.status_code, page.text[:300])
+        assert "the request is not valid: path." in unescape(text_of(page.text)), url
+        assert answer.status_code == 422 and answer.json()["error"] == "InvalidInput", url
+        assert answer.json()["message"].startswith("the request is not valid: path."), url

@@ -1,16 +1,16 @@
-"""What the community API routes share beyond kith.web.requests: stream chunks, query values."""
+"""What the community API routes share beyond kith.web.requests: query values, chunks, refusals."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 
 from kith.clock import parse_datetime
 from kith.errors import InvalidInput
-from kith.web.requests import now_of
+from kith.web.requests import ErrorOut, now_of
 
 T = TypeVar("T")
 
@@ -29,3 +29,16 @@ def parsed(name: str, value: str | None, parse: Callable[[str], T]) -> T | None:
 def instant(request: Request, as_of: str | None) -> datetime:
     """The instant `as_of` names, or now."""
     return parsed("as_of", as_of, parse_datetime) or now_of(request)
+
+
+def refusals(what: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of a route on saved criteria (`what`: "list", "rule") for
+    these statuses."""
+    descriptions = {
+        400: "The page token was altered, or issued for another list or server",
+        403: "The credential's creator is not a Super Admin",
+        404: f"No {what} has this key or name",
+        409: f"Another {what} has this name",
+        422: "Invalid input; the message names the field or node",
+    }
+    return {status: {"model": ErrorOut, "description": descriptions[status]} for status in statuses}

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from kith.community.api.auth import Credential
-from kith.community.api.context import instant
+from kith.community.api.context import instant, refusals
 from kith.community.api.members import (
     MEMBER_LINES,
     MemberOut,
@@ -93,7 +93,9 @@ def get_lists(
     return json_response([summary.as_json() for summary in summaries])
 
 
-@router.get("/lists/{key}/members", response_model=MemberPageOut)
+@router.get(
+    "/lists/{key}/members", response_model=MemberPageOut, responses=refusals("list", 400, 404)
+)
 def get_list_members(
     request: Request,
     key: str,
@@ -148,7 +150,7 @@ def get_list_members(
 @router.get(
     "/lists/{key}/members.ndjson",
     response_class=StreamingResponse,
-    responses={200: MEMBER_LINES},
+    responses={200: MEMBER_LINES, **refusals("list", 404)},
 )
 def stream_list_members(
     request: Request, key: str, as_of: str | None = None, details: Details = True
@@ -161,7 +163,9 @@ def stream_list_members(
     return member_stream(request, LISTS, key, now=instant(request, as_of), details=details)
 
 
-@router.post("/lists", status_code=201, response_model=ListOut)
+@router.post(
+    "/lists", status_code=201, response_model=ListOut, responses=refusals("list", 403, 409, 422)
+)
 def post_list(request: Request, credential: Credential, body: ListIn) -> Response:
     """Create a list as the credential's creator, who must still be a Super Admin."""
     with db_of(request).transaction() as session:
@@ -171,7 +175,7 @@ def post_list(request: Request, credential: Credential, body: ListIn) -> Respons
     return json_response(_list_json(created), status_code=201)
 
 
-@router.put("/lists/{key}", response_model=ListOut)
+@router.put("/lists/{key}", response_model=ListOut, responses=refusals("list", 403, 404, 409, 422))
 def put_list(request: Request, credential: Credential, key: str, body: ListChange) -> Response:
     """Rename a list or replace its criteria, as the credential's creator (a Super Admin)."""
     with db_of(request).transaction() as session:
@@ -181,7 +185,7 @@ def put_list(request: Request, credential: Credential, key: str, body: ListChang
     return json_response(_list_json(changed))
 
 
-@router.delete("/lists/{key}", status_code=204)
+@router.delete("/lists/{key}", status_code=204, responses=refusals("list", 403, 404))
 def remove_list(request: Request, credential: Credential, key: str) -> Response:
     """Delete a list, as the credential's creator (a Super Admin)."""
     with db_of(request).transaction() as session:

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from kith.community.api.auth import Credential
+from kith.community.api.context import refusals
 from kith.community.api.members import MEMBER_LINES, member_stream
 from kith.community.automation import (
     RULES,
@@ -23,7 +24,7 @@ from kith.community.automation import (
     update_rule,
 )
 from kith.community.saved_criteria import MATCHED_FIELDS
-from kith.web.requests import ErrorOut, db_of, json_response, now_of
+from kith.web.requests import db_of, json_response, now_of
 
 router = APIRouter(tags=["Automation Rules"])
 
@@ -60,14 +61,6 @@ class RuleChange(BaseModel):
     active: bool | None = None
 
 
-NOT_FOUND: dict[str, Any] = {"model": ErrorOut, "description": "No rule has this key or name"}
-CHANGES: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorOut, "description": "The credential's creator is not a Super Admin"},
-    409: {"model": ErrorOut, "description": "Another rule has this name"},
-    422: {"model": ErrorOut, "description": "Invalid input; the message names the field or node"},
-}
-
-
 @router.get("/automation-rules", response_model=list[RuleOut])
 def get_rules(
     request: Request,
@@ -90,7 +83,7 @@ def get_rules(
 @router.get(
     "/automation-rules/{key}/members.ndjson",
     response_class=StreamingResponse,
-    responses={200: MEMBER_LINES, 404: NOT_FOUND},
+    responses={200: MEMBER_LINES, **refusals("rule", 404)},
 )
 def stream_rule_members(request: Request, key: str) -> StreamingResponse:
     """Every member the rule matches now, one JSON object a line, whether or not it is active.
@@ -101,7 +94,12 @@ def stream_rule_members(request: Request, key: str) -> StreamingResponse:
     return member_stream(request, RULES, key, now=now_of(request), fields=MATCHED_FIELDS)
 
 
-@router.post("/automation-rules", status_code=201, response_model=RuleOut, responses=CHANGES)
+@router.post(
+    "/automation-rules",
+    status_code=201,
+    response_model=RuleOut,
+    responses=refusals("rule", 403, 409, 422),
+)
 def post_rule(request: Request, credential: Credential, body: RuleIn) -> Response:
     """Create a rule as the credential's creator, who must still be a Super Admin."""
     now = now_of(request)
@@ -112,7 +110,9 @@ def post_rule(request: Request, credential: Credential, body: RuleIn) -> Respons
 
 
 @router.put(
-    "/automation-rules/{key}", response_model=RuleOut, responses={404: NOT_FOUND, **CHANGES}
+    "/automation-rules/{key}",
+    response_model=RuleOut,
+    responses=refusals("rule", 403, 404, 409, 422),
 )
 def put_rule(request: Request, credential: Credential, key: str, body: RuleChange) -> Response:
     """Change a rule (name, criteria, action, subject, active) as a Super Admin's credential.
@@ -126,9 +126,7 @@ def put_rule(request: Request, credential: Credential, key: str, body: RuleChang
     return json_response(summary.as_json())
 
 
-@router.delete(
-    "/automation-rules/{key}", status_code=204, responses={403: CHANGES[403], 404: NOT_FOUND}
-)
+@router.delete("/automation-rules/{key}", status_code=204, responses=refusals("rule", 403, 404))
 def remove_rule(request: Request, credential: Credential, key: str) -> Response:
     """Delete a rule, as the credential's creator (a Super Admin)."""
     with db_of(request).transaction() as session:

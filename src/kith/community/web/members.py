@@ -13,7 +13,7 @@ from kith.community.web.search import (
     search_members,
     timeline,
 )
-from kith.web.requests import db_of, now_of
+from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import SignedIn, page_router, render
 
 router = page_router()
@@ -38,7 +38,7 @@ def members(request: Request, visitor: SignedIn, q: str = "", page: int = 1) -> 
 
 
 @router.get("/members/{member_id}", name="member")
-def member(request: Request, visitor: SignedIn, member_id: int) -> Response:
+def member(request: Request, visitor: SignedIn, member_id: PathId) -> Response:
     with db_of(request).session() as session:
         found = member_by_id(session, member_id)
         events = timeline(session, found, now=now_of(request))

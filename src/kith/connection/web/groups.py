@@ -18,7 +18,7 @@ from kith.connection.runs import SyncRuns
 from kith.encryption import SecretBox
 from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.web.groups import group_by_id, group_info_page, groups_page
-from kith.web.requests import db_of, now_of, settings_of
+from kith.web.requests import PathId, db_of, now_of, settings_of
 from kith.web.site import (
     Admin,
     FormData,
@@ -52,7 +52,7 @@ def refresh(request: Request, visitor: Admin) -> Response:
 
 
 @router.post("/groups/{group_id}/sync", name="sync_target_group")
-def sync(request: Request, visitor: Admin, group_id: int, form: FormData) -> Response:
+def sync(request: Request, visitor: Admin, group_id: PathId, form: FormData) -> Response:
     """Sync Target Group Now (or Resync Now): a background job; when no worker runs, it runs
     here once the answer is sent. The page's script polls the run (kith.marketing.web.groups)."""
     runs = SyncRuns(db_of(request), settings_of(request))
@@ -72,7 +72,7 @@ def sync(request: Request, visitor: Admin, group_id: int, form: FormData) -> Res
 
 
 @router.get("/groups/{group_id}/diagnosis", name="group_diagnosis")
-def group_diagnosis(request: Request, visitor: Admin, group_id: int) -> Response:
+def group_diagnosis(request: Request, visitor: Admin, group_id: PathId) -> Response:
     """Why the group's count differs from its list's (or why it does not sync)."""
     with db_of(request).session() as session:
         name = group_by_id(session, group_id).name

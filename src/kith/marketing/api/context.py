@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kith.csvimport.report import ImportRejected, RejectedRow
 from kith.web.requests import ErrorOut, json_response
@@ -19,9 +19,10 @@ class RejectedRowOut(BaseModel):
 
 
 class RejectedOut(ErrorOut):
-    """A strict import or change that met bad rows and so changed nothing."""
+    """Invalid input; for a strict import or change that met bad rows (and so changed nothing),
+    those rows."""
 
-    rejected: list[RejectedRowOut]
+    rejected: list[RejectedRowOut] = Field(default_factory=list)
 
 
 def json_array(values: Iterable[Any]) -> Iterable[bytes]:

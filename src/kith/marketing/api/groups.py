@@ -21,6 +21,7 @@ from kith.marketing.api.context import (
     rejected_response,
     renumbered,
 )
+from kith.marketing.groups import deletion
 from kith.marketing.groups import target_groups as groups
 from kith.marketing.groups.folders import FolderSummary, create_folder, list_folders
 from kith.marketing.groups.members import REFERENCE_COLUMNS, change_members
@@ -236,9 +237,10 @@ def remove_group_members(
 
 @router.delete("/groups/{name}", status_code=204, responses=errors(404, 409))
 def delete_group(request: Request, name: str) -> Response:
-    """Delete a group and its memberships; 409 naming the compound groups that use it."""
+    """Delete a group and its memberships; 409 naming the compound groups, mailings and
+    campaigns (with their steps) that use it."""
     with db_of(request).transaction() as session:
-        groups.delete_group(session, name)
+        deletion.delete_group(session, name)
     return Response(status_code=204)
 
 

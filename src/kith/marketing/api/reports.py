@@ -12,7 +12,7 @@ from kith.marketing.reports.mailing import mailing_report_of
 from kith.marketing.reports.render import Report, csv_download
 from kith.marketing.reports.sync import sync_report
 from kith.marketing.reports.weeks import MAX_WEEKS
-from kith.web.requests import db_of, json_response, now_of
+from kith.web.requests import PathId, db_of, json_response, now_of
 
 router = APIRouter(tags=["Reports"])
 
@@ -55,7 +55,7 @@ def get_sync_report(
 
 
 @router.get("/reports/mailings/{mailing_id}", responses=FORMS)
-def get_mailing_report(request: Request, mailing_id: int, form: Format = "json") -> Response:
+def get_mailing_report(request: Request, mailing_id: PathId, form: Format = "json") -> Response:
     """A mailing's figures, overall and by community activity."""
     with db_of(request).session() as session:
         report = mailing_report_of(session, mailing_id, now=now_of(request))

@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from kith.clock import parse_datetime
+from kith.db import as_id
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.campaigns.models import (
     ACTIVATION_MODES,
@@ -26,7 +27,7 @@ from kith.marketing.campaigns.models import (
     Enrollment,
     StepOutcome,
 )
-from kith.marketing.campaigns.steps import WEEKDAYS, Steps, find_group, parse_steps
+from kith.marketing.campaigns.steps import GROUP_KEYS, WEEKDAYS, Steps, find_group, parse_steps
 from kith.marketing.models import Mailing, TargetGroup
 
 NAME_LENGTH = 200
@@ -75,8 +76,10 @@ def change_campaign(
 
 
 def get_campaign(session: Session, name_or_id: str | int) -> Campaign:
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        campaign = session.get(Campaign, int(name_or_id))
+    """The campaign with this id or, when the text is not one, this name."""
+    campaign_id = name_or_id if isinstance(name_or_id, int) else as_id(name_or_id)
+    if campaign_id is not None:
+        campaign = session.get(Campaign, campaign_id)
     else:
         campaign = session.scalars(select(Campaign).where(Campaign.name == name_or_id)).first()
     if campaign is None:
@@ -111,6 +114,19 @@ def deactivate(session: Session, name_or_id: str, *, now: datetime) -> Campaign:
     if campaign.status == "active":
         campaign.status, campaign.updated_at = "inactive", now
     return campaign
+
+
+def versions_in_use(campaign_ids: Select[tuple[int]]) -> ColumnElement[bool]:
+    """Whether a version of these campaigns is still read or run: each campaign's current
+    version, and any version someone is still in."""
+    return or_(
+        CampaignVersion.id.in_(select(Campaign.version_id).where(Campaign.id.in_(campaign_ids))),
+        CampaignVersion.id.in_(
+            select(Enrollment.version_id).where(
+                Enrollment.campaign_id.in_(campaign_ids), Enrollment.status == "active"
+            )
+        ),
+    )
 
 
 def reached_steps(session: Session, version_id: int) -> set[str]:
@@ -304,9 +320,7 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 
 def _names(session: Session, steps: Steps) -> dict[tuple[str, int], str]:
-    groups = {
-        s[k] for s in steps.values() for k in ("member_of", "add_to", "remove_from") if k in s
-    }
+    groups = {s[k] for s in steps.values() for k in GROUP_KEYS if k in s}
     mailings = {s["mailing_id"] for s in steps.values() if "mailing_id" in s} | {
         s[k] for s in steps.values() for k in ("opened", "clicked") if isinstance(s.get(k), int)
     }

@@ -30,6 +30,8 @@ from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Mailing, TargetGroup
 
 KINDS = ("mailing", "wait", "decide", "notify", "profile", "end")
+# The keys of a kept step that hold a target group's id.
+GROUP_KEYS = ("member_of", "add_to", "remove_from")
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 DURATION_UNITS = ("days", "hours", "minutes")
 ENGAGEMENTS = ("opened", "clicked")
@@ -279,6 +281,16 @@ def wait_end(step: dict[str, Any], reached: datetime) -> datetime:
 def step_groups(steps: Steps) -> list[int]:
     """The target groups the steps' Decides ask about."""
     return [step["member_of"] for step in steps.values() if "member_of" in step]
+
+
+def steps_naming_group(steps: Steps, group_id: int) -> list[str]:
+    """The ids of the steps that name the group: a Decide asking about it, a Profile step
+    adding to it or removing from it."""
+    return [
+        step_id
+        for step_id, step in steps.items()
+        if any(step.get(key) == group_id for key in GROUP_KEYS)
+    ]
 
 
 def step_mailings(steps: Steps) -> list[int]:

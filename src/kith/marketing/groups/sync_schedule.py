@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.config import Settings
 from kith.db import Database
 from kith.errors import KithError
-from kith.marketing.campaigns.models import Campaign, CampaignVersion, Enrollment, HourlySync
+from kith.marketing.campaigns.definition import versions_in_use
+from kith.marketing.campaigns.models import Campaign, CampaignVersion, HourlySync
 from kith.marketing.campaigns.steps import step_groups
 from kith.marketing.groups.compound import GroupRef, community_groups_in
 from kith.marketing.models import TargetGroup
@@ -48,18 +49,7 @@ def groups_in_campaigns(session: Session) -> list[GroupRef]:
     group_ids = set(
         session.scalars(select(Campaign.activation_group_id).where(Campaign.id.in_(active)))
     )
-    versions = session.scalars(
-        select(CampaignVersion.steps).where(
-            or_(
-                CampaignVersion.id.in_(select(Campaign.version_id).where(Campaign.id.in_(active))),
-                CampaignVersion.id.in_(
-                    select(Enrollment.version_id).where(
-                        Enrollment.campaign_id.in_(active), Enrollment.status == "active"
-                    )
-                ),
-            )
-        )
-    )
+    versions = session.scalars(select(CampaignVersion.steps).where(versions_in_use(active)))
     for steps in versions:
         group_ids.update(step_groups(steps))
     groups = session.scalars(select(TargetGroup).where(TargetGroup.id.in_(group_ids))).all()

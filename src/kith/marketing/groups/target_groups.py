@@ -1,4 +1,4 @@
-"""Target groups: create, find, count, list, read members of, and delete them.
+"""Target groups: create, find, count, list and read members of them (deletion.py deletes them).
 
 Three kinds: `static` (members added and removed by hand, CSV or API), `community` (filled only
 by the connection from a community list) and `compound` (computed from other groups).
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.groups.compound import Section, define_compound, members_condition, sections_of
 from kith.marketing.groups.folders import get_folder
-from kith.marketing.models import CompoundPart, Folder, GroupMember, Subscriber, TargetGroup
+from kith.marketing.models import Folder, GroupMember, Subscriber, TargetGroup
 
 NAME_LENGTH = 200
 
@@ -212,23 +212,3 @@ def list_groups(session: Session, *, folder: str | None = None) -> list[GroupSum
             count, sections = held.get(group.id, 0), {}
         summaries.append(GroupSummary(group, folder_name, count, sections))
     return summaries
-
-
-def delete_group(session: Session, name: str) -> TargetGroup:
-    """Delete a group and its memberships; refused while another group uses it."""
-    group = get_group(session, name)
-    users = session.scalars(
-        select(TargetGroup.name)
-        .join(CompoundPart, CompoundPart.compound_id == TargetGroup.id)
-        .where(CompoundPart.part_id == group.id)
-        .order_by(TargetGroup.name_key)
-    ).all()
-    if users:
-        raise Conflict(
-            f"the group {group.name!r} is used by the compound group"
-            f"{'s' if len(users) > 1 else ''} {', '.join(repr(user) for user in users)};"
-            " remove it from there first"
-        )
-    session.delete(group)
-    session.flush()
-    return group

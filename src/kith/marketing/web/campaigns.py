@@ -21,7 +21,7 @@ from kith.marketing.campaigns.definition import (
 from kith.marketing.campaigns.models import Campaign
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.web.forms import parse_json_field
-from kith.web.requests import db_of, now_of
+from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render, render_form, see_other
 
 router = page_router()
@@ -77,7 +77,7 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
 
 @router.get("/campaigns/{campaign_id}", name="campaign")
 def campaign(
-    request: Request, visitor: Admin, campaign_id: int, saved: str | None = None
+    request: Request, visitor: Admin, campaign_id: PathId, saved: str | None = None
 ) -> Response:
     with db_of(request).session() as session:
         view = campaign_json(session, get_campaign(session, campaign_id), now=now_of(request))
@@ -85,7 +85,7 @@ def campaign(
 
 
 @router.get("/campaigns/{campaign_id}/edit", name="edit_campaign")
-def edit_campaign(request: Request, visitor: Admin, campaign_id: int) -> Response:
+def edit_campaign(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).session() as session:
         campaign = get_campaign(session, campaign_id)
         written = campaign_definition(session, campaign)
@@ -94,7 +94,7 @@ def edit_campaign(request: Request, visitor: Admin, campaign_id: int) -> Respons
 
 
 @router.post("/campaigns/{campaign_id}/edit")
-def change(request: Request, visitor: Admin, campaign_id: int, form: FormData) -> Response:
+def change(request: Request, visitor: Admin, campaign_id: PathId, form: FormData) -> Response:
     """Save an edited definition: in place, or as a new version when a reached step changed
     (change_campaign); the campaign's page then says which."""
     text = form.get("definition")
@@ -113,14 +113,14 @@ def change(request: Request, visitor: Admin, campaign_id: int, form: FormData) -
 
 
 @router.post("/campaigns/{campaign_id}/activate", name="activate_campaign")
-def start(request: Request, visitor: Admin, campaign_id: int) -> Response:
+def start(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).transaction() as session:
         activate(session, str(campaign_id), now=now_of(request))
     return see_other(request, "campaign", campaign_id=campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/deactivate", name="deactivate_campaign")
-def pause(request: Request, visitor: Admin, campaign_id: int) -> Response:
+def pause(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).transaction() as session:
         deactivate(session, str(campaign_id), now=now_of(request))
     return see_other(request, "campaign", campaign_id=campaign_id)

@@ -17,7 +17,7 @@ from kith.marketing.groups.target_groups import (
 from kith.marketing.models import MAIN_FOLDER
 from kith.marketing.web.groups import group_by_id
 from kith.web.forms import Form
-from kith.web.requests import db_of, now_of
+from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render_form, see_other
 
 router = page_router()
@@ -51,7 +51,7 @@ def create_compound(request: Request, visitor: Admin, form: FormData) -> Respons
 
 
 @router.get("/groups/{group_id}/compound", name="edit_compound")
-def edit_compound(request: Request, visitor: Admin, group_id: int) -> Response:
+def edit_compound(request: Request, visitor: Admin, group_id: PathId) -> Response:
     with db_of(request).session() as session:
         group = group_by_id(session, group_id)
         sections = sections_of(session, group)
@@ -64,7 +64,7 @@ def edit_compound(request: Request, visitor: Admin, group_id: int) -> Response:
 
 
 @router.post("/groups/{group_id}/compound")
-def change_compound(request: Request, visitor: Admin, group_id: int, form: FormData) -> Response:
+def change_compound(request: Request, visitor: Admin, group_id: PathId, form: FormData) -> Response:
     values = _values(form)
     try:
         with db_of(request).transaction() as session:

@@ -18,6 +18,7 @@ from kith.csvexport import csv_chunks
 from kith.db import Database
 from kith.errors import NotFound
 from kith.marketing.groups.community import ONLINE_COMMUNITY
+from kith.marketing.groups.deletion import delete_group
 from kith.marketing.groups.folders import list_folders
 from kith.marketing.groups.sync_history import (
     REJECTION_COLUMNS,
@@ -29,8 +30,8 @@ from kith.marketing.groups.sync_history import (
 )
 from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
-from kith.web.requests import db_of
-from kith.web.site import Admin, page_router, render, site_of
+from kith.web.requests import PathId, db_of
+from kith.web.site import Admin, page_router, render, see_other, site_of
 
 router = page_router()
 
@@ -57,15 +58,23 @@ def groups(request: Request, visitor: Admin, folder: str = "") -> Response:
 def group_info(
     request: Request,
     visitor: Admin,
-    group_id: int,
+    group_id: PathId,
     tab: str = "overview",
     reason: str = "",
 ) -> Response:
     return group_info_page(request, group_id, tab=tab, reason=reason or None)
 
 
+@router.post("/groups/{group_id}/delete", name="delete_group")
+def delete(request: Request, visitor: Admin, group_id: PathId) -> Response:
+    """Delete a group, then the groups; refused (409) naming whatever still uses it."""
+    with db_of(request).transaction() as session:
+        delete_group(session, group_by_id(session, group_id).name)
+    return see_other(request, "groups")
+
+
 @router.get("/groups/{group_id}/runs/{run_id}", name="sync_run")
-def sync_run(request: Request, visitor: Admin, group_id: int, run_id: int) -> Response:
+def sync_run(request: Request, visitor: Admin, group_id: PathId, run_id: PathId) -> Response:
     """A run's state for the Overview's live region: done or not, and its result as HTML."""
     with db_of(request).session() as session:
         group = group_by_id(session, group_id)
@@ -79,7 +88,7 @@ def sync_run(request: Request, visitor: Admin, group_id: int, run_id: int) -> Re
 
 
 @router.get("/groups/{group_id}/rejected.csv", name="rejected_csv")
-def rejected_csv(request: Request, visitor: Admin, group_id: int, reason: str = "") -> Response:
+def rejected_csv(request: Request, visitor: Admin, group_id: PathId, reason: str = "") -> Response:
     """The members the last completed sync left out, with the reason, as CSV."""
     db = db_of(request)
     with db.session() as session:

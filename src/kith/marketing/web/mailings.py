@@ -28,7 +28,7 @@ from kith.marketing.mailings.sending import SendOptions
 from kith.marketing.models import Mailing
 from kith.marketing.workers import workers_alive
 from kith.web.forms import Form
-from kith.web.requests import db_of, now_of, settings_of
+from kith.web.requests import PathId, db_of, now_of, settings_of
 from kith.web.site import Admin, FormData, page_router, render, render_form, see_other, site_of
 
 router = page_router()
@@ -71,7 +71,7 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
 
 
 @router.get("/mailings/{mailing_id}/edit", name="edit_mailing")
-def edit_mailing(request: Request, visitor: Admin, mailing_id: int) -> Response:
+def edit_mailing(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
     with db_of(request).session() as session:
         mailing = get_mailing(session, mailing_id)
         groups = mailing_groups(session, mailing)
@@ -89,7 +89,7 @@ def edit_mailing(request: Request, visitor: Admin, mailing_id: int) -> Response:
 
 
 @router.post("/mailings/{mailing_id}/edit")
-def change(request: Request, visitor: Admin, mailing_id: int, form: FormData) -> Response:
+def change(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
     values = _values(form)
     try:
         with db_of(request).transaction() as session:
@@ -101,7 +101,7 @@ def change(request: Request, visitor: Admin, mailing_id: int, form: FormData) ->
 
 @router.get("/mailings/{mailing_id}", name="mailing")
 def mailing_page(
-    request: Request, visitor: Admin, mailing_id: int, preview_to: str = ""
+    request: Request, visitor: Admin, mailing_id: PathId, preview_to: str = ""
 ) -> Response:
     """The mailing: its groups, recipient count now, a preview for one subscriber, sending."""
     settings = settings_of(request)
@@ -132,7 +132,7 @@ def mailing_page(
 
 
 @router.post("/mailings/{mailing_id}/send", name="send_mailing")
-def send(request: Request, visitor: Admin, mailing_id: int, form: FormData) -> Response:
+def send(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
     """Ask for the send; when no worker runs, it runs here once the answer is sent."""
     db, settings = db_of(request), settings_of(request)
     options = SendOptions(
@@ -146,7 +146,7 @@ def send(request: Request, visitor: Admin, mailing_id: int, form: FormData) -> R
 
 
 @router.get("/mailings/{mailing_id}/status", name="mailing_status")
-def mailing_status(request: Request, visitor: Admin, mailing_id: int) -> Response:
+def mailing_status(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
     """Whether the send stopped (the page then reloads to show what happened)."""
     with db_of(request).session() as session:
         mailing = get_mailing(session, mailing_id)

@@ -13,7 +13,7 @@ from kith.marketing.reports.community import community_report
 from kith.marketing.reports.mailing import mailing_report_of
 from kith.marketing.reports.render import Report, csv_download, render_html
 from kith.marketing.reports.sync import sync_report
-from kith.web.requests import db_of, now_of
+from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import Admin, page_router, render
 
 router = page_router()
@@ -56,7 +56,7 @@ def sync(
 
 
 @router.get("/reports/mailings/{mailing_id}", name="mailing_report")
-def mailing(request: Request, visitor: Admin, mailing_id: int, format: str = "html") -> Response:
+def mailing(request: Request, visitor: Admin, mailing_id: PathId, format: str = "html") -> Response:
     with db_of(request).session() as session:
         report = mailing_report_of(session, mailing_id, now=now_of(request))
     return _written(report, format)

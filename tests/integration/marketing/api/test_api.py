@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -453,6 +454,36 @@ def test_deleting_a_group_a_compound_uses_is_refused_naming_the_compound(
     assert api.delete("/groups/B").status_code == 204
     assert api.get("/groups/B").status_code == 404
     assert api.delete("/groups/B").status_code == 404
+
+
+# --- ids in paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad_id", ["2147483648", "9223372036854775808", "%C2%B3", "0"])
+def test_an_id_no_row_can_have_gets_422_in_the_error_shape(api: Api, bad_id: str) -> None:
+    response = api.get(f"/reports/mailings/{bad_id}")
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "InvalidInput"
+    assert body["message"].startswith("the request is not valid: path.mailing_id: ")
+
+
+@pytest.mark.parametrize("bad_id", ["2147483648", "9223372036854775808", "%C2%B3", "\u0663"])
+def test_a_campaign_named_by_an_id_no_row_can_have_is_not_found(api: Api, bad_id: str) -> None:
+    for method, path in (
+        ("get", f"/api/campaigns/{bad_id}"),
+        ("post", f"/api/campaigns/{bad_id}/activate"),
+        ("post", f"/api/campaigns/{bad_id}/deactivate"),
+        ("get", f"/api/campaigns/{bad_id}/enrollments"),
+    ):
+        response = api.client.request(method, path)
+
+        assert response.status_code == 404, (path, response.text)
+        assert response.json() == {
+            "error": "NotFound",
+            "message": f"no campaign is named {unquote(bad_id)!r}",
+        }
 
 
 # --- Integration Settings -------------------------------------------------------------------

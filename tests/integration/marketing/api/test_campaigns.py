@@ -75,3 +75,26 @@ def test_an_invalid_campaign_is_refused_naming_the_step_and_an_unknown_one_is_40
     assert response.json()["message"].startswith("step 1: a Wait is")
     assert api.ok(api.get("/campaigns")) == []
     assert api.get("/campaigns/Nope").status_code == 404
+
+
+def test_deleting_a_group_a_campaign_or_mailing_uses_is_refused_and_campaigns_still_read(
+    api: Api,  # noqa: F811  (the fixture)
+) -> None:
+    _world(api)
+    definition = {"name": "Hello", "activation": {"group": "Readers"}, "steps": STEPS}
+    api.ok(api.post("/campaigns", definition), 201)
+
+    refused = api.delete("/groups/Welcomed")
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "error": "Conflict",
+        "message": "the group 'Welcomed' is used by the campaign 'Hello' (step 'tag' of "
+        "version 1); remove it from there first",
+    }
+    readers = api.delete("/groups/Readers")
+    assert readers.status_code == 409, readers.text
+    assert "the mailing 'Hello' (id " in readers.json()["message"]
+    assert "the campaign 'Hello' (activation group)" in readers.json()["message"]
+    (listed,) = api.ok(api.get("/campaigns"))
+    assert listed["steps"][-1]["describe"] == "add to 'Welcomed'"
+    assert api.ok(api.get("/campaigns/Hello")) == listed

@@ -1,4 +1,5 @@
-"""Target groups: static membership by CSV, compound Include/Exclude logic, cycles, deletion."""
+"""Target groups: static membership by CSV, compound Include/Exclude logic, cycles (deletion:
+test_deletion.py)."""
 
 from __future__ import annotations
 
@@ -232,25 +233,3 @@ def test_only_static_groups_change_by_hand(world: Database) -> None:
             change_members(
                 session, groups.get_group(session, name), csv_rows("remote_id", "R1"), now=NOW
             )
-
-
-def test_a_group_used_by_a_compound_cannot_be_deleted_until_released(world: Database) -> None:
-    with world.transaction() as session:
-        groups.create_compound_group(session, "AB", include=["A", "B"], include_mode="all", now=NOW)
-        groups.create_compound_group(
-            session, "Not C", include=["D"], include_mode="any", exclude=["C"], now=NOW
-        )
-
-    with pytest.raises(Conflict) as refused, world.transaction() as session:
-        groups.delete_group(session, "C")
-    assert str(refused.value) == (
-        "the group 'C' is used by the compound group 'Not C'; remove it from there first"
-    )
-
-    with world.transaction() as session:
-        groups.delete_group(session, "Not C")
-        groups.delete_group(session, "C")
-    with world.session() as session:
-        names = [summary.group.name for summary in groups.list_groups(session)]
-    assert names == ["A", "AB", "B", "D"]
-    assert numbers_in(world, "AB") == {3, 4}
