@@ -76,6 +76,7 @@ class SyncRuns:
             box=SecretBox.from_settings(self.settings),
             clock=utcnow,
             empty_guard=self.settings.empty_guard,
+            read_deadline=self.settings.community_read_deadline_seconds,
         )
 
     def wait(self, run_id: int) -> SyncRun:

@@ -53,6 +53,7 @@ from kith.connection.client import (
     ListMember,
     active_integration,
     client_for,
+    read_deadline,
 )
 from kith.connection.staging import applying, batches, staging_tables
 from kith.db import Database, affected
@@ -208,11 +209,19 @@ def _request(
 
 
 def execute_sync(
-    db: Database, run_id: int, *, box: SecretBox, clock: Clock, empty_guard: int
+    db: Database,
+    run_id: int,
+    *,
+    box: SecretBox,
+    clock: Clock,
+    empty_guard: int,
+    read_deadline: float | None = None,
 ) -> SyncRun:
     """Carry out a requested run; safe to call twice (only the first call claims the run).
 
     Any failure is recorded on the run and its group, and the membership stays as it was.
+    `read_deadline` bounds the reading of the community (kith.connection.client.read_deadline),
+    None leaves it unbounded.
     """
     now = clock()
     with db.transaction() as session:
@@ -231,7 +240,7 @@ def execute_sync(
     if not claimed:
         return run
     try:
-        client = _client(db, box)
+        client = _client(db, box, run, read_deadline)
         run = _Reconciliation(db, run, clock=clock, empty_guard=empty_guard).run(client)
     except Exception as error:  # every failure is the run's outcome, recorded for the user
         if not isinstance(error, ConnectionFailed | InvalidInput):
@@ -245,9 +254,22 @@ def execute_sync(
     return run
 
 
-def _client(db: Database, box: SecretBox) -> CommunityClient:
+def _client(
+    db: Database, box: SecretBox, run: SyncRun, base_deadline: float | None
+) -> CommunityClient:
+    """The community's client, its reading bounded by the base deadline plus an allowance for
+    the list's size when it is known: the last completed run's count."""
     with db.session() as session:
-        return client_for(session, box)
+        deadline = None
+        if base_deadline is not None:
+            known = session.scalar(
+                select(SyncRun.in_list)
+                .where(SyncRun.group_id == run.group_id, SyncRun.status == "completed")
+                .order_by(SyncRun.finished_at.desc())
+                .limit(1)
+            )
+            deadline = read_deadline(base_deadline, known)
+        return client_for(session, box, deadline=deadline)
 
 
 def _describe(error: Exception) -> str:
