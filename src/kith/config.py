@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     api_failure_window_seconds: int = 300
     # a sync that finds an empty list is held when its group had more members than this
     empty_guard: int = 100
+    # reading the community (a sync's list, the activity pull, the duplicate check) fails with
+    # the reason after this many seconds, plus a second per 1,000 items the same read last
+    # brought (the list's members, the pull's lines): httpx's timeouts bound each read only
+    community_read_deadline_seconds: float = Field(300.0, gt=0)
     # where people reach this server: unsubscribe and tracking links in messages point here
     public_url: str = "http://127.0.0.1:8000"
     # mailings go to this SMTP server (smtp://user:password@host:587?tls=starttls); unset: the

@@ -105,6 +105,17 @@ class World:
             empty_guard=self.settings.empty_guard,
         )
 
+    def posters(self, count: int) -> str:
+        """Members m1..m{count}, each with a subscriber (L1..); the list "Informz Posters"
+        holding m1, its group refreshed and synced once. The list's key, to change it."""
+        numbers = range(1, count + 1)
+        self.members(*((f"m{n}", f"L{n}", f"m{n}@example.org") for n in numbers))
+        self.subscribers(*((f"m{n}@example.org", f"L{n}", "subscribed") for n in numbers))
+        key = self.list("Informz Posters", {"field": "contact_key", "op": "in", "value": ["m1"]})
+        self.refresh()
+        self.sync("Posters")
+        return key
+
     def group_remote_ids(self, group: str) -> set[str | None]:
         with self.marketing.session() as session:
             group_id = get_group(session, group).id

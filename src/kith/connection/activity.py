@@ -35,7 +35,12 @@ from sqlalchemy.orm import Session
 
 from kith.clock import utcnow
 from kith.config import Settings
-from kith.connection.client import ConnectionFailed, client_for, legacy_contact_key
+from kith.connection.client import (
+    ConnectionFailed,
+    client_for,
+    legacy_contact_key,
+    read_deadline,
+)
 from kith.connection.staging import applying, batches, staging_tables
 from kith.csvimport.bulk import BatchWriter
 from kith.csvimport.timestamps import time_parser
@@ -93,12 +98,27 @@ class ActivityPulled:
 
 
 def pull_activity(
-    db: Database, box: SecretBox, *, now: datetime, since: date | None = None
+    db: Database,
+    box: SecretBox,
+    *,
+    now: datetime,
+    since: date | None = None,
+    deadline: float | None = None,
 ) -> ActivityPulled:
     """Replace the community activity kept from `since` on (by default from a few days before
-    the last pull's last day, or the last HISTORY_DAYS days on the first pull), then rescore."""
+    the last pull's last day, or the last HISTORY_DAYS days on the first pull), then rescore.
+
+    `deadline` bounds the reading of the stream (plus an allowance for as many lines as the
+    last pull read); None leaves it unbounded."""
     with db.session() as session:
-        client = client_for(session, box)
+        if deadline is not None:
+            last = session.scalar(
+                select(ActivityPull.day_rows + ActivityPull.members)
+                .order_by(ActivityPull.pulled_at.desc())
+                .limit(1)
+            )
+            deadline = read_deadline(deadline, last)
+        client = client_for(session, box, deadline=deadline)
         start = since or default_since(session, now=now)
     with staging_tables(db, _staging) as connection:
         with connection.begin(), client:
@@ -220,8 +240,15 @@ def _keep(session: Session, since: date) -> None:
 def run_pull(
     db: Database, settings: Settings, *, now: datetime | None = None, since: date | None = None
 ) -> ActivityPulled:
-    """Pull with the settings' secret key, at `now` (default: the current time)."""
-    return pull_activity(db, SecretBox.from_settings(settings), now=now or utcnow(), since=since)
+    """Pull with the settings' secret key and read deadline, at `now` (default: the current
+    time)."""
+    return pull_activity(
+        db,
+        SecretBox.from_settings(settings),
+        now=now or utcnow(),
+        since=since,
+        deadline=settings.community_read_deadline_seconds,
+    )
 
 
 def pull_for_marketing(db: Database, *, now: datetime, settings: Settings) -> None:

@@ -4,10 +4,15 @@ The community API authenticates every request with the HLIAMKey and HLPassword h
 answers errors as JSON `{"error", "message"}`. Every way a request can fail becomes one
 ConnectionFailed whose `reason` says what to do about it and whose message keeps the exact
 detail (the server's message or the operating system's error).
+
+httpx's timeouts bound each read, so a server that trickles bytes never times out: a client
+made with a `deadline` stops reading once that many seconds have passed since it was made,
+whatever it was reading (a sync's stream, the activity pull's, the duplicate check's).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -26,6 +31,10 @@ API_PREFIX = "/api/v1"
 # Connecting should be quick; reading a page of 10,000 members may take a while.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 USER_AGENT = "kith-connection/0.1"
+# A read expected to bring N items may take N of these seconds on top of the base deadline
+# (KITH_COMMUNITY_READ_DEADLINE_SECONDS): a thousand items a second, where a sync reads more
+# than a hundred thousand on a slow machine (docs/performance.md).
+SECONDS_PER_ITEM = 0.001
 
 FailureReason = Literal[
     "not_configured", "inactive", "unreachable", "unauthorized", "throttled", "unexpected"
@@ -125,10 +134,13 @@ class CommunityClient:
         password: str,
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.iam_key = iam_key
+        self.deadline = deadline
+        self._ends_at = None if deadline is None else time.monotonic() + deadline
         self._http = httpx.Client(
             base_url=self.base_url + API_PREFIX,
             headers={"HLIAMKey": iam_key, "HLPassword": password, "User-Agent": USER_AGENT},
@@ -155,26 +167,16 @@ class CommunityClient:
         """Read the Custom User Lists once: proves the URL, the credentials and the API."""
         lists = self.get_json("/lists")
         if not isinstance(lists, list):
-            raise self._unexpected(
-                f"{self.base_url}{API_PREFIX}/lists", f"expected a JSON list, got {lists!r:.200}"
-            )
+            raise self._unexpected(self._url("/lists"), f"expected a JSON list, got {lists!r:.200}")
         return CheckResult(self.base_url, len(lists))
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET `path` under /api/v1 and return its JSON body, or raise ConnectionFailed."""
-        return self._json_of(self._send("GET", path, params=params))
+        return self._send("GET", path, params=params)
 
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
         """POST `body` to `path` under /api/v1; its JSON answer, or raise ConnectionFailed."""
-        return self._json_of(self._send("POST", path, params=None, json=body))
-
-    def _json_of(self, response: httpx.Response) -> Any:
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise self._unexpected(
-                str(response.url), f"the body is not JSON: {response.text[:200]!r}"
-            ) from None
+        return self._send("POST", path, params=None, json=body)
 
     def stream_members(self, list_key: str, *, details: bool) -> Iterator[ListMember]:
         """Every member of a list, read as one NDJSON stream, one member at a time."""
@@ -197,18 +199,13 @@ class CommunityClient:
         The stream must end with its count line; one that stops short (the server died, a
         proxy cut it) raises ConnectionFailed rather than passing for a shorter one.
         """
-        url = f"{self.base_url}{API_PREFIX}{path}"
-        request = self._http.build_request("GET", path.lstrip("/"), params=params)
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as error:
-            raise self._failure(url, error) from None
+        url = self._url(path)
+        response = self._open("GET", path, params=params)
         try:
             if not response.is_success:
-                response.read()
-                self._raise_for(response, url)
+                self._raise_for(response, self._body(response, url), url)
             count = 0
-            for line in _lines(response):
+            for line in _lines(self._chunks(response, url)):
                 if not line:
                     continue
                 item = orjson.loads(line)
@@ -235,18 +232,90 @@ class CommunityClient:
         *,
         params: dict[str, Any] | None,
         json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        url = f"{self.base_url}{API_PREFIX}{path}"
+    ) -> Any:
+        """The JSON body of a successful answer; ConnectionFailed for any other outcome."""
+        url = self._url(path)
+        response = self._open(method, path, params=params, json=json)
         try:
-            response = self._http.request(method, path.lstrip("/"), params=params, json=json)
+            body = self._body(response, url)
         except httpx.HTTPError as error:
             raise self._failure(url, error) from None
-        if response.is_success:
-            return response
-        self._raise_for(response, url)
+        finally:
+            response.close()
+        if not response.is_success:
+            self._raise_for(response, body, url)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise self._unexpected(url, f"the body is not JSON: {_text(body)[:200]!r}") from None
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{API_PREFIX}{path}"
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send a request; the response with its body still to read (and to close), each of its
+        waits bounded by what is left of the deadline."""
+        url = self._url(path)
+        self._check_deadline(url)
+        request = self._http.build_request(
+            method, path.lstrip("/"), params=params, json=json, timeout=self._timeout()
+        )
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise self._failure(url, error) from None
+
+    def _timeout(self) -> httpx.Timeout:
+        """The client's timeouts, none longer than what is left of the deadline."""
+        usual = self._http.timeout
+        if self._ends_at is None:
+            return usual
+        left = max(self._ends_at - time.monotonic(), 0.001)
+        return httpx.Timeout(
+            connect=min(usual.connect or left, left),
+            read=min(usual.read or left, left),
+            write=min(usual.write or left, left),
+            pool=min(usual.pool or left, left),
+        )
+
+    def _chunks(self, response: httpx.Response, url: str) -> Iterator[bytes]:
+        """The body as it arrives; ConnectionFailed once the deadline has passed."""
+        for chunk in response.iter_bytes():
+            self._check_deadline(url)
+            yield chunk
+
+    def _body(self, response: httpx.Response, url: str) -> bytes:
+        return b"".join(self._chunks(response, url))
+
+    def _check_deadline(self, url: str) -> None:
+        if self._past_deadline():
+            raise self._too_slow(url)
+
+    def _past_deadline(self) -> bool:
+        return self._ends_at is not None and time.monotonic() >= self._ends_at
+
+    def _too_slow(self, url: str) -> ConnectionFailed:
+        seconds = f"{self.deadline:,.1f}".removesuffix(".0")
+        detail = f"not done within the read deadline of {seconds} s"
+        return ConnectionFailed(
+            "unreachable",
+            f"the community API at {url} was too slow: {detail} "
+            "(KITH_COMMUNITY_READ_DEADLINE_SECONDS); the read was stopped",
+            detail=detail,
+        )
 
     def _failure(self, url: str, error: httpx.HTTPError) -> ConnectionFailed:
-        """What a transport error means: the server cannot be reached, or it broke off."""
+        """What a transport error means: the server cannot be reached, or it broke off (or its
+        wait ran into the deadline)."""
+        if isinstance(error, httpx.TimeoutException) and self._past_deadline():
+            return self._too_slow(url)
         detail = str(error) or type(error).__name__
         if isinstance(error, httpx.TimeoutException | httpx.NetworkError | httpx.ProxyError):
             return ConnectionFailed(
@@ -254,9 +323,9 @@ class CommunityClient:
             )
         return self._unexpected(url, detail)
 
-    def _raise_for(self, response: httpx.Response, url: str) -> NoReturn:
-        """The ConnectionFailed an unsuccessful answer means."""
-        detail = _server_message(response)
+    def _raise_for(self, response: httpx.Response, body: bytes, url: str) -> NoReturn:
+        """The ConnectionFailed an unsuccessful answer (`body` read) means."""
+        detail = _server_message(response, body)
         if response.status_code == 401:
             raise ConnectionFailed(
                 "unauthorized",
@@ -274,7 +343,7 @@ class CommunityClient:
             )
         if response.is_redirect:
             detail = f"redirected to {response.headers.get('location')!r}; configure that URL"
-        elif response.status_code == 404 and _api_message(response) is None:
+        elif response.status_code == 404 and _api_message(body) is None:
             detail += f"; is {self.base_url} the URL the community's /api/v1 is under?"
         raise self._unexpected(url, f"HTTP {response.status_code}: {detail}")
 
@@ -305,16 +374,28 @@ def active_integration(session: Session) -> IntegrationSettings:
 
 
 def client_for(
-    session: Session, box: SecretBox, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+    session: Session,
+    box: SecretBox,
+    *,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
 ) -> CommunityClient:
-    """A client with the stored Integration Settings, refused unless the connection is Active."""
+    """A client with the stored Integration Settings, refused unless the connection is Active;
+    with a `deadline`, it reads for that many seconds at most."""
     settings = active_integration(session)
     return CommunityClient(
         settings.base_url,
         settings.iam_key,
         integration_password(settings, box),
         timeout=timeout,
+        deadline=deadline,
     )
+
+
+def read_deadline(base: float, expected_items: int | None) -> float:
+    """The deadline of a read: `base` seconds (KITH_COMMUNITY_READ_DEADLINE_SECONDS), and
+    SECONDS_PER_ITEM for each item it is expected to bring when that is known."""
+    return base + (expected_items or 0) * SECONDS_PER_ITEM
 
 
 def check_connection(
@@ -328,11 +409,11 @@ def check_connection(
         return client.check()
 
 
-def _lines(response: httpx.Response) -> Iterator[bytes]:
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The body's lines as bytes, which orjson parses as they are: httpx's iter_lines decodes
     the body to text first (a seventh of the client's time to read and parse a stream)."""
     rest = b""
-    for chunk in response.iter_bytes():
+    for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         yield from lines
@@ -340,24 +421,28 @@ def _lines(response: httpx.Response) -> Iterator[bytes]:
         yield rest
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: httpx.Response, body: bytes) -> str:
     """The message of the API's JSON error, else the start of whatever the body was."""
-    message = _api_message(response)
+    message = _api_message(body)
     if message is not None:
         return message
-    text = response.text.strip()
+    text = _text(body).strip()
     return text[:200] if text else response.reason_phrase
 
 
-def _api_message(response: httpx.Response) -> str | None:
+def _api_message(body: bytes) -> str | None:
     """The `message` of a community API error body `{"error", "message"}`, if it is one."""
     try:
-        body = orjson.loads(response.content)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        return str(parsed["message"])
     return None
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
 
 
 def _retry_after(response: httpx.Response) -> int | None:

@@ -21,10 +21,12 @@ def check_duplicates(
     (marketing's `check_duplicates` port).
 
     Each rule's matched members are read over the API (their legacy contact keys, which are
-    the recipients' Remote IDs), a batch at a time.
+    the recipients' Remote IDs), a batch at a time; the whole check within the read deadline.
     """
     overlaps = []
-    with client_for(session, SecretBox.from_settings(settings)) as client:
+    box = SecretBox.from_settings(settings)
+    deadline = settings.community_read_deadline_seconds
+    with client_for(session, box, deadline=deadline) as client:
         rules = client.get_json(
             "/automation-rules", params={"active": "true", "action": "send_email"}
         )

@@ -7,7 +7,10 @@ A request makes a run, or finds the one running for the group (one at a time). T
 - *here* (a send, the scheduler): the asking process carries it out at once, or waits for the
   run already going (a worker must not wait on its own queue);
 - a worker carries out a queued run (the job `sync_group`).
-Carrying out a run claims it first, so a run is carried out once however many try.
+Carrying out a run claims it first, so a run is carried out once however many try. Whoever
+waits for a run looks at liveness again as it waits: a queued run no live worker will take is
+carried out by the waiter, and a run whose process died (kith.connection.run_lease) is
+replaced by one the waiter carries out.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from datetime import datetime
 
 from kith.clock import utcnow
 from kith.config import Settings
-from kith.connection.sync import ABANDONED_AFTER, SyncRequested, execute_sync, request_sync
+from kith.connection.run_lease import binds, was_taken_over
+from kith.connection.sync import SyncRequested, abandon, execute_sync, request_sync
 from kith.db import Database
 from kith.encryption import SecretBox
-from kith.errors import Conflict, KithError
+from kith.errors import KithError
 from kith.jobs import JobContext, JobQueue, job
 from kith.marketing.models import SyncRun
 from kith.marketing.ports import SyncOutcome
@@ -57,13 +61,15 @@ class SyncRuns:
         """Request a run and return it finished: a worker's work when one is alive, else this
         process's own (the queued job then finds the run claimed and does nothing)."""
         requested = self.queue(group_id, trigger=trigger, now=now, allow_empty=allow_empty)
-        if self.nobody_else_will_run():
-            self.carry_out(requested.run.id)  # a no-op if another process has it
         return requested, self.wait(requested.run.id)
 
-    def here(self, group_id: int, *, trigger: str, now: datetime) -> SyncRun:
+    def here(
+        self, group_id: int, *, trigger: str, now: datetime, allow_empty: bool = False
+    ) -> SyncRun:
         """Sync the group in this process now, or wait for the run already going."""
-        requested = request_sync(self.db, group_id, trigger=trigger, now=now)
+        requested = request_sync(
+            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty
+        )
         if requested.existing:
             return self.wait(requested.run.id)
         return self.carry_out(requested.run.id)
@@ -76,21 +82,26 @@ class SyncRuns:
             box=SecretBox.from_settings(self.settings),
             clock=utcnow,
             empty_guard=self.settings.empty_guard,
+            read_deadline=self.settings.community_read_deadline_seconds,
         )
 
     def wait(self, run_id: int) -> SyncRun:
-        """The run once it is no longer in progress; Conflict if whoever runs it went silent."""
+        """The run once it is no longer in progress. It is carried out here when it is queued
+        and no worker is alive to take it; when its process died (or its lease ran out), the
+        group's next run is waited for instead, or carried out here, and that run returned."""
         while True:
             with self.db.session() as session:
                 run = session.get_one(SyncRun, run_id)
+            if was_taken_over(run):
+                return self.here(
+                    run.group_id, trigger=run.trigger, now=utcnow(), allow_empty=run.allow_empty
+                )
             if run.status != "in progress":
                 return run
-            if utcnow() - run.heartbeat_at > ABANDONED_AFTER:
-                raise Conflict(
-                    f"sync run {run.id} has made no progress since "
-                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; its worker may have stopped"
-                )
-            time.sleep(POLL_SECONDS)
+            if run.started_at is None and self.nobody_else_will_run():
+                self.carry_out(run_id)  # a no-op if a worker claimed it meanwhile
+            elif binds(run, now=utcnow()) or not abandon(self.db, run_id, now=utcnow()):
+                time.sleep(POLL_SECONDS)
 
 
 @job

@@ -53,7 +53,9 @@ from kith.connection.client import (
     ListMember,
     active_integration,
     client_for,
+    read_deadline,
 )
+from kith.connection.run_lease import RunTakenOver, binds, heartbeat, holds, take_over
 from kith.connection.staging import applying, batches, staging_tables
 from kith.db import Database, affected
 from kith.emails import InvalidEmail, email_key, normalize_email
@@ -70,15 +72,13 @@ from kith.marketing.models import (
     TargetGroup,
 )
 from kith.marketing.subscriber_import import SUBSCRIBER_WRITTEN
+from kith.processes import this_thread
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 # The emails seen while staging, as bits (see _Staging): 8 MiB
 SEEN_BITS = 1 << 26
-# A run whose worker has shown no sign of life for this long is taken for dead.
-ABANDONED_AFTER = timedelta(minutes=10)
-HEARTBEAT_EVERY = timedelta(seconds=5)
 SKIPS_KEPT = timedelta(days=90)
 EMPTY_SOURCE = "source returned no members"
 
@@ -148,8 +148,9 @@ def request_sync(
 ) -> SyncRequested:
     """Start a sync run for a community group, or return the one running for it.
 
-    One run per group is `in progress` at a time (a unique index says so); a run whose worker
-    went silent for ABANDONED_AFTER is marked failed, so that a crash cannot block a group.
+    One run per group is `in progress` at a time (a unique index says so); a run whose process
+    died, or whose lease ran out, is marked failed and replaced (kith.connection.run_lease), so
+    that a crash cannot block a group.
     """
     for _attempt in range(3):
         try:
@@ -177,19 +178,14 @@ def _request(
             "as it was and no longer synced"
         )
     running = session.scalar(
-        select(SyncRun).where(SyncRun.group_id == group.id, SyncRun.status == "in progress")
+        select(SyncRun)
+        .where(SyncRun.group_id == group.id, SyncRun.status == "in progress")
+        .with_for_update()
     )
     if running is not None:
-        if now - running.heartbeat_at < ABANDONED_AFTER:
+        if binds(running, now=now):
             return SyncRequested(running, existing=True, group_name=group.name)
-        _finish(
-            session,
-            running,
-            group,
-            "failed",
-            f"abandoned: no progress since {running.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC",
-            now=now,
-        )
+        _finish(session, running, group, "failed", take_over(running), now=now)
         session.flush()
     run = SyncRun(
         group_id=group.id,
@@ -207,14 +203,38 @@ def _request(
     return SyncRequested(run, existing=False, group_name=group.name)
 
 
+def abandon(db: Database, run_id: int, *, now: datetime) -> bool:
+    """Record a run failed if it is still in progress and no longer binds its group (its
+    process died, its lease ran out); whether it was. Its group is then free for another."""
+    with db.transaction() as session:
+        run = session.scalar(
+            select(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "in progress")
+            .with_for_update()
+        )
+        if run is None or binds(run, now=now):
+            return False
+        group = session.get_one(TargetGroup, run.group_id)
+        _finish(session, run, group, "failed", take_over(run), now=now)
+    return True
+
+
 def execute_sync(
-    db: Database, run_id: int, *, box: SecretBox, clock: Clock, empty_guard: int
+    db: Database,
+    run_id: int,
+    *,
+    box: SecretBox,
+    clock: Clock,
+    empty_guard: int,
+    read_deadline: float | None = None,
 ) -> SyncRun:
     """Carry out a requested run; safe to call twice (only the first call claims the run).
 
-    Any failure is recorded on the run and its group, and the membership stays as it was.
+    Any failure is recorded on the run and its group, and the membership stays as it was. The
+    run is leased to this thread, its heartbeat renewed until it ends. `read_deadline` bounds the
+    reading of the community (kith.connection.client.read_deadline), None leaves it unbounded.
     """
-    now = clock()
+    now, holder = clock(), this_thread()
     with db.transaction() as session:
         claimed = affected(
             session.execute(
@@ -224,30 +244,49 @@ def execute_sync(
                     SyncRun.status == "in progress",
                     SyncRun.started_at.is_(None),
                 )
-                .values(started_at=now, heartbeat_at=now)
+                .values(started_at=now, heartbeat_at=now, holder=holder)
             )
         )
         run = session.get_one(SyncRun, run_id)
     if not claimed:
         return run
     try:
-        client = _client(db, box)
-        run = _Reconciliation(db, run, clock=clock, empty_guard=empty_guard).run(client)
+        with heartbeat(db, run_id, holder, clock):
+            client = _client(db, box, run, read_deadline)
+            reconciliation = _Reconciliation(db, run, holder, clock=clock, empty_guard=empty_guard)
+            run = reconciliation.run(client)
     except Exception as error:  # every failure is the run's outcome, recorded for the user
-        if not isinstance(error, ConnectionFailed | InvalidInput):
+        if isinstance(error, RunTakenOver):
+            log.warning("sync run %s: %s", run_id, error)
+        elif not isinstance(error, ConnectionFailed | InvalidInput):
             log.exception("sync run %s failed", run_id)
         with db.transaction() as session:
+            ours = holds(session.connection(), run_id, holder)  # else its taker recorded why
             run = session.get_one(SyncRun, run_id)
-            group = session.get_one(TargetGroup, run.group_id)
-            _finish(session, run, group, "failed", _describe(error), now=clock())
+            if ours:
+                group = session.get_one(TargetGroup, run.group_id)
+                _finish(session, run, group, "failed", _describe(error), now=clock())
     if run.status == "completed":
         community_group_synced(db, run, now=clock())
     return run
 
 
-def _client(db: Database, box: SecretBox) -> CommunityClient:
+def _client(
+    db: Database, box: SecretBox, run: SyncRun, base_deadline: float | None
+) -> CommunityClient:
+    """The community's client, its reading bounded by the base deadline plus an allowance for
+    the list's size when it is known: the last completed run's count."""
     with db.session() as session:
-        return client_for(session, box)
+        deadline = None
+        if base_deadline is not None:
+            known = session.scalar(
+                select(SyncRun.in_list)
+                .where(SyncRun.group_id == run.group_id, SyncRun.status == "completed")
+                .order_by(SyncRun.finished_at.desc())
+                .limit(1)
+            )
+            deadline = read_deadline(base_deadline, known)
+        return client_for(session, box, deadline=deadline)
 
 
 def _describe(error: Exception) -> str:
@@ -275,23 +314,30 @@ def _finish(
 class _Reconciliation:
     """One run's work: stage the list's members, decide outcomes, apply, record."""
 
-    def __init__(self, db: Database, run: SyncRun, *, clock: Clock, empty_guard: int) -> None:
+    def __init__(
+        self, db: Database, run: SyncRun, holder: str, *, clock: Clock, empty_guard: int
+    ) -> None:
         self.db = db
-        self.run_id = run.id
+        self.run_id, self.holder = run.id, holder
         self.list_key, self.group_id = run.list_key, run.group_id
         self.platform, self.allow_empty = run.edition == "platform", run.allow_empty
         self.clock = clock
         self.empty_guard = empty_guard
-        self._last_heartbeat = clock()
 
     def run(self, client: CommunityClient) -> SyncRun:
-        """Stage, decide and apply; the run as it finished."""
+        """Stage, decide and apply; the run as it finished. Its work commits only while this
+        process still holds the run (RunTakenOver otherwise)."""
         with staging_tables(self.db, _staging) as connection:
             with connection.begin(), client:
                 members = client.stream_members(self.list_key, details=self.platform)
                 in_list = self._stage(connection, members, self.platform)
             with applying(connection) as session:
-                return self._apply(session, in_list)
+                run = self._apply(session, in_list)
+                if not holds(connection, self.run_id, self.holder):
+                    raise RunTakenOver(
+                        f"sync run {self.run_id} was taken over; its work is dropped"
+                    )
+                return run
 
     def _stage(self, connection: Connection, members: Iterator[ListMember], platform: bool) -> int:
         """Stage every member the stream brings; returns how many there were."""
@@ -324,7 +370,6 @@ class _Reconciliation:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         for batch in batches(rows):
             cursor.executemany(statement, batch)
-            self._heartbeat()
 
     def _stage_postgresql(
         self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
@@ -332,20 +377,8 @@ class _Reconciliation:
         driver = connection.connection.driver_connection
         statement = f"COPY {Incoming.name} ({', '.join(columns)}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for batch in batches(rows):
-                for row in batch:
-                    copy.write_row(row)
-                self._heartbeat()
-
-    def _heartbeat(self) -> None:
-        now = self.clock()
-        if now - self._last_heartbeat < HEARTBEAT_EVERY:
-            return
-        self._last_heartbeat = now
-        with self.db.transaction() as session:
-            session.execute(
-                update(SyncRun).where(SyncRun.id == self.run_id).values(heartbeat_at=now)
-            )
+            for row in rows:
+                copy.write_row(row)
 
     def _apply(self, session: Session, in_list: int) -> SyncRun:
         now = self.clock()

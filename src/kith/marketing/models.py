@@ -197,8 +197,9 @@ class SyncRun(Base):
     """One sync of a community group: who asked (trigger), how it went, and what it counted.
 
     At most one run per group is `in progress` (a partial unique index), which is how a second
-    request finds the running one. `heartbeat_at` moves while a worker makes progress, so a run
-    whose worker died can be told from a slow one.
+    request finds the running one. The process carrying a run out is its `holder`
+    (`host:pid:thread`), and `heartbeat_at` moves every few seconds while it runs: a run whose
+    process died is taken over (kith.connection.run_lease).
     """
 
     __tablename__ = "sync_runs"
@@ -213,6 +214,7 @@ class SyncRun(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    holder: Mapped[str | None] = mapped_column(String(200))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     in_list: Mapped[int | None] = mapped_column(Integer)

@@ -44,7 +44,7 @@ from kith.marketing.ports import ports
 from kith.marketing.scoring.compute import rescore
 from kith.marketing.scoring.model import active_model
 from kith.marketing.scoring.models import ActivityPull, SubscriberScore
-from kith.processes import holder_is_dead, this_thread
+from kith.processes import lease_held, this_thread
 
 TICK_LEASE = timedelta(minutes=30)
 # a send asked for this long ago and carried by nobody was lost with its job: the tick resumes it
@@ -144,7 +144,7 @@ def _resume_abandoned_sends(db: Database, deliver: Deliver, *, now: datetime) ->
     abandoned = [
         mailing_id
         for mailing_id, holder, until in sending
-        if until is None or until < now or holder_is_dead(holder)
+        if not lease_held(holder, until, now=now)
     ]
     for mailing_id in abandoned:
         deliver(mailing_id)
@@ -235,7 +235,7 @@ def _take_lease(db: Database, holder: str, *, now: datetime) -> bool:
         if lease is None:
             lease = SchedulerLease(name=LEASE_NAME)
             session.add(lease)
-        elif lease.owner and lease.until and lease.until > now and not holder_is_dead(lease.owner):
+        elif lease_held(lease.owner, lease.until, now=now):
             return False
         lease.owner, lease.until = holder, now + TICK_LEASE
     return True

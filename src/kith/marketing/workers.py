@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kith.clock import utcnow
 from kith.db import Database
 from kith.marketing.models import JobWorker
+from kith.processes import holder_is_dead
 
 # A worker not heard from for this long is taken to be gone.
 WORKER_SILENCE = timedelta(seconds=20)
@@ -23,12 +24,13 @@ FORGOTTEN_AFTER = timedelta(days=1)
 
 
 def workers_alive(db: Database, *, now: datetime) -> int:
-    """How many workers have said they are alive lately."""
+    """How many workers have said they are alive lately, less those of this host whose process
+    is gone (a worker killed a moment ago is not waited for until its silence tells)."""
     with db.session() as session:
-        return (
-            session.scalar(select(func.count()).where(JobWorker.seen_at >= now - WORKER_SILENCE))
-            or 0
-        )
+        names = session.scalars(
+            select(JobWorker.name).where(JobWorker.seen_at >= now - WORKER_SILENCE)
+        ).all()
+    return sum(1 for name in names if not holder_is_dead(name))
 
 
 class WorkerRegistry:

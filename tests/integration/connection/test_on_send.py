@@ -39,11 +39,7 @@ def world(
     """Members m1..m4 (m1, m2 in the list), their subscribers, the group synced once."""
     start(settings.model_copy(update={"marketing_db_url": marketing_db.url}))
     with joined_world(community_db, marketing_db, settings) as joined:
-        joined.members(*((f"m{n}", f"L{n}", f"m{n}@example.org") for n in range(1, 5)))
-        joined.subscribers(*((f"m{n}@example.org", f"L{n}", "subscribed") for n in range(1, 5)))
-        key = joined.list("Informz Posters", {"field": "contact_key", "op": "in", "value": ["m1"]})
-        joined.refresh()
-        joined.sync("Posters")
+        key = joined.posters(4)
         joined.change_criteria(key, {"field": "contact_key", "op": "in", "value": ["m1", "m2"]})
         yield joined
 

@@ -60,7 +60,7 @@ from kith.marketing.mailings.transport import (
 )
 from kith.marketing.models import Delivery, Mailing
 from kith.marketing.ports import NotWired, ports
-from kith.processes import holder_is_dead, this_thread
+from kith.processes import lease_held, this_thread
 
 log = logging.getLogger(__name__)
 
@@ -333,8 +333,7 @@ class MailingSender:
             mailing = session.get(Mailing, self.mailing_id, with_for_update=True)
             if mailing is None or mailing.status != "sending":
                 return False
-            held = mailing.lease_until is not None and mailing.lease_until >= now
-            if held and not holder_is_dead(mailing.lease_owner):
+            if lease_held(mailing.lease_owner, mailing.lease_until, now=now):
                 return False
             mailing.lease_owner, mailing.lease_until = self.owner, now + LEASE
         self._lease_renewed = time.monotonic()
