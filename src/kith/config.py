@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
     # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)
     hourly_sync_minute: int = Field(55, ge=0, le=59)
     hourly_sync_interval_minutes: int = Field(60, ge=1, le=60)
+    # a list's change log keeps this many days; a reader further behind reads the list in full
+    list_changes_retention_days: int = Field(7, ge=1)
+
+    @property
+    def list_changes_retention(self) -> timedelta:
+        return timedelta(days=self.list_changes_retention_days)
 
     @field_validator("hourly_sync_interval_minutes")
     @classmethod

@@ -93,10 +93,14 @@ def update_list(
     name: str | None = None,
     criteria: Any = None,
 ) -> CustomUserList:
-    """Rename a list or replace its criteria; None keeps a value."""
-    return saved_criteria.update(
+    """Rename a list or replace its criteria (its members are then evaluated in full at the
+    next pass, which logs the difference); None keeps a value."""
+    updated = saved_criteria.update(
         session, LISTS, key_or_name, by=by, now=now, name=name, criteria=criteria
     )
+    if criteria is not None:
+        updated.evaluated_at = None
+    return updated
 
 
 def delete_list(session: Session, key_or_name: str, *, by: str) -> CustomUserList:

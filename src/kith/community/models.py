@@ -134,7 +134,10 @@ class ActivityEvent(Base):
 
 
 class CustomUserList(Base):
-    """A List Builder list: a named criteria tree, evaluated whenever its members are read."""
+    """A List Builder list: a named criteria tree, its members kept current (kith.community.
+    live_lists): `evaluated_at` is the instant they were last brought up to date (None: they
+    must be evaluated in full, as after an edit of the criteria), `materialized_at` when they
+    were first; changes up to `changes_pruned_through` are no longer kept."""
 
     __tablename__ = "custom_user_lists"
 
@@ -146,8 +149,61 @@ class CustomUserList(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    materialized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_pruned_through: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
 
     __table_args__ = (Index("uq_custom_user_lists_name_lower", func.lower(name), unique=True),)
+
+
+class ListMember(Base):
+    """A member a list holds now, with the keys and email it was taken in with: a change of
+    those is logged as the member leaving with the old ones and coming back with the new."""
+
+    __tablename__ = "list_members"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("custom_user_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # may outlive the member
+    contact_key: Mapped[str | None] = mapped_column(String(100))
+    legacy_contact_key: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+
+
+class ListChange(Base):
+    """A list's change log: `seq` increases across all lists; a reader's cursor is a seq."""
+
+    __tablename__ = "list_changes"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("custom_user_lists.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(10))  # added | removed
+    contact_key: Mapped[str | None] = mapped_column(String(100))
+    legacy_contact_key: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (
+        CheckConstraint("change IN ('added', 'removed')", name="change"),
+        Index("ix_list_changes_list_seq", "list_id", "seq"),
+    )
+
+
+class MemberChange(Base):
+    """A member whose record, memberships or activity changed since the lists were last kept
+    up to date: written by triggers (whoever writes), read and emptied by each pass.
+
+    `aspect`: 1 the member's record, 2 their memberships, 3 their activity (`detail`: the type).
+    """
+
+    __tablename__ = "member_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Integer)
+    aspect: Mapped[int] = mapped_column(SmallInteger)
+    detail: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiCredential(Base):
