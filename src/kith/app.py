@@ -16,6 +16,7 @@ from fastapi import FastAPI
 import kith.marketing.mailings.jobs  # noqa: F401  (declares its jobs, as runs does)
 from kith.clock import utcnow
 from kith.community.app import create_community_app
+from kith.community.live_lists import keep_lists_current
 from kith.config import Settings, get_settings
 from kith.connection.activity import pull_for_marketing
 from kith.connection.client import check_connection
@@ -25,7 +26,7 @@ from kith.connection.runs import sync_for_marketing
 from kith.connection.web.groups import router as connection_pages
 from kith.db import Database
 from kith.errors import KithError
-from kith.jobs import TICK_SECONDS, JobQueue, Worker
+from kith.jobs import TICK_SECONDS, JobQueue, Periodic, Worker
 from kith.marketing.app import create_marketing_app
 from kith.marketing.ports import ports
 from kith.marketing.scheduler import run_tick
@@ -65,14 +66,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def create_worker(
     settings: Settings, *, workers: int = 1, tick_seconds: float = TICK_SECONDS
 ) -> Worker:
-    """A job worker that also ticks (`kith tick`) every `tick_seconds`."""
+    """A job worker that also ticks (`kith tick`) every `tick_seconds` and keeps the
+    community's live lists current every `KITH_LIST_PASS_SECONDS`."""
     start(settings)
     queue = JobQueue(settings)
-    db = queue.context.marketing
+    marketing, community = queue.context.marketing, queue.context.community
+
+    def keep_lists() -> None:
+        keep_lists_current(community, now=utcnow(), retention=settings.list_changes_retention)
+
     return Worker(
         queue,
-        heartbeat=WorkerRegistry(db),
-        tick=lambda: run_tick(db, settings, now=utcnow()),
+        heartbeat=WorkerRegistry(marketing),
+        periodic=[
+            Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow())),
+            Periodic("lists", settings.list_pass_seconds, keep_lists),
+        ],
         workers=workers,
-        tick_seconds=tick_seconds,
     )

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     hourly_sync_interval_minutes: int = Field(60, ge=1, le=60)
     # a list's change log keeps this many days; a reader further behind reads the list in full
     list_changes_retention_days: int = Field(7, ge=1)
+    # how often a worker brings the live lists up to date (a pass), in seconds
+    list_pass_seconds: float = Field(5.0, gt=0)
 
     @property
     def list_changes_retention(self) -> timedelta:

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -35,7 +35,7 @@ _JOBS: dict[str, Callable[..., Any]] = {}
 
 @dataclass
 class JobContext:
-    """What a job runs with: the process's settings and its marketing database."""
+    """What a job runs with: the process's settings and its databases, each opened once."""
 
     settings: Settings
 
@@ -43,9 +43,14 @@ class JobContext:
     def marketing(self) -> Database:
         return Database(self.settings.marketing_url)
 
+    @cached_property
+    def community(self) -> Database:
+        return Database(self.settings.community_url)
+
     def close(self) -> None:
-        if "marketing" in self.__dict__:
-            self.marketing.dispose()
+        for side in ("marketing", "community"):
+            if side in self.__dict__:
+                self.__dict__[side].dispose()
 
 
 def job(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,39 +94,53 @@ class Heartbeat(Protocol):
     def gone(self, worker: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Work a worker does every `seconds` (`kith tick`, the live lists' pass ...)."""
+
+    name: str
+    seconds: float
+    run: Callable[[], object]
+
+
 class Worker:
-    """A Huey consumer, a heartbeat and a periodic tick, for `kith worker` and `kith serve`."""
+    """A Huey consumer, a heartbeat and periodic work, for `kith worker` and `kith serve`."""
 
     def __init__(
         self,
         queue: JobQueue,
         *,
         heartbeat: Heartbeat,
-        tick: Callable[[], object],
+        periodic: Sequence[Periodic] = (),
         workers: int = 1,
-        tick_seconds: float = TICK_SECONDS,
     ) -> None:
         self.queue = queue
         self.heartbeat = heartbeat
-        self.tick = tick
-        self.tick_seconds = tick_seconds
+        self.periodic = periodic
         self.consumer = _QuietConsumer(queue.huey, workers=workers, worker_type="thread")
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
-        self._beating = threading.Thread(target=self._beat, name="kith-heartbeat", daemon=True)
-        self._ticking = threading.Thread(target=self._tick, name="kith-tick", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._beat, name="kith-heartbeat", daemon=True),
+            *(
+                threading.Thread(target=self._repeat, args=(work,), name=f"kith-{work.name}")
+                for work in periodic
+            ),
+        ]
 
     def start(self) -> None:
         self.heartbeat.beat(self.name, started=True)
         self.consumer.start()
-        self._beating.start()
-        self._ticking.start()
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop(graceful=True)
-        self._beating.join(timeout=HEARTBEAT_SECONDS * 2)
-        self._ticking.join(timeout=self.tick_seconds + 5)
+        longest = max([HEARTBEAT_SECONDS * 2, *(work.seconds + 5 for work in self.periodic)])
+        for thread in self._threads:
+            thread.join(timeout=longest)
         self.heartbeat.gone(self.name)
         self.queue.context.close()
 
@@ -132,14 +151,13 @@ class Worker:
             except Exception:  # a database hiccup must not kill the worker; the next beat retries
                 log.exception("worker heartbeat failed")
 
-    def _tick(self) -> None:
-        """The periodic work (`kith tick`) every `tick_seconds`; one failure must not stop
-        the next."""
-        while not self._stop.wait(self.tick_seconds):
+    def _repeat(self, work: Periodic) -> None:
+        """`work` every `work.seconds`; one failure must not stop the next."""
+        while not self._stop.wait(work.seconds):
             try:
-                self.tick()
+                work.run()
             except Exception:
-                log.exception("tick failed")
+                log.exception("%s failed", work.name)
 
 
 class _QuietConsumer(Consumer):  # type: ignore[misc]

@@ -22,7 +22,7 @@ older than the retention are pruned, and a cursor from before them is Gone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -411,8 +411,16 @@ def changes_after(
     return ChangesPage(page, cursor, more=len(rows) > limit)
 
 
-def member_ids(session: Session, custom_list: CustomUserList) -> Iterable[int]:
-    """The ids of the members the list holds now."""
-    return session.scalars(
-        select(ListMember.member_id).where(ListMember.list_id == custom_list.id)
-    ).all()
+def held_rows(
+    session: Session, list_id: int, columns: Sequence[ColumnElement[Any]], *, chunk: int
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """The members the list holds, in id order, as tuples of `columns` (of `members`), `chunk`
+    at a time, streamed from the database."""
+    query = (
+        select(*columns)
+        .join(ListMember, ListMember.member_id == Member.id)
+        .where(ListMember.list_id == list_id)
+        .order_by(Member.id)
+    )
+    result = session.connection().execute(query.execution_options(yield_per=chunk))
+    yield from result.tuples().partitions()

@@ -60,13 +60,15 @@ def json_response(value: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
 
 
-def counted_ndjson(chunks: Iterable[Sequence[Any]], *, option: int = 0) -> Iterator[bytes]:
-    """Items as NDJSON, a chunk at a time, then `{"end": {"count": N}}`: a reader that does not
-    see that line knows the stream was cut short (kith.connection.client.stream_ndjson)."""
+def counted_ndjson(
+    chunks: Iterable[Sequence[Any]], *, option: int = 0, end: dict[str, Any] | None = None
+) -> Iterator[bytes]:
+    """Items as NDJSON, a chunk at a time, then `{"end": {"count": N, **end}}`: a reader that
+    does not see that line knows the stream was cut short (kith.connection.client)."""
     count = 0
     for chunk in chunks:
         count += len(chunk)
         yield b"".join(
             [orjson.dumps(item, option=option | orjson.OPT_APPEND_NEWLINE) for item in chunk]
         )
-    yield orjson.dumps({"end": {"count": count}}) + b"\n"
+    yield orjson.dumps({"end": {"count": count, **(end or {})}}) + b"\n"

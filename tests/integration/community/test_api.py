@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from kith.app import create_app
 from kith.community.app import create_community_app
@@ -243,7 +243,8 @@ def test_ndjson_streams_exactly_what_the_pages_return(api: Api, full_members: st
         assert response.headers["content-type"] == "application/x-ndjson"
         streamed = [orjson.loads(line) for line in response.iter_lines() if line]
     assert streamed[:-1] == paged
-    assert streamed[-1] == {"end": {"count": len(paged)}}  # tells a complete stream from a cut one
+    # tells a complete stream from a cut one, and where the list's change log stood
+    assert streamed[-1] == {"end": {"count": len(paged), "cursor": 0}}
 
 
 def test_a_member_carries_its_fields_and_activity_summaries_at_as_of(
@@ -517,3 +518,59 @@ def _unb64(text: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_a_full_read_then_the_changes_after_its_cursor_follow_the_list(
+    community_db: Database, api: Api
+) -> None:
+    with community_db.transaction() as session:
+        add_member(session, "m1", legacy_contact_key="L1")
+        quiet = add_member(session, "m2", legacy_contact_key="L2")
+    key = _list(community_db, "Informz Posted", {"activity": "thread_started", "within_days": 7})
+    with community_db.transaction() as session:
+        add_events(session, quiet, "thread_started", NOW - DAY)
+    read = [
+        orjson.loads(line) for line in api.get(f"/api/v1/lists/{key}/members.ndjson").iter_lines()
+    ]
+    assert [member["contact_key"] for member in read[:-1]] == ["m2"]
+    cursor = read[-1]["end"]["cursor"]
+
+    with community_db.transaction() as session:
+        poster = session.scalars(select(Member).where(Member.contact_key == "m1")).one()
+        add_events(session, poster, "thread_started", NOW)
+    api.clock.now += DAY * 7  # m2's thread leaves the window; m1's is still in it
+
+    changes = api.get(f"/api/v1/lists/{key}/changes", after=cursor).json()
+    assert [
+        (c["change"], c["contact_key"], c["legacy_contact_key"]) for c in changes["changes"]
+    ] == [
+        ("removed", "m2", "L2"),
+        ("added", "m1", "L1"),
+    ]
+    assert changes["changes"][1]["email"] == "m1@example.org"
+    assert changes["more"] is False
+    again = api.get(f"/api/v1/lists/{key}/changes", after=changes["cursor"]).json()
+    assert again == {"changes": [], "cursor": changes["cursor"], "more": False}
+
+
+def test_a_cursor_older_than_the_changes_kept_answers_410_gone(
+    community_db: Database, api: Api, api_settings: Settings
+) -> None:
+    with community_db.transaction() as session:
+        add_member(session, "m1", legacy_contact_key="L1")
+    key = _list(
+        community_db,
+        "Informz Everyone",
+        {"field": "contact_key", "op": "starts_with", "value": "m"},
+    )
+    lines = api.get(f"/api/v1/lists/{key}/members.ndjson").iter_lines()
+    cursor = [orjson.loads(line) for line in lines][-1]["end"]["cursor"]
+    with community_db.transaction() as session:
+        add_member(session, "m2", legacy_contact_key="L2")
+    assert len(api.get(f"/api/v1/lists/{key}/changes", after=cursor).json()["changes"]) == 1
+
+    api.clock.now += DAY * (api_settings.list_changes_retention_days + 1)
+    gone = api.get(f"/api/v1/lists/{key}/changes", after=cursor)
+
+    assert gone.status_code == 410
+    assert "read the list's members in full" in gone.json()["message"]

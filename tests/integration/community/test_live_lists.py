@@ -8,6 +8,8 @@ then backward), with passes in between, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kith.app import create_worker
+from kith.clock import utcnow
 from kith.community.criteria import Vocabulary, parse_criteria
 from kith.community.lists import create_list, get_list, update_list
 from kith.community.live_lists import (
@@ -37,7 +41,9 @@ from kith.community.models import (
     Membership,
 )
 from kith.community.saved_criteria import member_ids_query
+from kith.config import Settings
 from kith.db import Database
+from kith.migrate import upgrade
 from tests.conftest import _empty
 from tests.support.community_world import NOW, add_community, add_member
 
@@ -147,7 +153,10 @@ class LiveCommunity:
         if fields["legacy_contact_key"] is not None:  # keys are unique: free it first
             session.execute(
                 Member.__table__.update()
-                .where(Member.legacy_contact_key == fields["legacy_contact_key"])
+                .where(
+                    Member.legacy_contact_key == fields["legacy_contact_key"],
+                    Member.id != found.id,
+                )
                 .values(legacy_contact_key=None)
             )
         for name, value in fields.items():
@@ -215,6 +224,9 @@ class LiveCommunity:
             for name, member_id, *keys in rows:
                 held[name][member_id] = tuple(keys)
         return held
+
+    def held_keys(self, name: str) -> set[str | None]:
+        return {keys[0] for keys in self.held()[name].values()}
 
     def evaluated(self) -> dict[str, dict[int, tuple[str | None, ...]]]:
         """Each list's members by a full evaluation at the clock's instant."""
@@ -350,3 +362,28 @@ def test_a_pass_re_evaluates_only_the_lists_that_can_depend_on_what_changed() ->
     assert logins.activity and logins.activity_types == frozenset({0})
     assert logins.activity_windows == frozenset({(frozenset({0}), 7)})
     assert board.memberships and not board.activity
+
+
+def test_a_running_worker_keeps_the_lists_current_on_its_own(
+    community_db: Database, settings: Settings
+) -> None:
+    upgrade(Database(settings.marketing_url), "marketing")
+    community = LiveCommunity(community_db)
+    community.setup()
+    community.now = utcnow()
+    worker = create_worker(settings.model_copy(update={"list_pass_seconds": 0.1}), workers=1)
+    worker.start()
+    try:
+        # "Informz 1": no activity in 3 days, which m0 is in until they log in
+        wait_until(lambda: "m0" in community.held_keys("Informz 1"))
+        community.apply(("event", 0, "login", -1))
+        wait_until(lambda: "m0" not in community.held_keys("Informz 1"))
+    finally:
+        worker.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not keep the list current"
+        time.sleep(0.1)

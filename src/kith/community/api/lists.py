@@ -16,6 +16,8 @@ from kith.community.api.context import instant, refusals
 from kith.community.api.members import (
     MEMBER_LINES,
     MemberOut,
+    change_views,
+    held_member_stream,
     member_columns,
     member_stream,
     member_views,
@@ -28,6 +30,7 @@ from kith.community.lists import (
     list_summaries,
     update_list,
 )
+from kith.community.live_lists import changes_after, keep_lists_current, list_cursor
 from kith.community.models import CustomUserList
 from kith.community.saved_criteria import member_rows
 from kith.community.tokens import PageToken, decode_page_token, encode_page_token
@@ -71,6 +74,17 @@ class ListIn(BaseModel):
 class ListChange(BaseModel):
     name: str | None = None
     criteria: dict[str, Any] | None = None
+
+
+class ChangeOut(MemberOut):
+    seq: int
+    change: str
+
+
+class ChangesOut(BaseModel):
+    changes: list[ChangeOut]
+    cursor: int
+    more: bool
 
 
 class MemberPageOut(BaseModel):
@@ -155,12 +169,51 @@ def get_list_members(
 def stream_list_members(
     request: Request, key: str, as_of: str | None = None, details: Details = True
 ) -> StreamingResponse:
-    """Every member of a list, one JSON object a line, evaluated at one instant (bulk reads).
+    """Every member of a list, one JSON object a line (bulk reads): the members it holds now,
+    or, with `as_of`, those its criteria select at that instant.
 
-    The last line is `{"end": {"count": N}}`: a reader that does not see it knows the stream
-    was cut short, even when the connection closed cleanly.
+    The last line is `{"end": {"count": N, "cursor": C}}`: a reader that does not see it knows
+    the stream was cut short, even when the connection closed cleanly. `cursor` (not given with
+    `as_of`) is where the list's change log stood: `GET /lists/{key}/changes?after=C` follows
+    the list from there.
     """
-    return member_stream(request, LISTS, key, now=instant(request, as_of), details=details)
+    if as_of is not None:
+        return member_stream(request, LISTS, key, now=instant(request, as_of), details=details)
+    now = kept_current(request)
+    with db_of(request).session() as session:
+        custom_list = get_list(session, key)
+        cursor = list_cursor(session, custom_list)
+    return held_member_stream(request, custom_list, now=now, cursor=cursor, details=details)
+
+
+@router.get("/lists/{key}/changes", response_model=ChangesOut)
+def get_list_changes(
+    request: Request,
+    key: str,
+    after: Annotated[int, Query(ge=0, description="The cursor of the last read")],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    details: Details = False,
+) -> Response:
+    """The list's changes after the cursor `after`, in order: members `added` (with the fields
+    of the member stream) and `removed` (with the keys and email they were taken in with),
+    then the cursor to ask from next; `more` when the page stopped at `limit`.
+
+    410 Gone when the changes after `after` are no longer all kept: read the members stream in
+    full again and follow its cursor.
+    """
+    now = kept_current(request)
+    with db_of(request).session() as session:
+        page = changes_after(session, get_list(session, key), after, limit=limit)
+        changes = change_views(session, page.changes, now=now, details=details)
+    return json_response({"changes": changes, "cursor": page.cursor, "more": page.more})
+
+
+def kept_current(request: Request) -> datetime:
+    """Bring every live list up to the app's now (a pass); that instant."""
+    now = now_of(request)
+    retention = settings_of(request).list_changes_retention
+    keep_lists_current(db_of(request), now=now, retention=retention)
+    return now
 
 
 @router.post(

@@ -1,9 +1,9 @@
 """Members as the community API shows them, and the NDJSON stream of the members a list or a
-rule selects: one helper for both, reading plain rows in bounded chunks."""
+rule selects (or a live list holds): one helper for all, reading plain rows in bounded chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,19 +11,29 @@ import orjson
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, DateTime, type_coerce
+from sqlalchemy import ColumnElement, DateTime, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kith.community import saved_criteria
 from kith.community.api.context import STREAM_CHUNK
 from kith.community.lists import activity_summaries, community_names
-from kith.community.models import MEMBER_DATE_FIELDS, MEMBER_TEXT_FIELDS, Member
+from kith.community.live_lists import KEYS, held_rows
+from kith.community.models import (
+    MEMBER_DATE_FIELDS,
+    MEMBER_TEXT_FIELDS,
+    CustomUserList,
+    ListChange,
+    Member,
+)
 from kith.community.saved_criteria import Saved, SavedKind
 from kith.db import Database, UTCDateTime
 from kith.web.requests import counted_ndjson, db_of
 
 # A member as the API shows it (MemberOut), in this order; `details` adds activity, communities
 MEMBER_FIELDS = (*MEMBER_TEXT_FIELDS, *MEMBER_DATE_FIELDS)
+Rows = Sequence[tuple[Any, ...]]
+# The members' rows, a chunk at a time, of the given columns of `members`
+RowSource = Callable[[Session, list[ColumnElement[Any]]], Iterator[Rows]]
 # The 200 answer of a member stream, for OpenAPI
 MEMBER_LINES: dict[str, Any] = {
     "content": {"application/x-ndjson": {}},
@@ -71,8 +81,36 @@ def member_stream(
     with db.session() as session:
         criteria = saved_criteria.find(session, kind, key).criteria
         saved_criteria.validate_criteria(session, criteria, now=now)
+
+    def rows(session: Session, columns: list[ColumnElement[Any]]) -> Iterator[Rows]:
+        return saved_criteria.member_rows(session, criteria, columns, now=now, chunk=STREAM_CHUNK)
+
+    return _streamed(db, rows, now, fields, details=details)
+
+
+def held_member_stream(
+    request: Request, custom_list: CustomUserList, *, now: datetime, cursor: int, details: bool
+) -> StreamingResponse:
+    """The members a live list holds, as member_stream writes them; the last line also says
+    the cursor of the list's change log they were read at: `{"end": {"count", "cursor"}}`."""
+
+    def rows(session: Session, columns: list[ColumnElement[Any]]) -> Iterator[Rows]:
+        return held_rows(session, custom_list.id, columns, chunk=STREAM_CHUNK)
+
+    return _streamed(db_of(request), rows, now, MEMBER_FIELDS, details=details, cursor=cursor)
+
+
+def _streamed(
+    db: Database,
+    rows: RowSource,
+    now: datetime,
+    fields: Sequence[str],
+    *,
+    details: bool,
+    cursor: int | None = None,
+) -> StreamingResponse:
     return StreamingResponse(
-        _member_lines(db, criteria, now, fields, details=details),
+        _member_lines(db, rows, now, fields, details=details, cursor=cursor),
         media_type="application/x-ndjson",
     )
 
@@ -102,6 +140,24 @@ def member_views(
     return views
 
 
+def change_views(
+    session: Session, changes: Sequence[ListChange], *, now: datetime, details: bool
+) -> list[dict[str, Any]]:
+    """A list's changes as the API shows them: a member added as the member stream shows them
+    now (their keys and email as logged), a member removed by those alone."""
+    added = [change.member_id for change in changes if change.change == "added"]
+    rows = session.execute(select(*member_columns()).where(Member.id.in_(added))).tuples().all()
+    shown_now = member_views(session, rows, now=now, details=details)
+    views = dict(zip((row[0] for row in rows), shown_now, strict=True))
+    unknown = dict.fromkeys(MEMBER_FIELDS)
+    shown = []
+    for change in changes:
+        logged = {key: getattr(change, key) for key in KEYS}
+        now_known = views.get(change.member_id, unknown) if change.change == "added" else unknown
+        shown.append({**now_known, **logged, "seq": change.seq, "change": change.change})
+    return shown
+
+
 def member_columns(fields: Sequence[str] = MEMBER_FIELDS) -> list[ColumnElement[Any]]:
     """The members' id and `fields`: the rows member_views takes."""
     table = Member.__table__.c
@@ -109,19 +165,25 @@ def member_columns(fields: Sequence[str] = MEMBER_FIELDS) -> list[ColumnElement[
 
 
 def _member_lines(
-    db: Database, criteria: Any, now: datetime, fields: Sequence[str], *, details: bool
+    db: Database,
+    rows: RowSource,
+    now: datetime,
+    fields: Sequence[str],
+    *,
+    details: bool,
+    cursor: int | None,
 ) -> Iterator[bytes]:
     """The members as NDJSON, read as plain rows: a list of a million members is the
     connection's bulk read."""
     columns = _stream_columns(db, fields)
     with db.session() as session:
-        chunks = saved_criteria.member_rows(session, criteria, columns, now=now, chunk=STREAM_CHUNK)
         yield from counted_ndjson(
             (
-                member_views(session, rows, now=now, details=details, fields=fields)
-                for rows in chunks
+                member_views(session, chunk, now=now, details=details, fields=fields)
+                for chunk in rows(session, columns)
             ),
             option=orjson.OPT_NAIVE_UTC,  # a naive datetime is UTC (see _stream_columns)
+            end=None if cursor is None else {"cursor": cursor},
         )
 
 
