@@ -9,6 +9,7 @@ from kith.cli.context import console, user_errors
 from kith.clock import utcnow
 from kith.config import get_settings
 from kith.demo import DemoReport, run_demo
+from kith.demo.campaigns import LIVE_LIST
 from kith.demo.community import SUPER_ADMIN_EMAIL
 from kith.demo.scale import scale_out_commands
 from kith.marketing.groups.compound import MODE_WORDS
@@ -187,6 +188,16 @@ def _print_campaign(report: DemoReport) -> None:
     say(
         f"\n12. Created the ready-made welcome campaign ({view['name']!r}), activated it, and "
         "ticked through its first days:",
+        highlight=False,
+    )
+    joined = ", ".join(f"{key} ({change}, seq {seq})" for seq, change, key in demo.live_changes)
+    say(
+        f"   Some new members replied in the community; the live list {LIVE_LIST!r} took them "
+        f"in at the next pass (every 5 s in a worker): {joined or 'nobody'}",
+        highlight=False,
+    )
+    say(
+        "   (its change feed: GET /community/api/v1/lists/{key}/changes?after=CURSOR)",
         highlight=False,
     )
     for tick in (demo.first_tick, demo.later_tick):

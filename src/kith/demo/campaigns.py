@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from kith.community.ingest import record_activity
+from kith.community.lists import get_list
+from kith.community.live_lists import changes_after, keep_lists_current, list_cursor
 from kith.community.models import Member
 from kith.config import Settings
 from kith.db import Database
@@ -24,11 +26,16 @@ WAITED = timedelta(days=3, minutes=5)  # the template's Wait, and a little
 POSTERS = 3  # new members who post during the wait
 
 
+LIVE_LIST = "Informz Posted In The Last 10 Days"  # made by the welcome template
+
+
 @dataclass(frozen=True)
 class CampaignDemo:
     view: dict[str, Any]
     first_tick: TickReport
     later_tick: TickReport
+    # the live list's change log after the posts: (seq, added or removed, contact key)
+    live_changes: list[tuple[int, str, str | None]]
 
 
 def run_demo_campaign(
@@ -47,11 +54,19 @@ def run_demo_campaign(
             .order_by(Subscriber.remote_id)
             .limit(POSTERS)
         ).all()
+    retention = settings.list_changes_retention
+    keep_lists_current(community, now=now, retention=retention)
+    with community.session() as session:
+        cursor = list_cursor(session, get_list(session, LIVE_LIST))
     _post_in_the_community(community, [key for key in posting if key], now=now)
+    keep_lists_current(community, now=now, retention=retention)  # what a worker does every 5 s
+    with community.session() as session:
+        page = changes_after(session, get_list(session, LIVE_LIST), cursor, limit=100)
     later = run_tick(marketing, settings, now=now + WAITED)
     with marketing.session() as session:
         view = campaign_json(session, get_campaign(session, campaign_id), now=now + WAITED)
-    return CampaignDemo(view, first, later)
+    live = [(change.seq, change.change, change.contact_key) for change in page.changes]
+    return CampaignDemo(view, first, later, live)
 
 
 def _post_in_the_community(community: Database, legacy_keys: list[str], *, now: datetime) -> None:
