@@ -39,6 +39,7 @@ def refusals(what: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The credential's creator is not a Super Admin",
         404: f"No {what} has this key or name",
         409: f"Another {what} has this name",
+        410: "The changes after this cursor are no longer all kept: read the list in full",
         422: "Invalid input; the message names the field or node",
     }
     return {status: {"model": ErrorOut, "description": descriptions[status]} for status in statuses}

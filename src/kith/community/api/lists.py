@@ -38,6 +38,7 @@ from kith.errors import InvalidInput
 from kith.web.requests import db_of, json_response, now_of, settings_of
 
 MAX_PAGE_SIZE = 10_000
+MAX_CURSOR = 2**63 - 1  # a change's seq is a 64-bit integer
 DEFAULT_PAGE_SIZE = 1_000
 
 Details = Annotated[
@@ -186,11 +187,11 @@ def stream_list_members(
     return held_member_stream(request, custom_list, now=now, cursor=cursor, details=details)
 
 
-@router.get("/lists/{key}/changes", response_model=ChangesOut)
+@router.get("/lists/{key}/changes", response_model=ChangesOut, responses=refusals("list", 404, 410))
 def get_list_changes(
     request: Request,
     key: str,
-    after: Annotated[int, Query(ge=0, description="The cursor of the last read")],
+    after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="The cursor of the last read")],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     details: Details = False,
 ) -> Response:
