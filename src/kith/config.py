@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)
     hourly_sync_minute: int = Field(55, ge=0, le=59)
     hourly_sync_interval_minutes: int = Field(60, ge=1, le=60)
+    # `kith` shows the traceback of an unexpected failure (as `kith --debug` does), not one line
+    debug: bool = False
 
     @field_validator("hourly_sync_interval_minutes")
     @classmethod
