@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.community.models import ActivityEvent, ActivityType, Community, Member, Membership
+from kith.community.models import (
+    ActivityEvent,
+    ActivityType,
+    Community,
+    CustomUserList,
+    Member,
+    Membership,
+)
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -53,3 +60,19 @@ def add_events(
             )
         )
     session.flush()
+
+
+def add_list_unchecked(session: Session, name: str, criteria: Any) -> CustomUserList:
+    """A list saved as it is, past the checks of today's lists service: one saved before them."""
+    saved = CustomUserList(
+        list_key=f"cul_{name.lower().replace(' ', '_')}",
+        name=name,
+        criteria=criteria,
+        created_by="admin",
+        created_at=NOW,
+        updated_by="admin",
+        updated_at=NOW,
+    )
+    session.add(saved)
+    session.flush()
+    return saved

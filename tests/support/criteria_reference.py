@@ -30,7 +30,8 @@ TEXT_FIELDS = (
 DATE_FIELDS = ("joined_at", "last_login_at")
 BOOLEAN_FIELDS = ("is_super_admin",)
 
-PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# a longer whole part is no number (kith.community.criteria.as_number)
+PLAIN_NUMBER = re.compile(r"-?[0-9]{1,255}(\.[0-9]+)?")
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from kith.app import start
 from kith.cli import (
@@ -20,10 +23,22 @@ from kith.cli import (
     system,
     users,
 )
+from kith.cli.context import no_tracebacks
 from kith.config import get_settings
 
+
+class KithCommands(TyperGroup):
+    """The `kith` command group: the one place where every command's failures are caught."""
+
+    def invoke(self, ctx: Any) -> Any:  # a typer.Context, of the click Typer keeps private
+        with no_tracebacks(lambda: _debugging(ctx)):
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
-    no_args_is_help=True, help="Kith: an online community connected to email marketing."
+    cls=KithCommands,
+    no_args_is_help=True,
+    help="Kith: an online community connected to email marketing.",
 )
 system.register(app)
 demo.register(app)
@@ -42,9 +57,23 @@ app.command("tick")(campaigns.tick)
 
 
 @app.callback()
-def _start() -> None:
+def _start(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an unexpected failure (or KITH_DEBUG=1)."
+    ),
+) -> None:
     """Every command may send: the marketing side reaches the connection through its ports."""
     start(get_settings())
+
+
+def _debugging(ctx: typer.Context) -> bool:
+    """Whether a failure should show its traceback: --debug, or the setting KITH_DEBUG."""
+    if ctx.params.get("debug"):
+        return True
+    try:
+        return get_settings().debug
+    except Exception:  # settings that do not load are the failure being reported
+        return False
 
 
 def main() -> None:

@@ -71,6 +71,18 @@ def print_member_table(found: Iterable[MatchedMember]) -> None:
     console.print(table)
 
 
+def members_cell(count: int | None, error: str | None) -> str:
+    """A list's or rule's member count in a table; print_count_errors says why one is missing."""
+    return "cannot count" if error is not None else str(count)
+
+
+def print_count_errors(counted: Iterable[tuple[str, str, str | None]]) -> None:
+    """Under a table of lists or rules (name, key, error), why each one not counted was not."""
+    for name, key, error in counted:
+        if error is not None:
+            console.print(f"{name!r} ({key}) cannot be counted: {error}", highlight=False)
+
+
 def delete(kind: SavedKind[Saved], ref: str, *, by: str, as_json: bool) -> None:
     """Delete the list or rule `ref` as the Super Admin `by`, and say which it was."""
     with user_errors(), community_db().transaction() as session:

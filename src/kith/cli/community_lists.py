@@ -81,9 +81,13 @@ def list_all(as_of: str | None = shared.AS_OF, as_json: bool = shared.JSON) -> N
     table = Table("Key", "Name", "Members", "Updated")
     for item in summaries:
         table.add_row(
-            item.list_key, item.name, str(item.member_count), f"{item.updated_at:%Y-%m-%d %H:%M}"
+            item.list_key,
+            item.name,
+            shared.members_cell(item.member_count, item.error),
+            f"{item.updated_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)
+    shared.print_count_errors((item.name, item.list_key, item.error) for item in summaries)
 
 
 @app.command("preview")

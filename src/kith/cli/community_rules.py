@@ -130,9 +130,12 @@ def list_all(as_of: str | None = shared.AS_OF, as_json: bool = shared.JSON) -> N
             rule.action,
             rule.subject or "",
             "yes" if rule.active else "no",
-            str(summary.member_count),
+            shared.members_cell(summary.member_count, summary.error),
         )
     console.print(table)
+    shared.print_count_errors(
+        (item.rule.name, item.rule.rule_key, item.error) for item in summaries
+    )
 
 
 @app.command("members")

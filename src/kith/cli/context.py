@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -11,14 +12,18 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from kith.clock import parse_datetime, utcnow
 from kith.config import get_settings
 from kith.db import Database
-from kith.errors import InvalidInput, KithError
+from kith.errors import InvalidInput, KithError, describe
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+# a missing table in SQLite's words (`no such table: x`), or PostgreSQL's (`relation "x" does`)
+_NO_SUCH_TABLE = re.compile(r'(?:no such table: |relation ")(?P<table>[^"\s]+)')
 
 
 def community_db() -> Database:
@@ -42,7 +47,8 @@ def print_json_stream(values: Iterable[Any]) -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    # a message quotes input (a list named "[b]Big[/b]"): printed as it is, never as markup
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -53,6 +59,41 @@ def user_errors() -> Iterator[None]:
         yield
     except KithError as error:
         fail(str(error), error.exit_code)
+
+
+@contextmanager
+def no_tracebacks(debug: Callable[[], bool]) -> Iterator[None]:
+    """Every command's last resort: a failure that no command answered is told in one plain
+    sentence with exit 1 (a domain error as user_errors does), its traceback only if `debug()`
+    (`kith --debug`, or KITH_DEBUG=1)."""
+    try:
+        with user_errors():
+            yield
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise  # how a command ends on purpose (typer.Exit, a bad option ...)
+    except Exception as error:
+        if debug():
+            raise
+        fail(unexpected_failure(error))
+
+
+def unexpected_failure(error: Exception) -> str:
+    """What went wrong, in a sentence a user can act on."""
+    table = _missing_table(error)
+    if table is not None:
+        return (
+            f"the database has no table {table}: run `kith init` to create Kith's databases "
+            "(or point KITH_DATA_DIR or the database URLs at ones it made)"
+        )
+    return f"{describe(error)}; run again with --debug (or KITH_DEBUG=1) to see where"
+
+
+def _missing_table(error: Exception) -> str | None:
+    """The table a database statement failed for lack of (SQLite's words, then PostgreSQL's)."""
+    if not isinstance(error, DBAPIError):
+        return None
+    found = _NO_SUCH_TABLE.search(str(error.orig))
+    return None if found is None else found["table"]
 
 
 def instant(value: str | None, option: str = "--now") -> datetime:

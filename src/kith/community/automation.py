@@ -44,6 +44,7 @@ SEND_EMAIL = "send_email"
 class RuleSummary:
     rule: AutomationRule
     member_count: int | None  # None when not counted
+    error: str | None = None  # why the rule could not be counted, when it could not
 
     def as_json(self) -> dict[str, Any]:
         """As the API and `rules list --json` show it."""
@@ -56,6 +57,7 @@ class RuleSummary:
             "active": rule.active,
             "criteria": rule.criteria,
             "member_count": self.member_count,
+            "error": self.error,
             "created_by": rule.created_by,
             "created_at": rule.created_at,
             "updated_by": rule.updated_by,
@@ -96,8 +98,8 @@ def rule_summaries(
     """The rules (see all_rules), each with the number of members it matches at `now`."""
     found = all_rules(session, active=active, action=action)
     return [
-        RuleSummary(rule, count)
-        for rule, count in saved_criteria.with_counts(session, found, now=now, counts=counts)
+        RuleSummary(rule, count, error)
+        for rule, count, error in saved_criteria.with_counts(session, found, now=now, counts=counts)
     ]
 
 

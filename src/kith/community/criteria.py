@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import literal
 
 from kith.clock import parse_date, start_of_day
+from kith.community.criteria_limits import oversize
 from kith.community.models import (
     MEMBER_BOOLEAN_FIELDS,
     MEMBER_DATE_FIELDS,
@@ -43,7 +44,7 @@ from kith.community.models import (
     Membership,
 )
 from kith.errors import InvalidInput
-from kith.sql import fold, strip_blanks
+from kith.sql import fold, strip_blanks, utc_day
 
 OPS = (
     "eq",
@@ -148,7 +149,15 @@ Node = All | Any_ | Not | Activity | FieldTest | MemberOf
 
 
 def parse_criteria(raw: Any, vocabulary: Vocabulary, path: str = "criteria") -> Node:
-    """Validate a criteria tree; raise InvalidCriteria naming the first bad node."""
+    """Validate a criteria tree; raise InvalidCriteria naming the first bad node (one beyond
+    the limits of kith.community.criteria_limits before any other)."""
+    too_large = oversize(raw, path, tuple(_PARSERS))
+    if too_large is not None:
+        raise InvalidCriteria(*too_large)
+    return _parse(raw, vocabulary, path)
+
+
+def _parse(raw: Any, vocabulary: Vocabulary, path: str) -> Node:
     if not isinstance(raw, dict) or not raw:
         raise InvalidCriteria(path, 'expected an object such as {"all": [...]}')
     for kind, parse in _PARSERS.items():
@@ -166,15 +175,14 @@ def _parse_group(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node
     if not isinstance(children, list) or not children:
         raise InvalidCriteria(path, f'"{kind}" needs a non-empty list of criteria')
     nodes = tuple(
-        parse_criteria(child, vocabulary, f"{path}[{index}]")
-        for index, child in enumerate(children)
+        _parse(child, vocabulary, f"{path}[{index}]") for index, child in enumerate(children)
     )
     return All(nodes) if kind == "all" else Any_(nodes)
 
 
 def _parse_not(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
     _only_keys(raw, {"not"}, path)
-    return Not(parse_criteria(raw["not"], vocabulary, path))
+    return Not(_parse(raw["not"], vocabulary, path))
 
 
 def _parse_activity(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node:
@@ -482,8 +490,8 @@ def _date_condition(
     op, value = test.op, test.value
     if op == "within_days":
         return column >= now - timedelta(days=value)
-    if op == "in":
-        return or_(*(on_day(item) for item in value))
+    if op == "in":  # one IN, not an OR of ranges: SQLite nests an OR of 1,000 too deep
+        return utc_day(column).in_([parse_date(item).isoformat() for item in value])
     if op == "eq":
         return on_day(value)
     day = start_of_day(parse_date(value))
@@ -529,7 +537,8 @@ def _is_number(value: Any) -> bool:
 
 
 def as_number(column: ColumnElement[Any]) -> ColumnElement[float]:
-    """The column's text as a number, or NULL when it is not one (both backends, no errors)."""
+    """The column's text as a number, or NULL when it is not one (both backends, no errors:
+    PostgreSQL cannot read a number of over 308 digits, and its patterns count up to 255)."""
     stripped = strip_blanks(column)
-    looks_numeric = stripped.regexp_match(r"^-?[0-9]+(\.[0-9]+)?$")
+    looks_numeric = stripped.regexp_match(r"^-?[0-9]{1,255}(\.[0-9]+)?$")
     return case((looks_numeric, cast(stripped, Float)), else_=literal(None))

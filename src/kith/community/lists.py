@@ -39,6 +39,7 @@ class ListSummary:
     created_at: datetime
     updated_at: datetime
     member_count: int | None  # None when not counted
+    error: str | None = None  # why the list could not be counted, when it could not
 
     def as_json(self) -> dict[str, Any]:
         """As the API and `lists list --json` show it."""
@@ -48,6 +49,7 @@ class ListSummary:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "member_count": self.member_count,
+            "error": self.error,
         }
 
 
@@ -64,7 +66,8 @@ def get_list(session: Session, key_or_name: str) -> CustomUserList:
 
 
 def list_summaries(session: Session, *, now: datetime, counts: bool = True) -> list[ListSummary]:
-    """Every list by name; with `counts`, each evaluated at `now` for its member count."""
+    """Every list by name; with `counts`, each evaluated at `now` for its member count (or the
+    error that stopped it, for that list alone)."""
     found = saved_criteria.all_saved(session, LISTS)
     return [
         ListSummary(
@@ -73,8 +76,9 @@ def list_summaries(session: Session, *, now: datetime, counts: bool = True) -> l
             created_at=item.created_at,
             updated_at=item.updated_at,
             member_count=count,
+            error=error,
         )
-        for item, count in saved_criteria.with_counts(session, found, now=now, counts=counts)
+        for item, count, error in saved_criteria.with_counts(session, found, now=now, counts=counts)
     ]
 
 

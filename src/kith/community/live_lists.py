@@ -45,6 +45,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kith.community.criteria import (
@@ -185,7 +186,7 @@ def maintain_lists(session: Session, *, now: datetime, retention: timedelta) -> 
         try:
             with session.begin_nested():
                 _keep_current(session, custom_list, vocabulary, now, report)
-        except InvalidCriteria as error:  # e.g. a community it names was removed
+        except (InvalidCriteria, SQLAlchemyError) as error:  # a community it names removed ...
             report.failed[custom_list.list_key] = str(error)
             log.warning("list %s was not kept current: %s", custom_list.list_key, error)
             custom_list.evaluated_at = None  # the changes this pass took are lost to it

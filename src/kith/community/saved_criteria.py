@@ -3,6 +3,7 @@ tree that only Super Admins change, compiled to one SQL query whenever its membe
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from kith.community.criteria import Vocabulary, compile_criteria, parse_criteria
 from kith.community.members import require_super_admin
 from kith.community.models import AutomationRule, CustomUserList, Member
-from kith.errors import Conflict, InvalidInput, NotFound
+from kith.errors import Conflict, InvalidInput, KithError, NotFound, describe
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 300
 # A MatchedMember's fields: a list's or rule's members in the CLI, a rule's member stream
@@ -83,13 +86,29 @@ def all_saved(
 
 def with_counts(
     session: Session, found: Iterable[Saved], *, now: datetime, counts: bool = True
-) -> list[tuple[Saved, int | None]]:
+) -> list[tuple[Saved, int | None, str | None]]:
     """Each of `found` with the number of members it selects at `now` (None unless `counts`:
-    on a large community a count takes about a second)."""
-    return [
-        (saved, count_members(session, saved.criteria, now=now) if counts else None)
-        for saved in found
-    ]
+    on a large community a count takes about a second) and why it could not be counted (None
+    when it was): one that fails to evaluate, such as one saved before the criteria had
+    limits, is reported as such while the others are counted as usual."""
+    counted: list[tuple[Saved, int | None, str | None]] = []
+    for saved in found:
+        count, error = _count_or_error(session, saved.criteria, now=now) if counts else (None, None)
+        counted.append((saved, count, error))
+    return counted
+
+
+def _count_or_error(
+    session: Session, criteria: Any, *, now: datetime
+) -> tuple[int | None, str | None]:
+    try:
+        with session.begin_nested():  # on PostgreSQL a failed statement ends the transaction
+            return count_members(session, criteria, now=now), None
+    except KithError as error:  # criteria refused today, such as ones beyond the limits
+        return None, str(error)
+    except Exception as error:  # any other failure is this one's too: reported, not raised
+        log.warning("saved criteria could not be counted: %s", describe(error), exc_info=True)
+        return None, describe(error)
 
 
 def create(

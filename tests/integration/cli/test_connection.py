@@ -25,7 +25,7 @@ from kith.db import Database
 from kith.encryption import KEY_FILE_NAME, SecretBox, derive_fernet_key
 from kith.marketing.integration import get_integration, integration_password
 from kith.web.loopback import serve_on_loopback
-from tests.support.community_world import NOW, add_member
+from tests.support.community_world import NOW, add_list_unchecked, add_member
 
 PASSWORD = "Pw-31c0ffee-never-printed"
 URL = "http://h.example"
@@ -241,6 +241,19 @@ def test_the_right_credential_sees_the_lists(kith: CliRunner, community: Communi
 
     assert (code, report) == (0, {"ok": True, "base_url": community.base_url, "list_count": 2})
     assert text.exit_code == 0 and "the credentials see 2 lists" in text.stdout
+
+
+def test_a_list_the_community_cannot_count_does_not_fail_the_test(
+    kith: CliRunner, community: Community, community_db: Database
+) -> None:
+    too_large = {"any": [{"field": "member_type", "op": "eq", "value": "Full"}] * 150}
+    with community_db.transaction() as session:
+        add_list_unchecked(session, "Informz Saved Before The Limits", too_large)
+    configure(kith, community.base_url, community.iam_key, community.password, "--active")
+
+    code, report = connection_test(kith)
+
+    assert (code, report) == (0, {"ok": True, "base_url": community.base_url, "list_count": 3})
 
 
 def test_a_wrong_password_is_unauthorized_then_throttled(

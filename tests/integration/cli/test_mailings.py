@@ -98,3 +98,58 @@ def test_a_template_with_an_unknown_field_is_refused_at_create(kith: Any, tmp_pa
     )  # fmt: skip
     assert code == 1
     assert "html, line 2, column 7: unknown field 'frist_name'" in output
+
+
+@pytest.mark.parametrize(
+    ("html", "refusal"),
+    [
+        pytest.param(
+            "<p>{{ 'x' * 1000000000 }}</p>",
+            "html, line 1, column 11: '*' makes more than 1,000,000 characters",
+            id="a billion characters",
+        ),
+        pytest.param(
+            "{% for a in range(99999) %}{% for b in range(99999) %}.{% endfor %}{% endfor %}",
+            "html, line 1, column 4: the template takes more than 100,000 steps",
+            id="nested loops",
+        ),
+        pytest.param(
+            "<p>{{ 99999 ** 99999999 }}</p>",
+            "html, line 1, column 13: '**' makes a number of more than 4,300 digits",
+            id="a huge power",
+        ),
+    ],
+)
+def test_a_runaway_template_is_refused_at_create_in_one_line(
+    kith: Any, tmp_path: Path, html: str, refusal: str
+) -> None:
+    template = tmp_path / "m.html"
+    template.write_text(html)
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", "Hi", "--html", str(template),
+        "--include", "Readers",
+    )  # fmt: skip
+    assert code == 1
+    [line] = output.splitlines()
+    assert line.startswith(f"error: {refusal}")
+
+
+def test_a_preview_for_a_subscriber_the_template_runs_away_for_is_refused(
+    kith: Any, tmp_path: Path
+) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>\n{% if first_name == 'Ann' %}{{ 'x' * 1000000000 }}{% endif %}")
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", "Hi", "--html", str(html),
+        "--include", "Readers", "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    mailing_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("mailings", "preview", mailing_id, "--to", "R1")
+
+    assert code == 1
+    assert output.splitlines() == [
+        "error: html, line 2, column 36: '*' makes more than 1,000,000 characters (the limit "
+        "of a render)"
+    ]

@@ -20,7 +20,14 @@ from kith.community.models import Member
 from kith.config import Settings
 from kith.db import Database
 from kith.web.loopback import serve_on_loopback
-from tests.support.community_world import NOW, add_community, add_events, add_member, join
+from tests.support.community_world import (
+    NOW,
+    add_community,
+    add_events,
+    add_list_unchecked,
+    add_member,
+    join,
+)
 from tests.support.fake_clock import FakeClock
 
 DAY = timedelta(days=1)
@@ -208,6 +215,7 @@ def test_lists_come_with_key_name_update_time_and_member_count(api: Api, full_me
             "created_at": NOW.isoformat(),
             "updated_at": NOW.isoformat(),
             "member_count": 2600,
+            "error": None,
         }
     ]
     uncounted = api.get("/api/v1/lists", counts="false").json()
@@ -462,6 +470,49 @@ def test_invalid_criteria_over_http_are_422_naming_the_node(api: Api) -> None:
     )
     assert response.status_code == 422
     assert "criteria.all[0]" in response.json()["message"]
+
+
+def test_criteria_beyond_the_limits_are_422_naming_the_node_on_create_and_update(
+    api: Api, full_members: str
+) -> None:
+    nested = {"field": "member_type", "op": "eq", "value": "Full"}
+    for _ in range(600):
+        nested = {"not": nested}
+    many = {"field": "member_type", "op": "in", "value": [f"type {n}" for n in range(1_001)]}
+
+    created = api.client.post(
+        "/api/v1/lists", json={"name": "Deep", "criteria": nested}, headers=api.headers
+    )
+    updated = api.client.put(
+        f"/api/v1/lists/{full_members}", json={"criteria": many}, headers=api.headers
+    )
+
+    assert created.status_code == 422, created.text
+    assert created.json()["message"] == (
+        "criteria" + ".not" * 20 + ": the criteria are nested more than 20 deep"
+    )
+    assert updated.status_code == 422, updated.text
+    assert updated.json()["message"].startswith("criteria.field.value: 1,001 values")
+    assert [item["name"] for item in api.get("/api/v1/lists").json()] == ["Full"]
+
+
+def test_a_list_that_cannot_be_counted_shows_its_error_and_the_others_count(
+    api: Api, community_db: Database, full_members: str
+) -> None:
+    with community_db.transaction() as session:
+        add_list_unchecked(session, "Saved before the limits", {"any": [{"activity": "any"}] * 101})
+
+    listed = api.get("/api/v1/lists")
+
+    assert listed.status_code == 200
+    assert [(item["name"], item["member_count"], item["error"]) for item in listed.json()] == [
+        ("Full", 2600, None),
+        (
+            "Saved before the limits",
+            None,
+            "criteria.any[99]: the criteria have more than 100 conditions and groups",
+        ),
+    ]
 
 
 def test_list_changes_are_403_once_the_credentials_creator_is_no_longer_a_super_admin(

@@ -273,6 +273,7 @@ def test_the_list_filters_active_send_email_rules_and_counts_who_each_matches_no
             "active": True,
             "criteria": REPLIED,
             "member_count": 2,
+            "error": None,
             "created_by": "admin",
             "created_at": NOW.isoformat(),
             "updated_by": "admin",

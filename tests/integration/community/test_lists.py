@@ -15,7 +15,7 @@ from kith.community import lists, saved_criteria
 from kith.config import get_settings
 from kith.db import Database
 from kith.errors import Conflict, NotFound, PermissionDenied
-from tests.support.community_world import NOW, add_events, add_member
+from tests.support.community_world import NOW, add_events, add_list_unchecked, add_member
 
 POSTED = {"activity": "discussion_reply", "within_days": 30}
 
@@ -142,3 +142,52 @@ def test_cli_create_then_members_as_json(cli: CliRunner, tmp_path: Path) -> None
     }
     listed = json.loads(cli.invoke(app, ["community", "lists", "list", "--json"]).output)
     assert [(item["name"], item["member_count"]) for item in listed] == [("Informz Posters", 25)]
+
+
+@pytest.mark.parametrize(
+    ("criteria", "refusal"),
+    [
+        pytest.param(
+            {"field": "email", "op": "in", "value": [f"m{n}@example.org" for n in range(10**6)]},
+            "criteria.field.value: 1,000,000 values; a condition takes at most 1,000",
+            id="a million values in an in",
+        ),
+        pytest.param(
+            '{"not": ' * 999 + json.dumps(POSTED) + "}" * 999,  # json.dumps does not go so deep
+            "criteria" + ".not" * 20 + ": the criteria are nested more than 20 deep",
+            id="nested 1,000 deep",
+        ),
+    ],
+)
+def test_cli_refuses_criteria_beyond_the_limits_in_one_line(
+    cli: CliRunner, tmp_path: Path, criteria: object, refusal: str
+) -> None:
+    criteria_file = tmp_path / "criteria.json"
+    criteria_file.write_text(criteria if isinstance(criteria, str) else json.dumps(criteria))
+
+    result = cli.invoke(app, ["community", "lists", "preview", "--criteria", str(criteria_file)])
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [f"error: {refusal}"]
+
+
+def test_cli_lists_a_list_it_cannot_count_with_the_reason_and_counts_the_others(
+    cli: CliRunner, people: Database
+) -> None:
+    with people.transaction() as session:
+        lists.create_list(session, name="Posters", criteria=POSTED, by="admin", now=NOW)
+        add_list_unchecked(session, "Too many", {"any": [POSTED] * 150})
+
+    table = cli.invoke(app, ["community", "lists", "list", "--as-of", NOW.isoformat()])
+    listed = cli.invoke(app, ["community", "lists", "list", "--as-of", NOW.isoformat(), "--json"])
+
+    assert table.exit_code == 0, table.output
+    assert "cannot count" in table.output
+    assert (
+        "'Too many' (cul_too_many) cannot be counted: criteria.any[99]: the criteria have more "
+        "than 100 conditions and groups"
+    ) in table.output
+    assert [(item["name"], item["member_count"]) for item in json.loads(listed.output)] == [
+        ("Posters", 25),
+        ("Too many", None),
+    ]

@@ -42,13 +42,14 @@ from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.web.accounts import FAILURE_LIMIT
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
-from tests.support.community_world import add_events, add_member
+from tests.support.community_world import add_events, add_list_unchecked, add_member
 from tests.support.web_client import PASSWORD, WebClient, text_of
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert('x')</script>"
 ADMIN, MEMBER, MARKETER = "sam@example.org", "ann@example.org", "mia@example.org"
 PAT = "pat@example.org"  # whose password a test changes
+COUNTLESS = {"any": [{"activity": "login"}] * 150}  # beyond the criteria's 100 conditions
 
 
 @dataclass
@@ -373,6 +374,28 @@ def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) ->
     }
     assert refused.status_code == 422
     assert refused.json()["message"].startswith("criteria.all[0].activity: unknown activity type")
+
+
+def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the_others(
+    site: Site,
+) -> None:
+    with site.community.transaction() as session:
+        counted = add_list_unchecked(session, "Thread starters", {"activity": "thread_started"})
+        too_large = add_list_unchecked(session, "Saved before the limits", {"not": COUNTLESS})
+    admin = site.signed_in("community", ADMIN)
+
+    try:
+        page = text_of(admin.page("/lists"))
+    finally:
+        with site.community.transaction() as session:
+            session.delete(session.get_one(CustomUserList, too_large.id))
+            session.delete(session.get_one(CustomUserList, counted.id))
+
+    assert "Thread starters 1" in page
+    assert (
+        "Saved before the limits cannot count: criteria.not.any[98]: the criteria have more than "
+        "100 conditions and groups"
+    ) in page
 
 
 def test_a_new_credentials_password_is_shown_once(site: Site) -> None:

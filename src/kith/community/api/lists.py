@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kith.community.api.auth import Credential
 from kith.community.api.context import instant, refusals
@@ -55,6 +55,9 @@ class ListSummaryOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     member_count: int | None
+    error: str | None = Field(
+        None, description="Why the list could not be counted (member_count is then null)"
+    )
 
 
 class ListOut(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kith.community.api.auth import Credential
 from kith.community.api.context import refusals
@@ -37,6 +37,9 @@ class RuleOut(BaseModel):
     active: bool
     criteria: dict[str, Any]
     member_count: int | None
+    error: str | None = Field(
+        None, description="Why the rule could not be counted (member_count is then null)"
+    )
     created_by: str
     created_at: datetime
     updated_by: str

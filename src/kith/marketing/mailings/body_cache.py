@@ -12,7 +12,7 @@ own tokens written where the first one's were.
 
 A mailing's bodies are shared only when that holds for its templates: they show
 `unsubscribe_url` only as it is (`{{ unsubscribe_url }}`, not filtered or compared), followed by
-a quote or a tag, and draw nothing at random (`lipsum`, the `random` filter). A body encoded in
+a quote or a tag, and draw nothing at random (the `random` filter). A body encoded in
 base64 is not shared. The first few shared bodies are checked against a full rendering; a
 difference (a fault of this module) switches sharing off for the mailing. Sharing also stops
 when few recipients have shared a body, so that a mailing personalized with unique values
@@ -80,8 +80,6 @@ def reads_of(
         if compiled is not None
     }
     for tree in trees.values():
-        if any(call.name == "lipsum" for call in tree.find_all(nodes.Name)):
-            return None
         if any(applied.name == "random" for applied in tree.find_all(nodes.Filter)):
             return None
         if not _shows_unsubscribe_url_as_it_is(tree):

@@ -42,7 +42,7 @@ from kith.config import Settings
 from kith.csvimport.bulk import BatchWriter, among, dialect_insert
 from kith.db import Database
 from kith.emails import InvalidEmail, normalize_email
-from kith.errors import Conflict, KithError
+from kith.errors import Conflict, KithError, describe
 from kith.marketing.groups.compound import GroupRef, community_groups_in
 from kith.marketing.mailings.definition import get_mailing, mailing_groups
 from kith.marketing.mailings.ledger import Claimed, Ledger
@@ -291,7 +291,7 @@ class MailingSender:
             return
         message = made.take(delivery)
         if isinstance(message, Exception):  # a template failing for this recipient fails it alone
-            ledger.settle(delivery, "failed", f"rendering: {message}", attempts=0)
+            ledger.settle(delivery, "failed", f"rendering: {describe(message)}", attempts=0)
             return
         result = sender.send(
             message.data,

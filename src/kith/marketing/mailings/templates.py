@@ -3,8 +3,10 @@
 A template is checked when it is saved: it must compile, stay under a size cap, name only
 the fields a subscriber has (a misspelt `{{ frist_name }}` is refused with its line and
 column), reach for no internals (`__class__`, `_private`, str.format's field names), and render
-for a sample subscriber.
-At send time a template that fails for one recipient fails that delivery only.
+for a sample subscriber within a render's limits (kith.marketing.mailings.render_limits: time,
+steps and characters).
+At send time a template that fails for one recipient fails that delivery only, with the line
+where and the reason why.
 
 Fields: `email`, `first_name`, `last_name`, `remote_id`, `fields.<name>` (personalization
 fields), `community.<name>` (the platform edition's Personalizations, e.g.
@@ -21,9 +23,14 @@ from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kith.errors import InvalidInput
+from kith.errors import InvalidInput, describe
+from kith.marketing.mailings import render_limits
+from kith.marketing.mailings.render_limits import (
+    BoundedEnvironment,
+    RenderLimitExceeded,
+    count_loop_rounds,
+)
 
 MAX_TEMPLATE_CHARACTERS = 100_000
 FIELDS = frozenset(
@@ -53,22 +60,48 @@ SAMPLE: dict[str, Any] = {
     "unsubscribe_url": "https://example.org/unsubscribe",
 }
 
-_html = ImmutableSandboxedEnvironment(autoescape=True)
-_plain = ImmutableSandboxedEnvironment(autoescape=False)
+_html = BoundedEnvironment(autoescape=True)
+_plain = BoundedEnvironment(autoescape=False)
 
 
 class InvalidTemplate(InvalidInput):
     """A template refused when saved; the message names the part, line and column."""
 
 
+class RenderFailed(InvalidInput):
+    """A template that failed for one recipient (or the sample one): the message names the
+    part, the line (and the column, at a limit) and why; `error` is what stopped it."""
+
+    def __init__(self, where: str, error: Exception) -> None:
+        self.where = where
+        self.error = error
+        # Jinja2's own errors say what they are; any other (ZeroDivisionError ...) says its kind
+        self.reason = (str(error) if isinstance(error, TemplateError) else "") or describe(error)
+        super().__init__(f"{where}: {self.reason}")
+
+
 @dataclass(frozen=True)
 class CompiledTemplate:
     source: str
     template: Template
+    part: str  # "subject", "html", ...
 
     def render(self, context: Mapping[str, Any]) -> str:
-        """The text for one recipient; TemplateError (SecurityError included) when it fails."""
-        return self.template.render(context)
+        """The text for one recipient, within a render's limits; RenderFailed when it fails."""
+        try:
+            return render_limits.render(self.template, context)
+        except Exception as error:  # whatever stopped the template is the recipient's reason
+            raise RenderFailed(self._where(error), error) from error
+
+    def _where(self, error: Exception) -> str:
+        """`part, line L` of the template line the error came from (and `, column C` when the
+        error names the text it stopped at)."""
+        line = _template_line(error)
+        if line is None:
+            return self.part
+        if isinstance(error, RenderLimitExceeded):
+            return f"{self.part}, line {line}, column {_column(self.source, line, error.near)}"
+        return f"{self.part}, line {line}"
 
 
 def compile_template(source: str, *, part: str, html: bool = False) -> CompiledTemplate:
@@ -109,22 +142,38 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
             raise InvalidTemplate(
                 f"{part}, line {applied.lineno}: attr({named[0]!r}) reaches an internal attribute"
             )
-    template = environment.from_string(tree)
+    template = environment.from_string(count_loop_rounds(tree))
     # the environment's globals (range, dict, ...) as a plain dict: every render copies them
     # into its context, and reading them through Jinja2's ChainMap cost as much as the render
     template.globals = dict(template.globals)
-    compiled = CompiledTemplate(source, template)
+    compiled = CompiledTemplate(source, template, part)
     try:
         compiled.render(SAMPLE)
-    except SecurityError as error:
-        raise InvalidTemplate(
-            f"{part}: the template reaches outside its sandbox: {error}"
-        ) from None
-    except TemplateError as error:
-        raise InvalidTemplate(
-            f"{part}: the template fails for a sample subscriber: {error}"
-        ) from None
+    except RenderFailed as failure:
+        raise InvalidTemplate(_refusal(failure)) from None
     return compiled
+
+
+def _refusal(failure: RenderFailed) -> str:
+    """Why a template that fails for the sample subscriber is refused, and where."""
+    error = failure.error
+    if isinstance(error, RenderLimitExceeded):
+        return str(failure)
+    if isinstance(error, SecurityError):
+        return f"{failure.where}: the template reaches outside its sandbox: {error}"
+    return f"{failure.where}: the template fails for a sample subscriber: {failure.reason}"
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The template line the error was raised on: Jinja2 rewrites a failed render's traceback
+    so that its template frames stand at template lines."""
+    line = None
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == "<template>":
+            line = frame.tb_lineno
+        frame = frame.tb_next
+    return line
 
 
 def _bound(tree: nodes.Template, name: str) -> bool:

@@ -200,6 +200,27 @@ def test_a_send_delivers_personalized_messages_with_unsubscribe_headers(
     )
 
 
+def test_a_template_running_away_for_one_recipient_fails_that_delivery_saying_where_and_why(
+    marketing: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    runaway = HTML.replace("{{ 1 // 0 }}", "{{ 'x' * 1000000000 }}")
+    mailing_id = new_mailing(marketing, html=runaway)
+
+    send(marketing, settings, mailing_id, smtp_sink)
+
+    with marketing.session() as session:
+        outcomes = dict(session.execute(select(Delivery.email, Delivery.detail)).tuples().all())
+    column = runaway.index("* 1000000000") + 1
+    assert outcomes["boom@example.org"] == (
+        f"rendering: html, line 1, column {column}: '*' makes more than 1,000,000 characters "
+        "(the limit of a render)"
+    )
+    assert sorted(message.recipients[0] for message in smtp_sink.messages) == [
+        "Shared@example.org",
+        "ann@example.org",
+    ]
+
+
 def test_a_permanent_refusal_bounces_and_a_temporary_one_is_retried(
     marketing: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 from kith.marketing.mailings.body_cache import TRIAL_LOOKUPS, Body
 from kith.marketing.mailings.links import LinkMaker, read_link
 from kith.marketing.mailings.messages import MessageBuilder, SubscriberFields
+from kith.marketing.mailings.templates import RenderFailed
 from kith.marketing.models import Mailing
 
 KEY = b"test-signing-key"
@@ -136,7 +137,6 @@ def test_every_message_is_the_one_a_full_rendering_gives(html: str, text: str | 
         "<p>{{ unsubscribe_url | upper }}</p>",
         "<p>{% if 'x' in unsubscribe_url %}x{% endif %}</p>",
         "<p>{% set leave = unsubscribe_url %}{{ leave }}</p>",
-        "<p>{{ lipsum(1) }}</p>",
         "<p>{{ ['a', 'b'] | random }}</p>",
     ],
 )
@@ -159,9 +159,9 @@ def test_a_field_read_only_at_some_keys_keys_the_body_on_those_alone() -> None:
 def test_a_rendering_failure_fails_that_recipient_only_and_is_not_shared() -> None:
     made = builder(HTML + "{% if fields.boom %}{{ 1 // 0 }}{% endif %}")
     made.render(1, "member1@example.org", subscriber(1, city="Lyon"))
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(RenderFailed, match="ZeroDivisionError"):
         made.render(2, "member2@example.org", subscriber(2, city="Lyon", boom=True))
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(RenderFailed, match="ZeroDivisionError"):
         made.render(3, "member3@example.org", subscriber(3, city="Lyon", boom=True))
     fine = made.render(4, "member4@example.org", subscriber(4, city="Lyon"))
     assert links_of(parsed(fine.data))["u"] == [4, 4, 4]
