@@ -31,6 +31,9 @@ from kith.migrate import current_revision, head_revision, upgrade
 COPY_BATCH = 10_000
 # The migration's own bookkeeping: the target's migration writes it.
 NOT_COPIED = ("alembic_version",)
+# Tables the target's triggers write into as the others are copied (the community's note of
+# changed members, kith.community.live_lists): copied last, over what the triggers noted.
+WRITTEN_BY_TRIGGERS = ("member_changes",)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,11 @@ def _copy(source: Database, target: Database, side: str) -> list[TableCopied]:
         tables = _tables(writing)
         for table in reversed(tables):  # the rows the migration wrote, replaced by the source's
             writing.exec_driver_sql(f'DELETE FROM "{table.name}"')
-        copied = [TableCopied(table.name, _copy_table(reading, writing, table)) for table in tables]
+        copied = []
+        for table in sorted(tables, key=lambda table: table.name in WRITTEN_BY_TRIGGERS):
+            if table.name in WRITTEN_BY_TRIGGERS:
+                writing.exec_driver_sql(f'DELETE FROM "{table.name}"')
+            copied.append(TableCopied(table.name, _copy_table(reading, writing, table)))
         for table in tables:
             _reset_sequences(writing, table)
         with Session(bind=writing) as session:
