@@ -26,6 +26,7 @@ from kith.encryption import SecretBox
 from kith.errors import KithError
 from kith.marketing.integration import get_integration, integration_password
 from kith.marketing.models import IntegrationSettings
+from kith.web.errors import NO_ROUTE
 
 API_PREFIX = "/api/v1"
 # Connecting should be quick; reading a page of 10,000 members may take a while.
@@ -343,7 +344,7 @@ class CommunityClient:
             )
         if response.is_redirect:
             detail = f"redirected to {response.headers.get('location')!r}; configure that URL"
-        elif response.status_code == 404 and _api_message(body) is None:
+        elif response.status_code == 404 and _api_error(body) in (None, NO_ROUTE):
             detail += f"; is {self.base_url} the URL the community's /api/v1 is under?"
         raise self._unexpected(url, f"HTTP {response.status_code}: {detail}")
 
@@ -432,12 +433,21 @@ def _server_message(response: httpx.Response, body: bytes) -> str:
 
 def _api_message(body: bytes) -> str | None:
     """The `message` of a community API error body `{"error", "message"}`, if it is one."""
+    return _api_field(body, "message")
+
+
+def _api_error(body: bytes) -> str | None:
+    """The `error` of a community API error body, if it is one (NoRoute: no route answered)."""
+    return _api_field(body, "error")
+
+
+def _api_field(body: bytes, name: str) -> str | None:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return str(parsed["message"])
+    if isinstance(parsed, dict) and isinstance(parsed.get(name), str):
+        return str(parsed[name])
     return None
 
 

@@ -26,6 +26,10 @@ ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorOut"}
 FASTAPI_VALIDATION = {"$ref": "#/components/schemas/HTTPValidationError"}
 
 
+# The error of a 404 for a path no route answers
+NO_ROUTE = "NoRoute"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error as `{"error", "message"}` and say so in the app's OpenAPI document."""
 
@@ -56,15 +60,16 @@ def install_error_handlers(app: FastAPI) -> None:
         the path does take in Allow), or a body that cannot be read (400)."""
         headers = dict(error.headers or {})
         path = request.url.path
+        name = HTTPStatus(error.status_code).phrase.title().replace(" ", "").replace("-", "")
         if error.status_code == 404:
-            message = f"nothing is at {path}"
+            # not a NotFound of something the path names: a client may be at the wrong URL
+            name, message = NO_ROUTE, f"nothing is at {path}"
         elif error.status_code == 405:
             allowed = allowed_methods(request)
             headers["Allow"] = ", ".join(allowed)
             message = f"{path} does not take {request.method}; it takes {', '.join(allowed)}"
         else:
             message = str(error.detail)
-        name = HTTPStatus(error.status_code).phrase.title().replace(" ", "").replace("-", "")
         return JSONResponse(
             {"error": name, "message": message},
             status_code=error.status_code,

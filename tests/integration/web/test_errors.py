@@ -51,7 +51,7 @@ def test_a_path_nothing_answers_gets_404_in_the_error_shape(
     response = client.get(path)
 
     assert response.status_code == 404
-    assert response.json() == {"error": "NotFound", "message": f"nothing is at {path}"}
+    assert response.json() == {"error": "NoRoute", "message": f"nothing is at {path}"}
 
 
 @pytest.mark.parametrize("document_path", DOCUMENTS)
