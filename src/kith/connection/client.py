@@ -13,7 +13,7 @@ whatever it was reading (a sync's stream, the activity pull's, the duplicate che
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn
@@ -79,6 +79,11 @@ class ConnectionFailed(KithError):
         }
 
 
+class ChangesGone(ConnectionFailed):
+    """The community no longer keeps every change after the cursor asked from (HTTP 410): the
+    list must be read in full again."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """What a successful check saw: the API answered these credentials with its lists."""
@@ -119,6 +124,44 @@ class ListMember:
             (email.strip() or None) if isinstance(email, str) else None,
             item,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """One change of a list's membership: `added` (the member as the stream shows them) or
+    `removed` (the keys and email they were taken in with); `seq` orders them."""
+
+    seq: int
+    change: Literal["added", "removed"]
+    member: ListMember
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """A page of a list's changes, the cursor to ask from next, and whether more follow."""
+
+    changes: list[ListChange]
+    cursor: int
+    more: bool
+
+
+class MemberStream:
+    """A list's members, one at a time, as one NDJSON stream. Once read to its end, `cursor`
+    is where the list's change log stood when it was read (None when the server gave none)."""
+
+    def __init__(self, client: CommunityClient, path: str, params: dict[str, Any]) -> None:
+        self.cursor: int | None = None
+        self._members = map(ListMember.from_api, client.stream_ndjson(path, params, self._ended))
+
+    def __iter__(self) -> MemberStream:
+        return self
+
+    def __next__(self) -> ListMember:
+        return next(self._members)
+
+    def _ended(self, end: dict[str, Any]) -> None:
+        cursor = end.get("cursor")
+        self.cursor = cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None
 
 
 class CommunityClient:
@@ -179,12 +222,29 @@ class CommunityClient:
         """POST `body` to `path` under /api/v1; its JSON answer, or raise ConnectionFailed."""
         return self._send("POST", path, params=None, json=body)
 
-    def stream_members(self, list_key: str, *, details: bool) -> Iterator[ListMember]:
+    def stream_members(self, list_key: str, *, details: bool) -> MemberStream:
         """Every member of a list, read as one NDJSON stream, one member at a time."""
         params = {"details": "true" if details else "false"}
-        return map(
-            ListMember.from_api, self.stream_ndjson(f"/lists/{list_key}/members.ndjson", params)
-        )
+        return MemberStream(self, f"/lists/{list_key}/members.ndjson", params)
+
+    def list_changes(
+        self, list_key: str, after: int, *, details: bool, limit: int | None = None
+    ) -> ChangePage:
+        """One page of a list's changes after cursor `after`, in order (up to `limit`, else the
+        server's page size); ChangesGone when they are no longer all kept."""
+        params: dict[str, Any] = {"after": after, "details": "true" if details else "false"}
+        if limit is not None:
+            params["limit"] = limit
+        path = f"/lists/{list_key}/changes"
+        body = self.get_json(path, params)
+        try:
+            changes = [
+                ListChange(item["seq"], item["change"], ListMember.from_api(item))
+                for item in body["changes"]
+            ]
+            return ChangePage(changes, int(body["cursor"]), bool(body["more"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise self._unexpected(self._url(path), f"not a page of changes: {error!r}") from None
 
     def stream_rule_members(self, rule_key: str) -> Iterator[ListMember]:
         """Every member an automation rule reaches, one at a time."""
@@ -193,9 +253,13 @@ class CommunityClient:
         )
 
     def stream_ndjson(
-        self, path: str, params: dict[str, Any] | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        on_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The items of an NDJSON stream under /api/v1, one at a time.
+        """The items of an NDJSON stream under /api/v1, one at a time; `on_end` is given the
+        end line's object (`{"count": N, ...}`) once its count is checked.
 
         The stream must end with its count line; one that stops short (the server died, a
         proxy cut it) raises ConnectionFailed rather than passing for a shorter one.
@@ -215,6 +279,8 @@ class CommunityClient:
                         raise self._unexpected(
                             url, f"the stream says {item['end'].get('count')} items, sent {count}"
                         )
+                    if on_end is not None:
+                        on_end(item["end"])
                     return
                 count += 1
                 yield item
@@ -341,6 +407,13 @@ class CommunityClient:
                 f"(HTTP 429): {detail}",
                 detail=detail,
                 retry_after=_retry_after(response),
+            )
+        if response.status_code == 410:
+            raise ChangesGone(
+                "unexpected",
+                f"the community API at {url} no longer keeps the changes asked for (HTTP 410): "
+                f"{detail}; the list is read in full",
+                detail=detail,
             )
         if response.is_redirect:
             detail = f"redirected to {response.headers.get('location')!r}; configure that URL"

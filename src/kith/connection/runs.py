@@ -41,11 +41,18 @@ class SyncRuns:
         self.settings = settings
 
     def queue(
-        self, group_id: int, *, trigger: str, now: datetime, allow_empty: bool = False
+        self,
+        group_id: int,
+        *,
+        trigger: str,
+        now: datetime,
+        allow_empty: bool = False,
+        delta: bool = False,
     ) -> SyncRequested:
-        """Request a run and queue it for a worker, or find the one running."""
+        """Request a run and queue it for a worker, or find the one running; with `delta`, the
+        run applies only the changes since the group's last sync when it can."""
         requested = request_sync(
-            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty
+            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty, delta=delta
         )
         if not requested.existing:
             JobQueue(self.settings).enqueue(sync_group.__name__, requested.run.id)
@@ -64,11 +71,18 @@ class SyncRuns:
         return requested, self.wait(requested.run.id)
 
     def here(
-        self, group_id: int, *, trigger: str, now: datetime, allow_empty: bool = False
+        self,
+        group_id: int,
+        *,
+        trigger: str,
+        now: datetime,
+        allow_empty: bool = False,
+        delta: bool = False,
     ) -> SyncRun:
-        """Sync the group in this process now, or wait for the run already going."""
+        """Sync the group in this process now, or wait for the run already going; with
+        `delta`, only the changes since the group's last sync are read when they can be."""
         requested = request_sync(
-            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty
+            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty, delta=delta
         )
         if requested.existing:
             return self.wait(requested.run.id)
@@ -94,7 +108,11 @@ class SyncRuns:
                 run = session.get_one(SyncRun, run_id)
             if was_taken_over(run):
                 return self.here(
-                    run.group_id, trigger=run.trigger, now=utcnow(), allow_empty=run.allow_empty
+                    run.group_id,
+                    trigger=run.trigger,
+                    now=utcnow(),
+                    allow_empty=run.allow_empty,
+                    delta=run.mode == "delta",
                 )
             if run.status != "in progress":
                 return run

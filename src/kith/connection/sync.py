@@ -17,25 +17,23 @@ first two in Python as the rows are staged, the others in set-based SQL):
 
 So in_list = members + sum(skipped). The group's membership becomes exactly the members, as a
 set difference applied in one transaction: a failure anywhere leaves the previous membership.
+
+A delta sync stages the list from the group's list as last synced and the changes after its
+cursor (kith.connection.list_mirror) instead of the stream, then decides every member the same
+way, so its outcomes are a full sync's.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
-    Column,
     Connection,
-    Integer,
-    MetaData,
-    String,
-    Table,
     case,
     delete,
     func,
@@ -48,17 +46,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kith.connection.client import (
+    ChangesGone,
     CommunityClient,
     ConnectionFailed,
-    ListMember,
     active_integration,
     client_for,
     read_deadline,
 )
+from kith.connection.incoming import (
+    INCOMING_TABLES,
+    PLATFORM_STAGED,
+    STAGED,
+    ChangedMember,
+    Incoming,
+    SharedEmail,
+    StagedRows,
+)
+from kith.connection.list_mirror import (
+    Staged,
+    apply_changes,
+    note_shared_emails,
+    stage_from_mirror,
+    store_mirror,
+)
 from kith.connection.run_lease import RunTakenOver, binds, heartbeat, holds, take_over
 from kith.connection.staging import applying, batches, staging_tables
 from kith.db import Database, affected
-from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.encryption import SecretBox
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.groups.community import community_group_synced
@@ -77,47 +90,13 @@ from kith.processes import this_thread
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
-# The emails seen while staging, as bits (see _Staging): 8 MiB
-SEEN_BITS = 1 << 26
 SKIPS_KEPT = timedelta(days=90)
 EMPTY_SOURCE = "source returned no members"
 
-# Personalizations the platform edition stores on subscribers, from each member's fields.
-PROFILE_FIELDS = ("company", "title", "member_type", "joined_at", "last_login_at")
 
 # The subscriber statuses that are outcomes of their own (step 5)
 LAPSED = ("unsubscribed", "bounced")
 
-_staging = MetaData()
-Incoming = Table(
-    "kith_sync_incoming",
-    _staging,
-    Column("position", Integer, primary_key=True),
-    Column("contact_key", String(100)),
-    Column("legacy_key", String(100)),
-    Column("email", String(320)),
-    Column("email_key", String(320)),
-    Column("outcome", String(30)),
-    Column("subscriber_id", Integer),
-    # the platform edition's, to link or create subscribers and store their Personalizations
-    Column("normal_email", String(320)),
-    Column("normal_key", String(320)),
-    Column("first_name", String(200)),
-    Column("last_name", String(200)),
-    Column("profile", JSON),
-    prefixes=["TEMPORARY"],
-)
-# The emails more than one undecided member has (step 3 ranks only those members)
-SharedEmail = Table(
-    "kith_sync_shared_emails",
-    _staging,
-    Column("email_key", String(320), primary_key=True),
-    prefixes=["TEMPORARY"],
-)
-# The columns a staging row fills, in the order _staged gives them
-_STAGED = ("position", "contact_key", "legacy_key", "email", "email_key", "outcome")
-_PLATFORM_STAGED = (*_STAGED, "normal_email", "normal_key", "first_name", "last_name", "profile")
-_EMAIL_KEY, _OUTCOME = _STAGED.index("email_key"), _STAGED.index("outcome")
 # Indexes are built once the rows are in, which costs less than keeping them up to date row by
 # row: the legacy keys' once staged (a key twice is the community's error), the subscribers'
 # once decided (to find the group's members among the list's), when the group has any.
@@ -145,8 +124,10 @@ def request_sync(
     trigger: str,
     now: datetime,
     allow_empty: bool = False,
+    delta: bool = False,
 ) -> SyncRequested:
-    """Start a sync run for a community group, or return the one running for it.
+    """Start a sync run for a community group, or return the one running for it; with `delta`,
+    the run applies the changes after the group's cursor when it has one (else reads in full).
 
     One run per group is `in progress` at a time (a unique index says so); a run whose process
     died, or whose lease ran out, is marked failed and replaced (kith.connection.run_lease), so
@@ -155,14 +136,14 @@ def request_sync(
     for _attempt in range(3):
         try:
             with db.transaction() as session:
-                return _request(session, group_id, trigger, now, allow_empty)
+                return _request(session, group_id, trigger, now, allow_empty, delta)
         except IntegrityError:
             continue  # another request started one at the same moment: return that one
     raise Conflict(f"could not start a sync of group {group_id}; try again")
 
 
 def _request(
-    session: Session, group_id: int, trigger: str, now: datetime, allow_empty: bool
+    session: Session, group_id: int, trigger: str, now: datetime, allow_empty: bool, delta: bool
 ) -> SyncRequested:
     group = session.get(TargetGroup, group_id)
     if group is None:
@@ -190,6 +171,7 @@ def _request(
     run = SyncRun(
         group_id=group.id,
         trigger=trigger,
+        mode="delta" if delta else "full",
         status="in progress",
         list_key=group.list_key,
         edition=integration.edition,
@@ -327,38 +309,91 @@ class _Reconciliation:
     def run(self, client: CommunityClient) -> SyncRun:
         """Stage, decide and apply; the run as it finished. Its work commits only while this
         process still holds the run (RunTakenOver otherwise)."""
-        with staging_tables(self.db, _staging) as connection:
+        self.delta_from = self._delta_from()
+        with staging_tables(self.db, INCOMING_TABLES) as connection:
             with connection.begin(), client:
-                members = client.stream_members(self.list_key, details=self.platform)
-                in_list = self._stage(connection, members, self.platform)
+                staged = self._stage(connection, client)
             with applying(connection) as session:
-                run = self._apply(session, in_list)
+                run = self._apply(session, staged)
                 if not holds(connection, self.run_id, self.holder):
                     raise RunTakenOver(
                         f"sync run {self.run_id} was taken over; its work is dropped"
                     )
                 return run
 
-    def _stage(self, connection: Connection, members: Iterator[ListMember], platform: bool) -> int:
-        """Stage every member the stream brings; returns how many there were."""
-        staging = _Staging(members, platform)
-        columns = _PLATFORM_STAGED if platform else _STAGED
-        try:
-            if connection.dialect.name == "sqlite":
-                self._stage_sqlite(connection, columns, staging.rows())
-            else:
-                self._stage_postgresql(connection, columns, staging.rows())
-            connection.exec_driver_sql(_KEYS_INDEX)
-        except IntegrityError:
-            raise ConnectionFailed(
-                "unexpected", "the community returned one legacy contact key for two members"
-            ) from None
+    def _delta_from(self) -> int | None:
+        """The cursor a delta reads on from: the group's, when the run asks for a delta and the
+        group's list was kept by a sync of this edition; None reads the list in full."""
+        with self.db.session() as session:
+            run = session.get_one(SyncRun, self.run_id)
+            cursor = session.get_one(TargetGroup, self.group_id).list_cursor
+            if run.mode != "delta" or cursor is None:
+                return None
+            kept_by = session.scalar(
+                select(SyncRun.edition)
+                .where(SyncRun.group_id == self.group_id, SyncRun.status == "completed")
+                .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+                .limit(1)
+            )
+        return cursor if kept_by == run.edition else None
+
+    def _stage(self, connection: Connection, client: CommunityClient) -> Staged:
+        """Stage the list: the group's list as last synced with the changes after its cursor
+        applied, for a delta that can follow; otherwise (or once the community answers that it
+        no longer keeps those changes) every member the list's stream brings."""
+        if self.delta_from is not None:
+            try:
+                return self._stage_changes(connection, client, self.delta_from)
+            except ChangesGone as gone:
+                log.info("sync run %s reads the list in full: %s", self.run_id, gone)
+                connection.execute(delete(Incoming))
+                connection.execute(delete(ChangedMember))
+        members = client.stream_members(self.list_key, details=self.platform)
+        staging = StagedRows(members, self.platform)
+        self._stage_rows(connection, staging.rows())
+        self._index_keys(connection)
         if staging.shared_emails:
             connection.execute(
                 insert(SharedEmail), [{"email_key": email} for email in staging.shared_emails]
             )
         connection.exec_driver_sql(_ANALYZE)
-        return staging.count
+        return Staged(staging.count, members.cursor, delta=False)
+
+    def _stage_changes(
+        self, connection: Connection, client: CommunityClient, cursor: int
+    ) -> Staged:
+        """The delta's staging: the list as last synced, then each page of changes after
+        `cursor` applied in order; ChangesGone when they are no longer all kept."""
+        position = stage_from_mirror(connection, self.group_id)
+        while True:
+            page = client.list_changes(self.list_key, cursor, details=self.platform)
+            added = apply_changes(
+                connection, page.changes, position=position, platform=self.platform
+            )
+            self._stage_rows(connection, added)
+            position, cursor = position + len(added), page.cursor
+            if not (page.more and page.changes):
+                break
+        self._index_keys(connection)
+        note_shared_emails(connection)
+        connection.exec_driver_sql(_ANALYZE)
+        in_list = connection.scalar(select(func.count()).select_from(Incoming)) or 0
+        return Staged(in_list, cursor, delta=True)
+
+    def _stage_rows(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        columns = PLATFORM_STAGED if self.platform else STAGED
+        if connection.dialect.name == "sqlite":
+            self._stage_sqlite(connection, columns, rows)
+        else:
+            self._stage_postgresql(connection, columns, rows)
+
+    def _index_keys(self, connection: Connection) -> None:
+        try:
+            connection.exec_driver_sql(_KEYS_INDEX)
+        except IntegrityError:
+            raise ConnectionFailed(
+                "unexpected", "the community returned one legacy contact key for two members"
+            ) from None
 
     def _stage_sqlite(
         self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
@@ -380,8 +415,8 @@ class _Reconciliation:
             for row in rows:
                 copy.write_row(row)
 
-    def _apply(self, session: Session, in_list: int) -> SyncRun:
-        now = self.clock()
+    def _apply(self, session: Session, staged: Staged) -> SyncRun:
+        now, in_list = self.clock(), staged.in_list
         run = session.get_one(SyncRun, self.run_id)
         group = session.get_one(TargetGroup, self.group_id)
         held = (
@@ -414,85 +449,10 @@ class _Reconciliation:
         run.added, run.removed, run.unchanged = added, removed, members - added
         run.created, run.linked = created, linked
         run.skipped = {reason: skipped.get(reason, 0) for reason in SKIP_REASONS}
+        run.mode = "delta" if staged.delta else "full"
+        store_mirror(session, group, staged)
         _finish(session, run, group, "completed", None, now=now)
         return run
-
-
-class _Staging:
-    """A stream of members as staging rows, counted, noting the emails of undecided members
-    seen before: step 3's candidates, found as the rows go by rather than by sorting the whole
-    list in SQL.
-
-    An email seen sets one bit of SEEN_BITS, chosen by its hash; an email whose bit is already
-    set is noted. A collision notes an email that only one member has, which ranking then
-    leaves alone (about one email in a hundred at a million members).
-    """
-
-    def __init__(self, members: Iterable[ListMember], platform: bool) -> None:
-        self.members = members
-        self.platform = platform
-        self.count = 0
-        self.shared_emails: set[str] = set()
-
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        seen = bytearray(SEEN_BITS // 8)
-        for position, member in enumerate(self.members):
-            row = _staged(position, member, self.platform)
-            if row[_OUTCOME] is None:
-                bit = hash(row[_EMAIL_KEY]) & (SEEN_BITS - 1)
-                byte, flag = bit >> 3, 1 << (bit & 7)
-                if seen[byte] & flag:
-                    self.shared_emails.add(row[_EMAIL_KEY])
-                else:
-                    seen[byte] |= flag
-            self.count = position + 1
-            yield row
-
-
-def _staged(position: int, member: ListMember, platform: bool) -> tuple[Any, ...]:
-    """One member as a staging row (_STAGED, or _PLATFORM_STAGED). Its email is checked here,
-    in Python, so steps 1 and 2 (no legacy key, malformed email) are decided here too."""
-    legacy_key, email = member.legacy_contact_key, member.email
-    normal = None
-    outcome = None
-    if legacy_key is None:
-        outcome = "missing_contact_key"
-    elif email is None:
-        outcome = "malformed_email"
-    else:
-        try:
-            normal = normalize_email(email)
-        except InvalidEmail:
-            outcome = "malformed_email"
-    row = (
-        position,
-        member.contact_key,
-        legacy_key,
-        email,
-        email_key(email) if email else None,
-        outcome,
-    )
-    if not platform:
-        return row
-    return (
-        *row,
-        normal,
-        email_key(normal) if normal else None,
-        member.fields.get("first_name"),
-        member.fields.get("last_name"),
-        orjson.dumps(_profile(member.fields)).decode(),
-    )
-
-
-def _profile(member: dict[str, Any]) -> dict[str, Any]:
-    """The Personalizations of the platform edition: `{{ community.thread_started_30d }}`."""
-    profile: dict[str, Any] = {name: member.get(name) for name in PROFILE_FIELDS}
-    profile["communities"] = member.get("communities") or []
-    for name, summary in (member.get("activity") or {}).items():
-        profile[name] = summary["count"]
-        profile[f"{name}_30d"] = summary["count_30d"]
-        profile[f"{name}_last_at"] = summary["last_at"]
-    return profile
 
 
 def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, int]:

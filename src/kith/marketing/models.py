@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -31,7 +32,9 @@ EDITIONS = ("online-community", "platform")
 MAILING_STATUSES = ("draft", "sending", "sent", "held", "failed")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "deferred", "skipped")
 DELIVERY_EVENTS = ("open", "click", "unsubscribe")
-SYNC_TRIGGERS = ("manual", "on_send", "hourly")
+SYNC_TRIGGERS = ("manual", "on_send", "hourly", "live")
+# A full sync reads the whole list; a delta applies the changes after the group's cursor.
+SYNC_MODES = ("full", "delta")
 SYNC_STATUSES = ("in progress", "completed", "failed", "held")
 # Why a list member is not in its group, in the order a sync decides it.
 SKIP_REASONS = (
@@ -120,6 +123,8 @@ class TargetGroup(Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_status: Mapped[str | None] = mapped_column(String(20))
     sync_error: Mapped[str | None] = mapped_column(Text)
+    # where the community's change log of the list stood at the last sync (a delta reads on)
+    list_cursor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -207,6 +212,8 @@ class SyncRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("target_groups.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(10))
+    # `delta` asked for; `full` when the list was read in full (asked, or a delta fell back)
+    mode: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
     status: Mapped[str] = mapped_column(String(12))
     list_key: Mapped[str] = mapped_column(String(100))
     edition: Mapped[str] = mapped_column(String(20))
@@ -236,6 +243,29 @@ class SyncRun(Base):
             postgresql_where=text("status = 'in progress'"),
         ),
     )
+
+
+class CommunityListMember(Base):
+    """A member of a community group's list as the group's last sync staged it
+    (kith.connection.incoming), steps 1 and 2 decided: what a delta sync stages the list from,
+    with the changes after the group's `list_cursor` applied, without reading it again."""
+
+    __tablename__ = "community_list_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("target_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    legacy_contact_key: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    normal_email: Mapped[str | None] = mapped_column(String(320))
+    normal_key: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SyncSkip(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import update
 import kith.connection.run_lease as run_lease
 from kith.clock import utcnow
 from kith.config import Settings
+from kith.connection.list_mirror import Staged
 from kith.connection.run_lease import RUN_LEASE, heartbeat
 from kith.connection.runs import SyncRuns
 from kith.connection.sync import SyncRequested, _Reconciliation, request_sync
@@ -93,7 +94,7 @@ def test_a_holder_whose_run_was_taken_over_commits_nothing(
     taken: list[int] = []
     stage = _Reconciliation._stage
 
-    def stage_then_lose_the_run(self: _Reconciliation, *args: Any) -> int:
+    def stage_then_lose_the_run(self: _Reconciliation, *args: Any) -> Staged:
         staged = stage(self, *args)  # meanwhile the lease ran out, and another request came
         taken.append(request(world, now=world.now + RUN_LEASE * 2).run.id)
         return staged

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import kith.connection.sync as sync_module
+import kith.connection.incoming as incoming_module
 from kith.community.credentials import create_credential
 from kith.community.ingest import import_members
 from kith.config import Settings
@@ -78,7 +78,7 @@ def test_a_server_killed_mid_stream_leaves_the_old_membership_and_a_failed_run(
         },
     )
 
-    original = sync_module._staged
+    original = incoming_module.staged_row
 
     def kill_the_server_early(position: int, member: dict[str, Any], platform: bool) -> Any:
         if position == 100:
@@ -86,7 +86,7 @@ def test_a_server_killed_mid_stream_leaves_the_old_membership_and_a_failed_run(
             process.wait(timeout=10)
         return original(position, member, platform)
 
-    monkeypatch.setattr(sync_module, "_staged", kill_the_server_early)
+    monkeypatch.setattr(incoming_module, "staged_row", kill_the_server_early)
     failed = world.sync("All")
 
     assert process.returncode is not None  # the server really died mid-stream
