@@ -89,13 +89,15 @@ class World:
         with self.marketing.session() as session:
             return get_group(session, group).id
 
-    def sync(self, group: str, *, allow_empty: bool = False) -> SyncRun:
+    def sync(self, group: str, *, allow_empty: bool = False, delta: bool = False) -> SyncRun:
+        """Sync the group: in full as a person asks, or as the live pass asks (`delta`)."""
         requested = request_sync(
             self.marketing,
             self.group_id(group),
-            trigger="manual",
+            trigger="live" if delta else "manual",
             now=self.now,
             allow_empty=allow_empty,
+            delta=delta,
         )
         return execute_sync(
             self.marketing,

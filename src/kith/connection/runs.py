@@ -41,18 +41,11 @@ class SyncRuns:
         self.settings = settings
 
     def queue(
-        self,
-        group_id: int,
-        *,
-        trigger: str,
-        now: datetime,
-        allow_empty: bool = False,
-        delta: bool = False,
+        self, group_id: int, *, trigger: str, now: datetime, allow_empty: bool = False
     ) -> SyncRequested:
-        """Request a run and queue it for a worker, or find the one running; with `delta`, the
-        run applies only the changes since the group's last sync when it can."""
+        """Request a run and queue it for a worker, or find the one running."""
         requested = request_sync(
-            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty, delta=delta
+            self.db, group_id, trigger=trigger, now=now, allow_empty=allow_empty
         )
         if not requested.existing:
             JobQueue(self.settings).enqueue(sync_group.__name__, requested.run.id)
