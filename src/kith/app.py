@@ -22,6 +22,7 @@ from kith.connection.activity import pull_for_marketing
 from kith.connection.client import check_connection
 from kith.connection.duplicates import check_duplicates
 from kith.connection.lists import provide_community_list
+from kith.connection.live import sync_live_groups
 from kith.connection.runs import sync_for_marketing
 from kith.connection.web.groups import router as connection_pages
 from kith.db import Database
@@ -66,8 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def create_worker(
     settings: Settings, *, workers: int = 1, tick_seconds: float = TICK_SECONDS
 ) -> Worker:
-    """A job worker that also ticks (`kith tick`) every `tick_seconds` and keeps the
-    community's live lists current every `KITH_LIST_PASS_SECONDS`."""
+    """A job worker that also ticks (`kith tick`) every `tick_seconds`, keeps the community's
+    live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
+    lists changed every `KITH_LIVE_SYNC_SECONDS`."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
@@ -81,6 +83,11 @@ def create_worker(
         periodic=[
             Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow())),
             Periodic("lists", settings.list_pass_seconds, keep_lists),
+            Periodic(
+                "live syncs",
+                settings.live_sync_seconds,
+                lambda: sync_live_groups(marketing, settings, now=utcnow()),
+            ),
         ],
         workers=workers,
     )

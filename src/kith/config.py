@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     list_changes_retention_days: int = Field(7, ge=1)
     # how often a worker brings the live lists up to date (a pass), in seconds
     list_pass_seconds: float = Field(5.0, gt=0)
+    # how often a worker syncs the community groups whose lists changed (a delta each)
+    live_sync_seconds: float = Field(10.0, gt=0)
     # `kith` shows the traceback of an unexpected failure (as `kith --debug` does), not one line
     debug: bool = False
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from kith.app import create_worker
 from kith.community.models import CustomUserList, Member
 from kith.config import Settings
 from kith.connection.client import CommunityClient
@@ -186,3 +188,30 @@ def test_a_cursor_no_longer_kept_falls_back_to_a_full_read_in_the_same_run(world
     assert outcome(fallback) == outcome(full)
     assert (full.added, full.removed) == (0, 0)
     assert world.sync("Insiders", delta=True).mode == "delta"  # and it has a cursor again
+
+
+def test_a_running_worker_brings_a_lists_changes_to_its_group_on_its_own(
+    world: World, edition: str
+) -> None:
+    after_churn = {"L01", "L04", "L09"} | ({"L08", "L11"} if edition == "platform" else set())
+    insiders(world)
+    live = world.settings.model_copy(
+        update={
+            "marketing_db_url": world.marketing.url,
+            "list_pass_seconds": 0.2,
+            "live_sync_seconds": 0.2,
+        }
+    )
+    worker = create_worker(live, workers=1)
+    worker.start()
+    try:
+        churn(world)
+        deadline = time.monotonic() + 30
+        while world.group_remote_ids("Insiders") != after_churn:
+            assert time.monotonic() < deadline, world.group_remote_ids("Insiders")
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+    with world.marketing.session() as session:
+        triggers = session.scalars(select(SyncRun.trigger).order_by(SyncRun.id)).all()
+    assert triggers[0] == "manual" and set(triggers[1:]) == {"live"}

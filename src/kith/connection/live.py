@@ -1,0 +1,52 @@
+"""Live groups: every community group synced once in full follows its list's change log.
+
+A worker's live pass (every KITH_LIVE_SYNC_SECONDS while Integration Settings are Active) asks
+the community for the changes after each group's cursor, and syncs by a delta (trigger `live`,
+through the one entry point, kith.connection.runs) only the groups whose list changed, so an
+idle group records no runs. The community keeps its lists current on its own (its pass every
+KITH_LIST_PASS_SECONDS), so what a member does reaches the group within the two intervals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from kith.config import Settings
+from kith.connection.client import ChangesGone, client_for
+from kith.connection.runs import SyncRuns
+from kith.db import Database
+from kith.encryption import SecretBox
+from kith.marketing.integration import get_integration
+from kith.marketing.models import SyncRun, TargetGroup
+
+
+def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list[SyncRun]:
+    """One live pass: a delta sync of each live group whose list changed; the runs."""
+    with db.session() as session:
+        integration = get_integration(session)
+        if integration is None or not integration.active:
+            return []
+        live = session.execute(
+            select(TargetGroup.id, TargetGroup.list_key, TargetGroup.list_cursor)
+            .where(
+                TargetGroup.kind == "community",
+                TargetGroup.list_cursor.is_not(None),
+                TargetGroup.source_removed_at.is_(None),
+            )
+            .order_by(TargetGroup.id)
+        ).all()
+        client = client_for(session, SecretBox.from_settings(settings))
+    changed = []
+    with client:
+        for group_id, list_key, cursor in live:
+            try:
+                page = client.list_changes(list_key, cursor, details=False, limit=1)
+            except ChangesGone:  # the delta falls back to a full read
+                changed.append(group_id)
+                continue
+            if page.changes:
+                changed.append(group_id)
+    runs = SyncRuns(db, settings)
+    return [runs.here(group_id, trigger="live", now=now, delta=True) for group_id in changed]
