@@ -200,6 +200,13 @@ def _print_campaign(report: DemoReport) -> None:
         "   (its change feed: GET /community/api/v1/lists/{key}/changes?after=CURSOR)",
         highlight=False,
     )
+    for group, run in demo.live_runs:
+        say(
+            f"   The live pass (every 10 s in a worker) synced {group!r} by a delta: run "
+            f"{run.id} {run.status}, +{run.added} -{run.removed}, {run.members} members "
+            f"(kith marketing groups history {group!r} shows trigger live)",
+            highlight=False,
+        )
     for tick in (demo.first_tick, demo.later_tick):
         synced = ", ".join(f"{s.group} ({s.status})" for s in tick.syncs) or "none due"
         say(

@@ -15,11 +15,12 @@ from kith.community.lists import get_list
 from kith.community.live_lists import changes_after, keep_lists_current, list_cursor
 from kith.community.models import Member
 from kith.config import Settings
+from kith.connection.live import sync_live_groups
 from kith.db import Database
 from kith.marketing.campaigns.definition import activate, campaign_json, get_campaign
 from kith.marketing.campaigns.models import Enrollment
 from kith.marketing.campaigns.templates import create_from_template
-from kith.marketing.models import Subscriber
+from kith.marketing.models import Subscriber, SyncRun, TargetGroup
 from kith.marketing.scheduler import TickReport, run_tick
 
 WAITED = timedelta(days=3, minutes=5)  # the template's Wait, and a little
@@ -36,6 +37,8 @@ class CampaignDemo:
     later_tick: TickReport
     # the live list's change log after the posts: (seq, added or removed, contact key)
     live_changes: list[tuple[int, str, str | None]]
+    # the live pass that followed: the groups whose lists changed, and their delta runs
+    live_runs: list[tuple[str, SyncRun]]
 
 
 def run_demo_campaign(
@@ -62,11 +65,14 @@ def run_demo_campaign(
     keep_lists_current(community, now=now, retention=retention)  # what a worker does every 5 s
     with community.session() as session:
         page = changes_after(session, get_list(session, LIVE_LIST), cursor, limit=100)
+    live_runs = sync_live_groups(marketing, settings, now=now)  # what a worker does every 10 s
+    with marketing.session() as session:
+        named = [(session.get_one(TargetGroup, run.group_id).name, run) for run in live_runs]
     later = run_tick(marketing, settings, now=now + WAITED)
     with marketing.session() as session:
         view = campaign_json(session, get_campaign(session, campaign_id), now=now + WAITED)
     live = [(change.seq, change.change, change.contact_key) for change in page.changes]
-    return CampaignDemo(view, first, later, live)
+    return CampaignDemo(view, first, later, live, named)
 
 
 def _post_in_the_community(community: Database, legacy_keys: list[str], *, now: datetime) -> None:
