@@ -212,6 +212,7 @@ def _run_json(run: SyncRun, group: str) -> dict[str, Any]:
         "skipped": run.skipped or {reason: 0 for reason in SKIP_REASONS},
         "error": run.error,
         "requested_at": run.requested_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
 

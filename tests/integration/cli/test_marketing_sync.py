@@ -140,7 +140,7 @@ def test_concurrent_requests_from_three_processes_never_run_two_syncs_at_once(
     assert {run["run"] for run in runs} == returned  # a request during a run got that run
     assert all(run["status"] == "completed" for run in runs)
     for earlier, later in itertools.pairwise(runs):  # one at a time: none began before ...
-        assert earlier["finished_at"] <= later["requested_at"]  # ... the one before it ended
+        assert earlier["finished_at"] <= later["started_at"]  # ... the one before it ended
 
 
 def test_history_rejections_and_diagnosis_explain_the_counts(world: World) -> None:
