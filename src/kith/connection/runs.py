@@ -79,7 +79,9 @@ class SyncRuns:
         )
         if requested.existing:
             return self.wait(requested.run.id)
-        return self.carry_out(requested.run.id)
+        run = self.carry_out(requested.run.id)
+        # a waiter on the group may have claimed the new run first: then wait for it
+        return self.wait(run.id) if run.status == "in progress" else run
 
     def carry_out(self, run_id: int) -> SyncRun:
         """Carry out a requested run (nothing when someone already claimed it)."""
