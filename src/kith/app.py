@@ -69,7 +69,8 @@ def create_worker(
 ) -> Worker:
     """A job worker that also ticks (`kith tick`) every `tick_seconds`, keeps the community's
     live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
-    lists changed every `KITH_LIVE_SYNC_SECONDS`."""
+    lists changed every `KITH_LIVE_SYNC_SECONDS`; a live sync that adds members to a group
+    ticks at once, so that a campaign enrolls them within seconds."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
@@ -77,17 +78,20 @@ def create_worker(
     def keep_lists() -> None:
         keep_lists_current(community, now=utcnow(), retention=settings.list_changes_retention)
 
+    tick = Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow()))
+
+    def follow_live_groups() -> None:
+        runs = sync_live_groups(marketing, settings, now=utcnow())
+        if any(run.added for run in runs if run.status == "completed"):
+            tick.soon()  # who entered an activation group is enrolled now, not in a minute
+
     return Worker(
         queue,
         heartbeat=WorkerRegistry(marketing),
         periodic=[
-            Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow())),
+            tick,
             Periodic("lists", settings.list_pass_seconds, keep_lists),
-            Periodic(
-                "live syncs",
-                settings.live_sync_seconds,
-                lambda: sync_live_groups(marketing, settings, now=utcnow()),
-            ),
+            Periodic("live syncs", settings.live_sync_seconds, follow_live_groups),
         ],
         workers=workers,
     )
