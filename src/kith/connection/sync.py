@@ -303,6 +303,7 @@ class _Reconciliation:
         self.run_id, self.holder = run.id, holder
         self.list_key, self.group_id = run.list_key, run.group_id
         self.platform, self.allow_empty = run.edition == "platform", run.allow_empty
+        self.trigger = run.trigger
         self.clock = clock
         self.empty_guard = empty_guard
 
@@ -366,7 +367,9 @@ class _Reconciliation:
         `cursor` applied in order; ChangesGone when they are no longer all kept."""
         position = stage_from_mirror(connection, self.group_id)
         while True:
-            page = client.list_changes(self.list_key, cursor, details=self.platform)
+            page = client.list_changes(
+                self.list_key, cursor, details=self.platform, fresh=self.trigger != "live"
+            )
             added = apply_changes(
                 connection, page.changes, position=position, platform=self.platform
             )
