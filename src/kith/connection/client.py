@@ -542,4 +542,4 @@ def _text(body: bytes) -> str:
 
 def _retry_after(response: httpx.Response) -> int | None:
     value = response.headers.get("retry-after", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
