@@ -230,9 +230,9 @@ def test_a_worker_killed_at_a_random_moment_of_a_send_holds_it_up_for_seconds(
 
 
 def test_live_passes_of_two_workers_apply_each_change_once_and_a_kill_mid_delta_loses_none(
-    cluster: Cluster, smtp_sink: SmtpSink, tmp_path: Path
+    any_cluster: Cluster, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    world = cluster.world
+    cluster, world = any_cluster, any_cluster.world
     _, full = SyncRuns(world.marketing, world.settings).queue_and_wait(
         cluster.group_id(), trigger="manual", now=utcnow()
     )
