@@ -290,10 +290,28 @@ class Load:
                 self._see(query, enrolled)
                 time.sleep(1.0)
         deadline = time.monotonic() + DRAIN_SECONDS
-        while len(enrolled.seen) < len(self._welcome_members()) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            self._welcome_synced(len(welcomed)) and set(enrolled.seen) >= self._welcome_members()
+        ):
             self._see(query, enrolled)
             time.sleep(LOOK_EVERY)
         return enrolled
+
+    def _welcome_synced(self, posted: int) -> bool:
+        """Whether the welcome group's last sync read every member posted for (each is then a
+        member of the group or skipped with a reason), so that no enrollment is still to come."""
+        from sqlalchemy import select
+
+        from kith.marketing.models import SyncRun
+
+        with self.marketing.session() as session:
+            in_list = session.scalar(
+                select(SyncRun.in_list)
+                .where(SyncRun.group_id == self.welcome_group, SyncRun.status == "completed")
+                .order_by(SyncRun.id.desc())
+                .limit(1)
+            )
+        return (in_list or 0) >= posted
 
     def _see(self, query: Any, lags: Lags) -> None:
         with self.marketing.session() as session:
