@@ -404,3 +404,25 @@ class SmtpSettings(Base):
     tls: Mapped[str] = mapped_column(String(10))
     connections: Mapped[int] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusChange(Base):
+    """One change of a subscriber's status, why, and its evidence: the subscriber's history.
+
+    `reason` is "hard_bounce", "soft_bounces" or "complaint" (the bounce intake, with the
+    bounce that decided it), "unsubscribe_link", or "marketer" (set by hand: a reactivation).
+    """
+
+    __tablename__ = "subscriber_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(20))
+    bounce_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bounces.id", ondelete="SET NULL"), index=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

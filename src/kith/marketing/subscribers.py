@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
-from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
+from kith.marketing.bounces.models import Bounce
+from kith.marketing.models import SUBSCRIBER_STATUSES, StatusChange, Subscriber
 
 
 def check_status(status: str) -> str:
@@ -54,11 +55,70 @@ def by_email_query(email: str) -> Select[tuple[Subscriber]]:
 
 
 def set_status(session: Session, reference: str, status: str, *, now: datetime) -> Subscriber:
-    """Subscribe, unsubscribe or mark as bounced; the only way back to `subscribed`."""
+    """Subscribe, unsubscribe or mark as bounced by hand; the only way back to `subscribed`
+    (a bounced subscriber reactivated), the history kept."""
     subscriber = find_subscriber(session, reference)
-    subscriber.status = check_status(status)
-    subscriber.updated_at = now
+    change_status(session, subscriber, check_status(status), reason="marketer", now=now)
     return subscriber
+
+
+def change_status(
+    session: Session,
+    subscriber: Subscriber,
+    status: str,
+    *,
+    reason: str,
+    now: datetime,
+    bounce_id: int | None = None,
+) -> bool:
+    """Every change of a subscriber's status goes through here: the status, the time of the
+    change, and a line of history saying why (with the bounce that decided it, if one did).
+    Setting the status a subscriber already has changes nothing; whether it changed is returned.
+    """
+    if subscriber.status == status:
+        return False
+    session.add(
+        StatusChange(
+            subscriber_id=subscriber.id,
+            from_status=subscriber.status,
+            to_status=status,
+            reason=reason,
+            bounce_id=bounce_id,
+            changed_at=now,
+        )
+    )
+    subscriber.status, subscriber.updated_at = status, now
+    return True
+
+
+def status_history(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    """The subscriber's status changes, oldest first, each with its evidence when a bounce or
+    complaint decided it: the mailing, the status code, the remote server's words and the
+    stored message's number (`kith bounces show N`)."""
+    rows = session.execute(
+        select(StatusChange, Bounce)
+        .outerjoin(Bounce, Bounce.id == StatusChange.bounce_id)
+        .where(StatusChange.subscriber_id == subscriber.id)
+        .order_by(StatusChange.id)
+    )
+    history = []
+    for change, bounce in rows.tuples():
+        entry: dict[str, Any] = {
+            "at": change.changed_at.isoformat(),
+            "from": change.from_status,
+            "to": change.to_status,
+            "reason": change.reason,
+        }
+        if bounce is not None:
+            entry["evidence"] = {
+                "kind": bounce.kind,
+                "mailing": bounce.mailing_id,
+                "status_code": bounce.status_code,
+                "diagnostic": bounce.diagnostic,
+                "message": bounce.message_id,
+            }
+        history.append(entry)
+    return history
 
 
 def iter_subscribers(

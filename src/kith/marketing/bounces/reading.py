@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from email import message_from_bytes
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 from typing import Literal
@@ -34,6 +35,7 @@ from kith.marketing.bounces.verp import VerpToken, read_token
 
 Kind = Literal["hard", "soft", "complaint", "auto_reply", "unrecognised"]
 KINDS: tuple[Kind, ...] = ("hard", "soft", "complaint", "auto_reply", "unrecognised")
+SUBJECT_LENGTH = 300
 _RANK = {"complaint": 3, "hard": 2, "soft": 1}  # a message's kind: its worst report's
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY_CODE = re.compile(r"^\s*([245])\d\d\b")
@@ -67,6 +69,7 @@ class Reading:
     original_message_id: str | None = None  # the bounced message's Message-ID, when quoted
     how: str = ""  # "arf", "dsn", "flufl.bounce", "auto-reply", "verp"
     problem: str | None = None  # why it could not be read as a whole (malformed, truncated)
+    subject: str | None = None
 
 
 def read_message(
@@ -86,8 +89,7 @@ def read_message(
         reading = _read(message, key, tuple(envelope_recipients))
     except Exception as error:  # the email package or a detector undone by what it was given
         return Reading("unrecognised", problem=f"malformed: {error.__class__.__name__}: {error}")
-    problem = problem or _malformed(message)
-    return replace(reading, problem=problem) if problem else reading
+    return replace(reading, problem=problem or _malformed(message), subject=_subject(message))
 
 
 def _read(message: Message, key: bytes, envelope: tuple[str, ...]) -> Reading:
@@ -316,6 +318,17 @@ def _text_of(message: Message) -> str:
                 except LookupError:  # a charset Python does not know
                     texts.append(body.decode("utf-8", "replace"))
     return "\n".join(texts)
+
+
+def _subject(message: Message) -> str | None:
+    value = message.get("subject")
+    if value is None:
+        return None
+    try:
+        text = str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError):  # an encoded word that does not decode
+        text = str(value)
+    return " ".join(text.split())[:SUBJECT_LENGTH] or None
 
 
 def _worst(reports: tuple[Report, ...]) -> Kind:
