@@ -146,3 +146,16 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "created_at": subscriber.created_at.isoformat(),
         "updated_at": subscriber.updated_at.isoformat(),
     }
+
+
+def history_line(change: dict[str, Any]) -> str:
+    """One entry of `status_history` in words, for the CLI and the web page."""
+    line = f"{change['at']}: {change['from']} -> {change['to']} ({change['reason']})"
+    evidence = change.get("evidence")
+    if evidence:
+        line += (
+            f": mailing {evidence['mailing']}, {evidence['status_code'] or 'no status'}"
+            f"{', ' + evidence['diagnostic'] if evidence['diagnostic'] else ''}"
+            f" (bounce message {evidence['message']})"
+        )
+    return line

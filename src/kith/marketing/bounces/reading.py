@@ -20,6 +20,7 @@ with the reason in `problem`.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -32,6 +33,11 @@ from typing import Literal
 from flufl.bounce import all_failures
 
 from kith.marketing.bounces.verp import VerpToken, read_token
+
+log = logging.getLogger(__name__)
+# flufl.bounce logs each detector it runs (INFO) and a detector's failure with its traceback
+# (ERROR); a failure here only means that detector found nothing
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 Kind = Literal["hard", "soft", "complaint", "auto_reply", "unrecognised"]
 KINDS: tuple[Kind, ...] = ("hard", "soft", "complaint", "auto_reply", "unrecognised")
@@ -225,7 +231,11 @@ def _kind_of(action: str, status: str | None, diagnostic: str | None) -> Kind | 
 def _detected(message: Message) -> Iterator[Report]:
     """flufl.bounce's reading of a bounce that is no DSN (Exim's, qmail's, old Exchange's):
     which recipients failed for good or for now; the status and diagnostic from the text."""
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception as error:  # a detector tripped on what it was given: read on without it
+        log.debug("flufl.bounce could not read the message: %s", error)
+        return
     if not (temporary or permanent):
         return
     text = _text_of(message)
