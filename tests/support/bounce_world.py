@@ -35,29 +35,42 @@ def with_bounce_address(settings: Settings, address: str | None = BOUNCE_ADDRESS
     return settings.model_copy(update={"bounce_address": address})
 
 
-def add_readers(db: Database) -> None:
-    """ADDRESSES as subscribers R1, R2, R3, all in the group "Readers"."""
+def add_readers(
+    db: Database, addresses: tuple[str, ...] = ADDRESSES, *, group_name: str = "Readers"
+) -> None:
+    """`addresses` as subscribers R1, R2, R3 ... (else their address as Remote ID), all in the
+    group `group_name`."""
+    remote_ids = [
+        f"R{n}" if addresses == ADDRESSES else address for n, address in enumerate(addresses, 1)
+    ]
     with db.bulk_transaction() as session:
-        rows = [f"{address},R{n},,," for n, address in enumerate(ADDRESSES, 1)]
+        rows = [
+            f"{address},{remote_id},,,"
+            for address, remote_id in zip(addresses, remote_ids, strict=True)
+        ]
         header = "email,remote_id,first_name,last_name,status"
         import_subscribers(session, csv_rows(header, *rows), now=NOW)
     with db.transaction() as session:
-        group = create_group(session, "Readers", now=NOW)
-        remote_ids = [f"R{n}" for n in range(1, len(ADDRESSES) + 1)]
+        group = create_group(session, group_name, now=NOW)
         change_members(session, group, csv_rows("remote_id", *remote_ids), now=NOW)
 
 
 def send_to_readers(
-    db: Database, settings: Settings, sink: SmtpSink, *, name: str = "News"
+    db: Database,
+    settings: Settings,
+    sink: SmtpSink,
+    *,
+    name: str = "News",
+    group_name: str = "Readers",
 ) -> SentMailing:
-    """A mailing to "Readers", sent through `sink`; what the sink received of it."""
+    """A mailing to `group_name`, sent through `sink`; what the sink received of it."""
     already = len(sink.messages)
     with db.transaction() as session:
         draft = MailingDraft(
             name=name,
             subject="Hello",
             html="<html><body><p>Hello</p></body></html>",
-            include=["Readers"],
+            include=[group_name],
             exclude=[],
             from_address="news@example.org",
             from_name="Kith News",

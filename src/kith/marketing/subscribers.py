@@ -62,6 +62,15 @@ def set_status(session: Session, reference: str, status: str, *, now: datetime) 
     return subscriber
 
 
+def reactivate(session: Session, subscriber: Subscriber, *, now: datetime) -> Subscriber:
+    """A bounced subscriber subscribed again by a marketer (the address works again); the
+    bounce stays in their history, and soft bounces are counted afresh from now."""
+    if subscriber.status != "bounced":
+        raise InvalidInput(f"{subscriber.email} is {subscriber.status}, not bounced")
+    change_status(session, subscriber, "subscribed", reason="marketer", now=now)
+    return subscriber
+
+
 def change_status(
     session: Session,
     subscriber: Subscriber,
@@ -108,6 +117,7 @@ def status_history(session: Session, subscriber: Subscriber) -> list[dict[str, A
             "from": change.from_status,
             "to": change.to_status,
             "reason": change.reason,
+            "evidence": None,
         }
         if bounce is not None:
             entry["evidence"] = {
