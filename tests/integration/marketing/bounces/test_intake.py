@@ -14,7 +14,11 @@ from kith.db import Database
 from kith.marketing.bounces import intake
 from kith.marketing.bounces.intake import BouncePolicy, retry, take_in
 from kith.marketing.bounces.models import Bounce, BounceMessage
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_group
+from kith.marketing.mailings.report import mailing_report
 from kith.marketing.models import StatusChange, Subscriber
+from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.subscribers import find_subscriber, set_status, status_history
 from tests.support.bounce_messages import arf_report, gmail_dsn, out_of_office, postfix_dsn
 from tests.support.bounce_world import (
@@ -25,6 +29,7 @@ from tests.support.bounce_world import (
     with_bounce_address,
 )
 from tests.support.community_world import NOW
+from tests.support.import_files import csv_rows
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -125,6 +130,9 @@ def test_a_complaint_unsubscribes_with_the_reason_complaint(
 
     assert taken.kind == "complaint"
     assert status_of(marketing_db, "cy@example.com") == "unsubscribed"
+    with marketing_db.session() as session:
+        totals = mailing_report(session, sent.mailing_id)["totals"]
+    assert (totals["complaints"], totals["hard_bounces"], totals["bounced"]) == (1, 0, 0)
     [change] = history_of(marketing_db, "cy@example.com")
     assert (change["to"], change["reason"]) == ("unsubscribed", "complaint")
 
@@ -238,3 +246,27 @@ def test_a_malformed_message_gets_a_log_line_and_is_kept(
     assert taken.problem is not None and taken.problem.startswith("malformed")
     assert f"bounce message {taken.message_id}: malformed" in caplog.text
     assert status_of(marketing_db, "ann@example.org") == "bounced"
+
+
+def test_an_address_that_bounced_is_skipped_for_every_subscriber_sharing_it(
+    marketing_db: Database, settings: Settings, smtp_sink: SmtpSink, policy: BouncePolicy
+) -> None:
+    with marketing_db.bulk_transaction() as session:
+        header = "email,remote_id,first_name,last_name,status"
+        rows = csv_rows(header, "pat@example.org,P1,,,", "Pat@Example.org,P2,,,")
+        import_subscribers(session, rows, now=NOW)
+    with marketing_db.transaction() as session:
+        group = create_group(session, "Pats", now=NOW)
+        change_members(session, group, csv_rows("remote_id", "P1", "P2"), now=NOW)
+    settings = with_bounce_address(settings)
+    first = send_to_readers(marketing_db, settings, smtp_sink, name="One", group_name="Pats")
+    dsn = postfix_dsn(first.messages["pat@example.org"].sender, "pat@example.org")
+    take_in(marketing_db, policy, dsn, source="smtp", now=NOW)
+
+    second = send_to_readers(marketing_db, settings, smtp_sink, name="Two", group_name="Pats")
+
+    assert list(first.messages) == ["pat@example.org"]  # one message an address
+    assert second.messages == {}
+    with marketing_db.session() as session:
+        statuses = session.execute(select(Subscriber.remote_id, Subscriber.status)).tuples()
+        assert sorted(statuses) == [("P1", "bounced"), ("P2", "subscribed")]

@@ -77,6 +77,8 @@ def test_a_dsn_delivered_to_the_listener_bounces_the_subscriber_and_the_report_s
     assert change["evidence"]["mailing"] == sent.mailing_id
     assert report["totals"]["sent"] == 3
     assert report["totals"]["bounced"] == 1
+    assert (report["totals"]["hard_bounces"], report["totals"]["soft_bounces"]) == (1, 0)
+    assert report["totals"]["complaints"] == 0
 
 
 def test_over_lmtp_each_recipient_gets_its_answer(
