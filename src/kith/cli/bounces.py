@@ -22,7 +22,14 @@ from kith.cli.context import (
 from kith.clock import utcnow
 from kith.config import get_settings
 from kith.marketing.bounces.files import iter_message_files
-from kith.marketing.bounces.intake import BouncePolicy, Intake, retry, take_in
+from kith.marketing.bounces.intake import (
+    BATCH,
+    Arrival,
+    BouncePolicy,
+    Intake,
+    retry,
+    take_in_batch,
+)
 from kith.marketing.bounces.listing import (
     bounce_message_json,
     get_bounce_message,
@@ -51,12 +58,24 @@ def process_(
     db = marketing_db()
     at = instant(now)
     taken: list[dict[str, Any]] = []
-    with user_errors():
-        for where, raw in iter_message_files(path):
-            intake = take_in(db, policy, raw, source="file", now=at)
+
+    def take(batch: list[tuple[str, bytes]]) -> None:
+        arrivals = [Arrival(raw, "file") for _, raw in batch]
+        for (where, _), intake in zip(
+            batch, take_in_batch(db, policy, arrivals, now=at), strict=True
+        ):
             taken.append(_intake_json(intake) | {"file": where})
             if not as_json:
                 console.print(f"{where}: {_said(intake)}", highlight=False, markup=False)
+
+    with user_errors():
+        batch: list[tuple[str, bytes]] = []
+        for where, raw in iter_message_files(path):
+            batch.append((where, raw))
+            if len(batch) == BATCH:
+                take(batch)
+                batch = []
+        take(batch)
     if as_json:
         print_json(taken)
         return

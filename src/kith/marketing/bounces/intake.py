@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kith.config import Settings
-from kith.csvimport.bulk import dialect_insert
+from kith.csvimport.bulk import among, dialect_insert
 from kith.db import Database
 from kith.errors import NotFound, describe
 from kith.marketing.bounces.models import BounceMessage
@@ -31,6 +32,7 @@ from kith.marketing.bounces.outcomes import Change, SoftBounceRule, apply_readin
 from kith.marketing.bounces.reading import read_message
 
 log = logging.getLogger(__name__)
+BATCH = 200  # messages stored, then processed, in one transaction
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ class Intake:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A message as it arrived: its bytes, by which way, and its SMTP envelope's recipients."""
+
+    raw: bytes
+    source: str  # smtp, lmtp, file, imap, pop3
+    envelope_recipients: tuple[str, ...] = ()
+
+
 def take_in(
     db: Database,
     policy: BouncePolicy,
@@ -72,53 +83,100 @@ def take_in(
     envelope_recipients: Iterable[str] = (),
 ) -> Intake:
     """Store `raw` (once), then process it unless it was processed before."""
-    message_id, new = receive(
-        db, raw, source=source, now=now, envelope_recipients=envelope_recipients
+    [intake] = take_in_batch(
+        db, policy, [Arrival(raw, source, tuple(envelope_recipients))], now=now
     )
-    return process(db, policy, message_id, now=now, duplicate=not new)
+    return intake
 
 
-def receive(
-    db: Database,
-    raw: bytes,
-    *,
-    source: str,
-    now: datetime,
-    envelope_recipients: Iterable[str] = (),
-) -> tuple[int, bool]:
-    """The stored message's number, and whether it is new (False: the same bytes came before)."""
-    digest = hashlib.sha256(raw).hexdigest()
+def take_in_batch(
+    db: Database, policy: BouncePolicy, arrivals: Sequence[Arrival], *, now: datetime
+) -> list[Intake]:
+    """`take_in` for several messages (files, a mailbox's new mail): stored in one
+    transaction, then processed in one, each message in a savepoint of its own, so that one
+    that fails is rolled back alone and kept as failed."""
+    return process(db, policy, receive(db, arrivals, now=now), now=now)
+
+
+def receive(db: Database, arrivals: Sequence[Arrival], *, now: datetime) -> list[int]:
+    """Each message's number once stored (the number it had when the same bytes came before)."""
+    digests = [hashlib.sha256(arrival.raw).hexdigest() for arrival in arrivals]
     with db.transaction() as session:
-        inserted = session.execute(
-            dialect_insert(session, BounceMessage)
-            .values(
-                digest=digest,
-                raw=raw,
-                size=len(raw),
-                source=source,
-                envelope_recipients=list(envelope_recipients),
-                received_at=now,
-                status="received",
-                attempts=0,
+        known = _ids_by_digest(session, digests)
+        rows = {
+            digest: {
+                "digest": digest,
+                "raw": arrival.raw,
+                "size": len(arrival.raw),
+                "source": arrival.source,
+                "envelope_recipients": list(arrival.envelope_recipients),
+                "received_at": now,
+                "status": "received",
+                "attempts": 0,
+            }
+            for digest, arrival in zip(digests, arrivals, strict=True)
+            if digest not in known
+        }
+        if rows:
+            insert = dialect_insert(session, BounceMessage).on_conflict_do_nothing(
+                index_elements=["digest"]
             )
-            .on_conflict_do_nothing(index_elements=["digest"])
+            session.execute(insert, list(rows.values()))
+        ids = known | _ids_by_digest(session, list(rows))
+    return [ids[digest] for digest in digests]
+
+
+def _ids_by_digest(session: Session, digests: list[str]) -> dict[str, int]:
+    if not digests:
+        return {}
+    rows = session.execute(
+        select(BounceMessage.digest, BounceMessage.id).where(
+            among(session, BounceMessage.digest, digests)
         )
-        message_id = session.scalar(select(BounceMessage.id).where(BounceMessage.digest == digest))
-    assert message_id is not None  # inserted now or before
-    return message_id, bool(inserted.rowcount)  # type: ignore[attr-defined]
+    )
+    return {digest: message_id for digest, message_id in rows.tuples()}
 
 
 def process(
-    db: Database, policy: BouncePolicy, message_id: int, *, now: datetime, duplicate: bool = False
-) -> Intake:
-    """Read a stored message and apply it, unless it was processed already."""
-    try:
-        with db.transaction() as session:
-            message = session.get(BounceMessage, message_id, with_for_update=True)
+    db: Database,
+    policy: BouncePolicy,
+    message_ids: Sequence[int],
+    *,
+    now: datetime,
+) -> list[Intake]:
+    """Read stored messages and apply each, unless it was processed already (then it is a
+    duplicate, and changes nothing).
+
+    If the transaction cannot be committed, the messages stay stored as they were (received or
+    failed), for `retry`.
+    """
+    intakes: list[Intake] = []
+    with db.transaction() as session:
+        messages = {
+            message.id: message
+            for message in session.scalars(
+                select(BounceMessage)
+                .where(among(session, BounceMessage.id, list(set(message_ids))))
+                .with_for_update()
+            )
+        }
+        for message_id in message_ids:
+            message = messages.get(message_id)
             if message is None:
                 raise NotFound(f"no bounce message has the number {message_id}")
-            if message.status == "processed":
-                return Intake(message.id, True, message.status, message.kind, (), message.problem)
+            if message.status == "processed":  # before, or earlier in this batch
+                intakes.append(_before(message))
+            else:
+                intakes.append(_process_one(session, policy, message, now))
+    return intakes
+
+
+def _process_one(
+    session: Session, policy: BouncePolicy, message: BounceMessage, now: datetime
+) -> Intake:
+    """Read and apply one message in a savepoint: a failure rolls back its effects alone."""
+    try:
+        with session.begin_nested():
             reading = read_message(
                 message.raw,
                 key=policy.key,
@@ -130,20 +188,22 @@ def process(
             message.problem, message.error, message.processed_at = reading.problem, None, now
             message.subject = reading.subject
             message.attempts += 1
-    except NotFound:
-        raise
     except Exception as error:
-        return _failed(db, message_id, error)
+        return _failed(message, error)
     if reading.problem:
         log.warning(
-            "bounce message %d: %s; kept, read as far as it goes", message_id, reading.problem
+            "bounce message %d: %s; kept, read as far as it goes", message.id, reading.problem
         )
     if reading.kind == "unrecognised":
         log.info(
             "bounce message %d: unrecognised, kept (kith bounces list --kind unrecognised)",
-            message_id,
+            message.id,
         )
-    return Intake(message_id, duplicate, "processed", reading.kind, tuple(changes), reading.problem)
+    return Intake(message.id, False, "processed", reading.kind, tuple(changes), reading.problem)
+
+
+def _before(message: BounceMessage) -> Intake:
+    return Intake(message.id, True, message.status, message.kind, (), message.problem)
 
 
 def retry(db: Database, policy: BouncePolicy, *, now: datetime) -> list[Intake]:
@@ -154,21 +214,22 @@ def retry(db: Database, policy: BouncePolicy, *, now: datetime) -> list[Intake]:
             .where(BounceMessage.status.in_(("received", "failed")))
             .order_by(BounceMessage.id)
         ).all()
-    return [process(db, policy, message_id, now=now) for message_id in waiting]
+    return [
+        intake
+        for start in range(0, len(waiting), BATCH)
+        for intake in process(db, policy, waiting[start : start + BATCH], now=now)
+    ]
 
 
-def _failed(db: Database, message_id: int, error: Exception) -> Intake:
+def _failed(message: BounceMessage, error: Exception) -> Intake:
     reason = describe(error)
     log.error(
         "bounce message %d could not be processed: %s; kept, to process again with "
         "`kith bounces retry`",
-        message_id,
+        message.id,
         reason,
         exc_info=error,
     )
-    with db.transaction() as session:
-        message = session.get(BounceMessage, message_id)
-        assert message is not None  # stored before processing began
-        message.status, message.error = "failed", reason
-        message.attempts += 1
-    return Intake(message_id, False, "failed", None, (), None, reason)
+    message.status, message.error = "failed", reason
+    message.attempts += 1
+    return Intake(message.id, False, "failed", None, (), None, reason)

@@ -5,6 +5,7 @@ evidence, reactivation, sending skipping them, a message twice, a failure that l
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from kith.config import Settings
 from kith.db import Database
 from kith.marketing.bounces import intake
-from kith.marketing.bounces.intake import BouncePolicy, retry, take_in
+from kith.marketing.bounces.intake import Arrival, BouncePolicy, retry, take_in, take_in_batch
 from kith.marketing.bounces.models import Bounce, BounceMessage
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
@@ -270,3 +271,33 @@ def test_an_address_that_bounced_is_skipped_for_every_subscriber_sharing_it(
     with marketing_db.session() as session:
         statuses = session.execute(select(Subscriber.remote_id, Subscriber.status)).tuples()
         assert sorted(statuses) == [("P1", "bounced"), ("P2", "subscribed")]
+
+
+def test_in_a_batch_a_message_that_fails_is_rolled_back_alone_and_a_copy_is_a_duplicate(
+    marketing_db: Database, sent: SentMailing, policy: BouncePolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = postfix_dsn(return_path(sent, "ann@example.org"), "ann@example.org")
+    bo = postfix_dsn(return_path(sent, "bo@example.net"), "bo@example.net")
+    applied = intake.apply_reading
+
+    def failing_for_bo(session: Any, message: BounceMessage, *rest: Any) -> Any:
+        changes = applied(session, message, *rest)  # its effects are written, then it fails
+        if message.raw == bo:
+            raise RuntimeError("bo's message broke")
+        return changes
+
+    monkeypatch.setattr(intake, "apply_reading", failing_for_bo)
+    arrivals = [Arrival(ann, "file"), Arrival(bo, "file"), Arrival(ann, "file")]
+
+    taken = take_in_batch(marketing_db, policy, arrivals, now=NOW)
+
+    assert [(t.status, t.duplicate) for t in taken] == [
+        ("processed", False),
+        ("failed", False),
+        ("processed", True),
+    ]
+    assert taken[0].message_id == taken[2].message_id
+    assert status_of(marketing_db, "ann@example.org") == "bounced"
+    assert status_of(marketing_db, "bo@example.net") == "subscribed"
+    with marketing_db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Bounce)) == 1
