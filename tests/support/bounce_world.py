@@ -62,6 +62,7 @@ def send_to_readers(
     *,
     name: str = "News",
     group_name: str = "Readers",
+    options: SendOptions | None = None,
 ) -> SentMailing:
     """A mailing to `group_name`, sent through `sink`; what the sink received of it."""
     already = len(sink.messages)
@@ -76,7 +77,7 @@ def send_to_readers(
             from_name="Kith News",
         )
         mailing_id = create_mailing(session, draft, now=NOW).id
-        request_send(session, mailing_id, SendOptions(), now=NOW)
+        request_send(session, mailing_id, options or SendOptions(), now=NOW)
     send_mailing_now(
         db, settings, mailing_id, transport=SmtpTransport(sink.config()), clock=lambda: NOW
     )
