@@ -29,6 +29,7 @@ from kith.db import Database
 from kith.errors import KithError
 from kith.jobs import TICK_SECONDS, JobQueue, Periodic, Worker
 from kith.marketing.app import create_marketing_app
+from kith.marketing.bounces.mailbox import poll_mailbox
 from kith.marketing.ports import ports
 from kith.marketing.scheduler import run_tick
 from kith.marketing.workers import WorkerRegistry
@@ -69,7 +70,8 @@ def create_worker(
 ) -> Worker:
     """A job worker that also ticks (`kith tick`) every `tick_seconds`, keeps the community's
     live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
-    lists changed every `KITH_LIVE_SYNC_SECONDS`."""
+    lists changed every `KITH_LIVE_SYNC_SECONDS`, and takes in the bounce mailbox, if one is
+    set, every `KITH_BOUNCE_MAILBOX_SECONDS`."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
@@ -87,6 +89,17 @@ def create_worker(
                 "live syncs",
                 settings.live_sync_seconds,
                 lambda: sync_live_groups(marketing, settings, now=utcnow()),
+            ),
+            *(
+                [
+                    Periodic(
+                        "bounce mailbox",
+                        settings.bounce_mailbox_seconds,
+                        lambda: poll_mailbox(marketing, settings, clock=utcnow),
+                    )
+                ]
+                if settings.bounce_mailbox_url
+                else []
             ),
         ],
         workers=workers,

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     soft_bounce_days: int = Field(14, ge=1)
     # a bounce message larger than this is kept whole but only its first bytes are read
     bounce_read_bytes: int = Field(1_000_000, ge=10_000)
+    # a mailbox the worker takes bounces from (imaps://user:password@host/INBOX, pop3s://...),
+    # every that many seconds; unset: bounces come in by `kith bounces serve` or files only
+    bounce_mailbox_url: str | None = None
+    bounce_mailbox_seconds: float = Field(60.0, gt=0)
     # while a campaign runs, its community groups are resynced at this minute of every hour,
     # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)
     hourly_sync_minute: int = Field(55, ge=0, le=59)

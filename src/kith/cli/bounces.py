@@ -13,6 +13,7 @@ from rich.table import Table
 
 from kith.cli.context import (
     console,
+    fail,
     instant,
     marketing_db,
     print_json,
@@ -35,6 +36,7 @@ from kith.marketing.bounces.listing import (
     get_bounce_message,
     list_bounce_messages,
 )
+from kith.marketing.bounces.mailbox import fetch_bounces, parse_mailbox_url
 from kith.marketing.bounces.server import BounceHandler, BounceListener
 
 app = typer.Typer(
@@ -114,6 +116,26 @@ def serve(
         pass
     finally:
         listener.stop()
+
+
+@app.command("fetch")
+def fetch() -> None:
+    """Take in the bounce mailbox (KITH_BOUNCE_MAILBOX_URL) now, as the worker does on its own."""
+    settings = get_settings()
+    if not settings.bounce_mailbox_url:
+        fail("KITH_BOUNCE_MAILBOX_URL is not set (imaps://user:password@host/INBOX or pop3s://...)")
+    with user_errors():
+        config = parse_mailbox_url(settings.bounce_mailbox_url)
+        taken = fetch_bounces(
+            marketing_db(), BouncePolicy.from_settings(settings), config, clock=utcnow
+        )
+    for intake in taken:
+        console.print(f"{_said(intake)}", highlight=False, markup=False)
+    console.print(
+        f"{len(taken)} message{'' if len(taken) == 1 else 's'} taken from {config.describe()}.",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("retry")
