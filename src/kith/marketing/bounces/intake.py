@@ -28,8 +28,8 @@ from kith.csvimport.bulk import among, dialect_insert
 from kith.db import Database
 from kith.errors import NotFound, describe
 from kith.marketing.bounces.models import BounceMessage
-from kith.marketing.bounces.outcomes import Change, SoftBounceRule, apply_reading
-from kith.marketing.bounces.reading import read_message
+from kith.marketing.bounces.outcomes import Change, Known, SoftBounceRule, apply_reading, load_known
+from kith.marketing.bounces.reading import Reading, read_message
 
 log = logging.getLogger(__name__)
 BATCH = 200  # messages stored, then processed, in one transaction
@@ -150,7 +150,6 @@ def process(
     If the transaction cannot be committed, the messages stay stored as they were (received or
     failed), for `retry`.
     """
-    intakes: list[Intake] = []
     with db.transaction() as session:
         messages = {
             message.id: message
@@ -161,45 +160,75 @@ def process(
             )
         }
         for message_id in message_ids:
-            message = messages.get(message_id)
-            if message is None:
+            if message_id not in messages:
                 raise NotFound(f"no bounce message has the number {message_id}")
-            if message.status == "processed":  # before, or earlier in this batch
-                intakes.append(_before(message))
-            else:
-                intakes.append(_process_one(session, policy, message, now))
+        waiting = [
+            messages[message_id]
+            for message_id in dict.fromkeys(message_ids)
+            if messages[message_id].status != "processed"
+        ]
+        readings = {message.id: _read(policy, message) for message in waiting}
+        known = load_known(session, readings.values())
+        try:  # all in one savepoint; a failure undoes them all, to be redone one at a time
+            with session.begin_nested():
+                done = {
+                    m.id: _apply(session, policy, m, readings[m.id], known, now) for m in waiting
+                }
+        except Exception:
+            done = {m.id: _apply_alone(session, policy, m, readings[m.id], now) for m in waiting}
+        intakes = []
+        for message_id in message_ids:
+            intake = done.pop(message_id, None)  # a copy later in the batch: taken in already
+            intakes.append(intake if intake is not None else _before(messages[message_id]))
+    for intake in intakes:
+        if intake.problem and not intake.duplicate:
+            log.warning(
+                "bounce message %d: %s; kept, read as far as it goes",
+                intake.message_id,
+                intake.problem,
+            )
+        if intake.kind == "unrecognised" and not intake.duplicate:
+            log.info(
+                "bounce message %d: unrecognised, kept (kith bounces list --kind unrecognised)",
+                intake.message_id,
+            )
     return intakes
 
 
-def _process_one(
-    session: Session, policy: BouncePolicy, message: BounceMessage, now: datetime
+def _read(policy: BouncePolicy, message: BounceMessage) -> Reading:
+    return read_message(
+        message.raw,
+        key=policy.key,
+        envelope_recipients=message.envelope_recipients,
+        limit=policy.read_bytes,
+    )
+
+
+def _apply(
+    session: Session,
+    policy: BouncePolicy,
+    message: BounceMessage,
+    reading: Reading,
+    known: Known,
+    now: datetime,
 ) -> Intake:
-    """Read and apply one message in a savepoint: a failure rolls back its effects alone."""
+    changes = apply_reading(session, message, reading, policy.soft_rule, known)
+    message.status, message.kind, message.how = "processed", reading.kind, reading.how
+    message.problem, message.error, message.processed_at = reading.problem, None, now
+    message.subject = reading.subject
+    message.attempts += 1
+    return Intake(message.id, False, "processed", reading.kind, tuple(changes), reading.problem)
+
+
+def _apply_alone(
+    session: Session, policy: BouncePolicy, message: BounceMessage, reading: Reading, now: datetime
+) -> Intake:
+    """`_apply` in a savepoint of its own: a failure rolls back this message's effects alone."""
     try:
         with session.begin_nested():
-            reading = read_message(
-                message.raw,
-                key=policy.key,
-                envelope_recipients=message.envelope_recipients,
-                limit=policy.read_bytes,
-            )
-            changes = apply_reading(session, message, reading, policy.soft_rule)
-            message.status, message.kind, message.how = "processed", reading.kind, reading.how
-            message.problem, message.error, message.processed_at = reading.problem, None, now
-            message.subject = reading.subject
-            message.attempts += 1
+            return _apply(session, policy, message, reading, load_known(session, [reading]), now)
     except Exception as error:
         return _failed(message, error)
-    if reading.problem:
-        log.warning(
-            "bounce message %d: %s; kept, read as far as it goes", message.id, reading.problem
-        )
-    if reading.kind == "unrecognised":
-        log.info(
-            "bounce message %d: unrecognised, kept (kith bounces list --kind unrecognised)",
-            message.id,
-        )
-    return Intake(message.id, False, "processed", reading.kind, tuple(changes), reading.problem)
 
 
 def _before(message: BounceMessage) -> Intake:
