@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -20,9 +20,12 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
+
+if TYPE_CHECKING:
+    from kith.marketing.bounces.models import Bounce
 
 SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "bounced")
 GROUP_KINDS = ("static", "community", "compound", "scoring")
@@ -426,3 +429,5 @@ class StatusChange(Base):
         ForeignKey("bounces.id", ondelete="SET NULL"), index=True
     )
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # set with the bounce not yet written: the intake writes a batch's rows in one flush
+    bounce: Mapped[Bounce | None] = relationship()

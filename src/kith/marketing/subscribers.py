@@ -78,7 +78,7 @@ def change_status(
     *,
     reason: str,
     now: datetime,
-    bounce_id: int | None = None,
+    bounce: Bounce | None = None,
 ) -> bool:
     """Every change of a subscriber's status goes through here: the status, the time of the
     change, and a line of history saying why (with the bounce that decided it, if one did).
@@ -92,7 +92,7 @@ def change_status(
             from_status=subscriber.status,
             to_status=status,
             reason=reason,
-            bounce_id=bounce_id,
+            bounce=bounce,
             changed_at=now,
         )
     )

@@ -98,8 +98,7 @@ def apply_reading(
             diagnostic=report.diagnostic,
             occurred_at=message.received_at,
         )
-        session.add(bounce)
-        session.flush()
+        session.add(bounce)  # written with the batch's other rows, at the next flush
         subscriber = known.subscribers.get(delivery.subscriber_id or 0) or session.get(
             Subscriber, delivery.subscriber_id, with_for_update=True
         )
@@ -150,14 +149,14 @@ def _follow(session: Session, subscriber: Subscriber, bounce: Bounce, rule: Soft
     now = bounce.occurred_at
     if bounce.kind == "complaint":
         return change_status(
-            session, subscriber, "unsubscribed", reason="complaint", now=now, bounce_id=bounce.id
+            session, subscriber, "unsubscribed", reason="complaint", now=now, bounce=bounce
         )
     if subscriber.status != "subscribed":
         return False
     if bounce.kind == "soft" and _recent_soft_bounces(session, subscriber, now, rule) < rule.limit:
         return False
     return change_status(
-        session, subscriber, "bounced", reason=_REASON[bounce.kind], now=now, bounce_id=bounce.id
+        session, subscriber, "bounced", reason=_REASON[bounce.kind], now=now, bounce=bounce
     )
 
 
