@@ -90,16 +90,10 @@ def create_worker(
                 settings.live_sync_seconds,
                 lambda: sync_live_groups(marketing, settings, now=utcnow()),
             ),
-            *(
-                [
-                    Periodic(
-                        "bounce mailbox",
-                        settings.bounce_mailbox_seconds,
-                        lambda: poll_mailbox(marketing, settings, clock=utcnow),
-                    )
-                ]
-                if settings.bounce_mailbox_url
-                else []
+            Periodic(
+                "bounce mailbox",
+                settings.bounce_mailbox_seconds,
+                lambda: poll_mailbox(marketing, settings, clock=utcnow),
             ),
         ],
         workers=workers,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from kith.cli.context import (
 )
 from kith.clock import utcnow
 from kith.config import get_settings
+from kith.encryption import SecretBox
 from kith.marketing.bounces.files import iter_message_files
 from kith.marketing.bounces.intake import (
     BATCH,
@@ -36,7 +38,7 @@ from kith.marketing.bounces.listing import (
     get_bounce_message,
     list_bounce_messages,
 )
-from kith.marketing.bounces.mailbox import fetch_bounces, parse_mailbox_url
+from kith.marketing.bounces.mailbox import configure_mailbox, fetch_bounces, mailbox_config
 from kith.marketing.bounces.server import BounceHandler, BounceListener
 
 app = typer.Typer(
@@ -118,17 +120,42 @@ def serve(
         listener.stop()
 
 
+mailbox_app = typer.Typer(no_args_is_help=True, help="The mailbox the worker takes bounces from.")
+app.add_typer(mailbox_app, name="mailbox")
+
+
+@mailbox_app.command("configure")
+def mailbox_configure(
+    url: str = typer.Option(..., "--url", help="imaps://user@host/INBOX or pop3s://user@host"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password."),
+) -> None:
+    """Take bounces from this mailbox (KITH_BOUNCE_MAILBOX_URL, when set, still comes first);
+    the password is stored encrypted."""
+    if not password_stdin:
+        fail("give the mailbox password on standard input, with --password-stdin")
+    settings = get_settings()
+    password = sys.stdin.readline().rstrip("\n")
+    with user_errors(), marketing_db().transaction() as session:
+        config = configure_mailbox(
+            session, url=url, password=password, box=SecretBox.from_settings(settings), now=utcnow()
+        )
+    console.print(f"Bounces are taken from {config.describe()}.", markup=False, highlight=False)
+
+
 @app.command("fetch")
 def fetch() -> None:
-    """Take in the bounce mailbox (KITH_BOUNCE_MAILBOX_URL) now, as the worker does on its own."""
+    """Take in the bounce mailbox now, as the worker does on its own."""
     settings = get_settings()
-    if not settings.bounce_mailbox_url:
-        fail("KITH_BOUNCE_MAILBOX_URL is not set (imaps://user:password@host/INBOX or pop3s://...)")
+    db = marketing_db()
     with user_errors():
-        config = parse_mailbox_url(settings.bounce_mailbox_url)
-        taken = fetch_bounces(
-            marketing_db(), BouncePolicy.from_settings(settings), config, clock=utcnow
-        )
+        with db.session() as session:
+            config = mailbox_config(session, settings, SecretBox.from_settings(settings))
+        if config is None:
+            fail(
+                "no bounce mailbox: set KITH_BOUNCE_MAILBOX_URL or run "
+                "`kith bounces mailbox configure --url imaps://user@host/INBOX --password-stdin`"
+            )
+        taken = fetch_bounces(db, BouncePolicy.from_settings(settings), config, clock=utcnow)
     for intake in taken:
         console.print(f"{_said(intake)}", highlight=False, markup=False)
     console.print(

@@ -1,4 +1,5 @@
-"""The bounce mailbox (KITH_BOUNCE_MAILBOX_URL): for an MTA that delivers the bounce address to a
+"""The bounce mailbox (KITH_BOUNCE_MAILBOX_URL, or `kith bounces mailbox configure`, whose
+password is stored encrypted): for an MTA that delivers the bounce address to a
 mailbox rather than to `kith bounces serve`, the worker fetches it.
 
 `imaps://user:password@host[:993]/INBOX` or `pop3s://user:password@host[:995]` (`imap://` and
@@ -21,10 +22,14 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy.orm import Session
+
 from kith.config import Settings
 from kith.db import Database
+from kith.encryption import SecretBox
 from kith.errors import InvalidInput, KithError
 from kith.marketing.bounces.intake import BATCH, Arrival, BouncePolicy, Intake, take_in_batch
+from kith.marketing.bounces.models import BounceMailboxSettings
 
 log = logging.getLogger(__name__)
 Protocol = Literal["imap", "pop3"]
@@ -36,6 +41,9 @@ _SCHEMES: dict[str, tuple[Protocol, bool, int]] = {
     "pop3": ("pop3", False, 110),
 }
 TIMEOUT_SECONDS = 60.0
+SETTINGS_ID = 1
+PASSWORD = "the bounce mailbox's password"
+REMEDY = "set it again with `kith bounces mailbox configure --password-stdin`"
 
 
 class MailboxUnavailable(KithError):
@@ -62,15 +70,18 @@ class MailboxConfig:
         return f"{scheme}://{self.username}@{self.host}:{self.port}{folder}"
 
 
-def parse_mailbox_url(url: str) -> MailboxConfig:
-    """Read KITH_BOUNCE_MAILBOX_URL; errors name the part at fault, never the password."""
+def parse_mailbox_url(url: str, *, password: str | None = None) -> MailboxConfig:
+    """Read KITH_BOUNCE_MAILBOX_URL, or a stored URL with its `password` given apart; errors
+    name the part at fault, never the password."""
     split = urlsplit(url.strip())
     if split.scheme.lower() not in _SCHEMES:
         raise InvalidInput(
             f"bounce mailbox URL: it must start with imaps:// or pop3s:// ({URL_FORM})"
         )
     protocol, tls, default_port = _SCHEMES[split.scheme.lower()]
-    if not split.hostname or not split.username or split.password is None:
+    if password is None:
+        password = unquote(split.password) if split.password is not None else None
+    if not split.hostname or not split.username or password is None:
         raise InvalidInput(
             f"bounce mailbox URL: the user, password and host are needed ({URL_FORM})"
         )
@@ -84,14 +95,44 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
     if protocol == "pop3" and folder != "INBOX":
         raise InvalidInput("bounce mailbox URL: POP3 has one mailbox; name no folder")
     return MailboxConfig(
-        protocol,
-        tls,
-        split.hostname,
-        port,
-        unquote(split.username),
-        unquote(split.password),
-        folder,
+        protocol, tls, split.hostname, port, unquote(split.username), password, folder
     )
+
+
+def configure_mailbox(
+    session: Session, *, url: str, password: str, box: SecretBox, now: datetime
+) -> MailboxConfig:
+    """Store the mailbox of `url` (imaps://user@host/INBOX); the password, given apart so that
+    it appears in no URL or shell history, is stored encrypted."""
+    if urlsplit(url.strip()).password is not None:
+        raise InvalidInput("give the mailbox password with --password-stdin, not in the URL")
+    if not password:
+        raise InvalidInput("the mailbox password is empty")
+    config = parse_mailbox_url(url, password=password)
+    row = session.get(BounceMailboxSettings, SETTINGS_ID) or BounceMailboxSettings(id=SETTINGS_ID)
+    row.url, row.password_encrypted, row.updated_at = url.strip(), box.encrypt(password), now
+    session.add(row)
+    session.flush()
+    return config
+
+
+def mailbox_config(session: Session, settings: Settings, box: SecretBox) -> MailboxConfig | None:
+    """KITH_BOUNCE_MAILBOX_URL first, then the stored mailbox; None when there is neither."""
+    if settings.bounce_mailbox_url:
+        return parse_mailbox_url(settings.bounce_mailbox_url)
+    row = session.get(BounceMailboxSettings, SETTINGS_ID)
+    if row is None:
+        return None
+    password: str = box.decrypt(row.password_encrypted, what=PASSWORD, remedy=REMEDY)
+    return parse_mailbox_url(row.url, password=password)
+
+
+def reencrypt_mailbox_password(session: Session, box: SecretBox) -> int:
+    row = session.get(BounceMailboxSettings, SETTINGS_ID)
+    if row is None:
+        return 0
+    row.password_encrypted = box.reencrypt(row.password_encrypted, what=PASSWORD, remedy=REMEDY)
+    return 1
 
 
 def fetch_bounces(
@@ -119,10 +160,11 @@ def fetch_bounces(
 
 
 def poll_mailbox(db: Database, settings: Settings, *, clock: Callable[[], datetime]) -> int:
-    """The worker's periodic fetch of KITH_BOUNCE_MAILBOX_URL; how many messages it took."""
-    if not settings.bounce_mailbox_url:
+    """The worker's periodic fetch of the mailbox, if one is set; how many messages it took."""
+    with db.session() as session:
+        config = mailbox_config(session, settings, SecretBox.from_settings(settings))
+    if config is None:
         return 0
-    config = parse_mailbox_url(settings.bounce_mailbox_url)
     taken = fetch_bounces(db, BouncePolicy.from_settings(settings), config, clock=clock)
     if taken:
         log.info("%d bounce messages taken from %s", len(taken), config.describe())

@@ -71,3 +71,15 @@ class Bounce(Base):
         Index("ix_bounces_subscriber_kind", "subscriber_id", "kind", "occurred_at"),
         Index("ix_bounces_mailing", "mailing_id", "kind"),
     )
+
+
+class BounceMailboxSettings(Base):
+    """The mailbox `kith bounces mailbox configure` set (KITH_BOUNCE_MAILBOX_URL comes first):
+    its URL without the password, and the password encrypted like the other secrets."""
+
+    __tablename__ = "bounce_mailbox_settings"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

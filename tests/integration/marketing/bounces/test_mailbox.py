@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from kith.config import Settings
 from kith.db import Database
@@ -17,6 +18,7 @@ from kith.marketing.bounces.mailbox import (
     fetch_bounces,
     parse_mailbox_url,
 )
+from kith.marketing.bounces.models import BounceMailboxSettings
 from kith.marketing.subscribers import find_subscriber
 from tests.support.bounce_messages import out_of_office, postfix_dsn
 from tests.support.bounce_world import add_readers, send_to_readers, with_bounce_address
@@ -128,4 +130,36 @@ def test_kith_bounces_fetch_takes_the_mailbox_in(
     assert code == 0, output
     assert re.search(r"bounce message \d+: auto_reply", output)
     assert f"1 message taken from pop3s://bounces@127.0.0.1:{dovecot_server.pop3s_port}" in output
+    assert dovecot_server.inbox() == []
+
+
+def test_a_configured_mailbox_keeps_its_password_encrypted_and_is_fetched(
+    marketing_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dovecot_server: DovecotServer,  # noqa: F811
+) -> None:
+    dovecot_server.deliver(out_of_office("bounces@mail.example.org", "bo@example.net"))
+    monkeypatch.delenv("KITH_BOUNCE_MAILBOX_URL", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_server.cert_file))
+    url = f"imaps://bounces@127.0.0.1:{dovecot_server.imaps_port}/INBOX"
+
+    with kith_command(monkeypatch, marketing_db, tmp_path / "var") as kith:
+        configured = kith(
+            "bounces",
+            "mailbox",
+            "configure",
+            "--url",
+            url,
+            "--password-stdin",
+            input="mailbox-secret\n",
+        )
+        fetched = kith("bounces", "fetch")
+
+    assert configured == (0, f"Bounces are taken from {url}.\n")
+    assert fetched[0] == 0, fetched[1]
+    assert "1 message taken from" in fetched[1]
+    with marketing_db.session() as session:
+        stored = session.scalars(select(BounceMailboxSettings.password_encrypted)).one()
+    assert "mailbox-secret" not in stored
     assert dovecot_server.inbox() == []

@@ -122,9 +122,18 @@ def upgrade() -> None:
             ["subscriber_id"],
             unique=False,
         )
+    op.create_table(
+        "bounce_mailbox_settings",
+        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("password_encrypted", sa.Text(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bounce_mailbox_settings")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("bounce_mailbox_settings")
     with op.batch_alter_table("subscriber_status_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscriber_status_changes_subscriber_id"))
         batch_op.drop_index(batch_op.f("ix_subscriber_status_changes_bounce_id"))
