@@ -413,7 +413,8 @@ class StatusChange(Base):
     """One change of a subscriber's status, why, and its evidence: the subscriber's history.
 
     `reason` is "hard_bounce", "soft_bounces" or "complaint" (the bounce intake, with the
-    bounce that decided it), "unsubscribe_link", or "marketer" (set by hand: a reactivation).
+    bounce that decided it), "refused_at_send" (a 5xx from the mail server: the delivery's
+    detail), "unsubscribe_link", or "marketer" (set by hand: a reactivation).
     """
 
     __tablename__ = "subscriber_status_changes"
