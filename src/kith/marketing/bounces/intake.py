@@ -1,12 +1,13 @@
 """The bounce intake: every message stored once before it is read, then read and applied.
 
-Whichever way a message arrives (`kith bounces serve`, `kith bounces process`, the mailbox) it
-goes through `take_in`:
-- `receive` stores it whole, keyed by its SHA-256, in a transaction of its own: once this
-  returns, nothing can lose it (the SMTP listener answers 250 only then);
-- `process` reads it and applies what it says in one transaction, which also marks it
-  processed: a message received again, or processed again, changes nothing; a failure rolls the
-  effects back and leaves the message stored as `failed` with the reason, for `retry`.
+Whichever way messages arrive (`kith bounces serve`, `kith bounces process`, the mailbox) they
+go through `take_in_batch` (`take_in` for one):
+- `receive` stores them whole, keyed by their SHA-256, in a transaction of its own: once this
+  returns, nothing can lose them (the SMTP listener answers 250 only then);
+- `process` reads them and applies what they say in one transaction, which also marks each
+  processed: a message received again, or processed again, changes nothing. They are applied
+  in one savepoint; if that fails they are applied again one savepoint each, so that a message
+  that fails is rolled back alone and kept as `failed` with the reason, for `retry`.
 
 A malformed or huge message is logged and kept, read as far as it goes (kith.marketing.bounces
 .reading); a message that says nothing Kith understands is kept as unrecognised and listed.
