@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,12 +20,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
-
-if TYPE_CHECKING:
-    from kith.marketing.bounces.models import Bounce
 
 SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "bounced")
 GROUP_KINDS = ("static", "community", "compound", "scoring")
@@ -407,28 +404,3 @@ class SmtpSettings(Base):
     tls: Mapped[str] = mapped_column(String(10))
     connections: Mapped[int] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class StatusChange(Base):
-    """One change of a subscriber's status, why, and its evidence: the subscriber's history.
-
-    `reason` is "hard_bounce", "soft_bounces" or "complaint" (the bounce intake, with the
-    bounce that decided it), "refused_at_send" (a 5xx from the mail server: the delivery's
-    detail), "unsubscribe_link", or "marketer" (set by hand: a reactivation).
-    """
-
-    __tablename__ = "subscriber_status_changes"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
-    )
-    from_status: Mapped[str] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(String(20))
-    bounce_id: Mapped[int | None] = mapped_column(
-        ForeignKey("bounces.id", ondelete="SET NULL"), index=True
-    )
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # set with the bounce not yet written: the intake writes a batch's rows in one flush
-    bounce: Mapped[Bounce | None] = relationship()

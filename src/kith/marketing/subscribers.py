@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
-from kith.marketing.bounces.models import Bounce
-from kith.marketing.models import SUBSCRIBER_STATUSES, StatusChange, Subscriber
+from kith.marketing.bounces.models import Bounce, StatusChange
+from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
 
 
 def check_status(status: str) -> str:

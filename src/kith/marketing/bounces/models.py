@@ -1,4 +1,5 @@
-"""Tables of the bounce intake: every message received, kept whole, and what it reported.
+"""Tables of the bounce intake: every message received, kept whole, and what it reported; and
+the subscribers' status history, where a bounce is the evidence of a change.
 
 A message is stored once (its SHA-256 is unique) before it is read, and marked processed in the
 same transaction as its effects: received twice, it changes nothing the second time; when
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, SmallInteger, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kith.db import BigId, UTCDateTime
 from kith.marketing.models import Base
@@ -83,3 +84,28 @@ class BounceMailboxSettings(Base):
     url: Mapped[str] = mapped_column(String(500))
     password_encrypted: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusChange(Base):
+    """One change of a subscriber's status, why, and its evidence: the subscriber's history.
+
+    `reason` is "hard_bounce", "soft_bounces" or "complaint" (the bounce intake, with the
+    bounce that decided it), "refused_at_send" (a 5xx from the mail server: the delivery's
+    detail), "unsubscribe_link", or "marketer" (set by hand: a reactivation).
+    """
+
+    __tablename__ = "subscriber_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(20))
+    bounce_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bounces.id", ondelete="SET NULL"), index=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # set with the bounce not yet written: the intake writes a batch's rows in one flush
+    bounce: Mapped[Bounce | None] = relationship()

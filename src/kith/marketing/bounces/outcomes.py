@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from kith.csvimport.bulk import among
 from kith.emails import email_key
-from kith.marketing.bounces.models import Bounce, BounceMessage
+from kith.marketing.bounces.models import Bounce, BounceMessage, StatusChange
 from kith.marketing.bounces.reading import Reading, Report
-from kith.marketing.models import Delivery, StatusChange, Subscriber
+from kith.marketing.models import Delivery, Subscriber
 from kith.marketing.subscribers import change_status
 
 _STATUS_AFTER = {"hard": "bounced", "soft": "bounced", "complaint": "unsubscribed"}

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, bindparam, func, insert, literal, select, upd
 from sqlalchemy.sql.expression import Update
 
 from kith.csvimport.timestamps import sqlite_text
+from kith.marketing.bounces.models import StatusChange
 from kith.marketing.mailings.messages import SubscriberFields
-from kith.marketing.models import Delivery, Mailing, StatusChange, Subscriber
+from kith.marketing.models import Delivery, Mailing, Subscriber
 from kith.marketing.scoring.models import SubscriberScore
 
 Clock = Callable[[], datetime]

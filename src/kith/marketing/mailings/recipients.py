@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from kith.marketing.bounces.models import StatusChange
 from kith.marketing.groups.compound import members_condition
 from kith.marketing.mailings.definition import mailing_groups
-from kith.marketing.models import Mailing, StatusChange, Subscriber, TargetGroup
+from kith.marketing.models import Mailing, Subscriber, TargetGroup
 
 
 @dataclass(frozen=True)

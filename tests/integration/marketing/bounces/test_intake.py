@@ -14,11 +14,11 @@ from kith.config import Settings
 from kith.db import Database
 from kith.marketing.bounces import intake
 from kith.marketing.bounces.intake import Arrival, BouncePolicy, retry, take_in, take_in_batch
-from kith.marketing.bounces.models import Bounce, BounceMessage
+from kith.marketing.bounces.models import Bounce, BounceMessage, StatusChange
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.report import mailing_report
-from kith.marketing.models import StatusChange, Subscriber
+from kith.marketing.models import Subscriber
 from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.subscribers import find_subscriber, set_status, status_history
 from tests.support.bounce_messages import arf_report, gmail_dsn, out_of_office, postfix_dsn
