@@ -29,6 +29,7 @@ from kith.db import Database
 from kith.errors import KithError
 from kith.jobs import TICK_SECONDS, JobQueue, Periodic, Worker
 from kith.marketing.app import create_marketing_app
+from kith.marketing.bounces.mailbox import poll_mailbox
 from kith.marketing.ports import ports
 from kith.marketing.scheduler import run_tick
 from kith.marketing.workers import WorkerRegistry
@@ -71,7 +72,8 @@ def create_worker(
     live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
     lists changed every `KITH_LIVE_SYNC_SECONDS`. Each step asks the next to run at once when it
     changed something (a list's members, a group's), so that what a member does reaches the
-    group, and a campaign enrolls them, within seconds rather than at the next intervals."""
+    group, and a campaign enrolls them, within seconds rather than at the next intervals. It
+    takes in the bounce mailbox, if one is set, every `KITH_BOUNCE_MAILBOX_SECONDS`."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
@@ -95,6 +97,15 @@ def create_worker(
     return Worker(
         queue,
         heartbeat=WorkerRegistry(marketing),
-        periodic=[tick, Periodic("lists", settings.list_pass_seconds, keep_lists), live],
+        periodic=[
+            tick,
+            Periodic("lists", settings.list_pass_seconds, keep_lists),
+            live,
+            Periodic(
+                "bounce mailbox",
+                settings.bounce_mailbox_seconds,
+                lambda: poll_mailbox(marketing, settings, clock=utcnow),
+            ),
+        ],
         workers=workers,
     )

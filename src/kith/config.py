@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from functools import lru_cache
@@ -39,6 +40,18 @@ class Settings(BaseSettings):
     # mailings go to this SMTP server (smtp://user:password@host:587?tls=starttls); unset: the
     # outbox folder under the data dir (kith.marketing.mailings.outbox)
     smtp_url: str | None = None
+    # each message's envelope sender is this address with a signed token naming the mailing and
+    # the subscriber (bounces@mail.example.org -> bounces+TOKEN@...); unset: the From address
+    bounce_address: str | None = None
+    # a subscriber is bounced after this many soft (4.x.x) bounces within that many days
+    soft_bounce_limit: int = Field(3, ge=1)
+    soft_bounce_days: int = Field(14, ge=1)
+    # a bounce message larger than this is kept whole but only its first bytes are read
+    bounce_read_bytes: int = Field(1_000_000, ge=10_000)
+    # a mailbox the worker takes bounces from (imaps://user:password@host/INBOX, pop3s://...),
+    # every that many seconds; unset: bounces come in by `kith bounces serve` or files only
+    bounce_mailbox_url: str | None = None
+    bounce_mailbox_seconds: float = Field(60.0, gt=0)
     # while a campaign runs, its community groups are resynced at this minute of every hour,
     # or every `hourly_sync_interval_minutes` counted from it (a divisor of 60: 1, 5, 15 ...)
     hourly_sync_minute: int = Field(55, ge=0, le=59)
@@ -55,6 +68,13 @@ class Settings(BaseSettings):
     @property
     def list_changes_retention(self) -> timedelta:
         return timedelta(days=self.list_changes_retention_days)
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _an_address(cls, address: str | None) -> str | None:
+        if address is not None and not _PLAIN_ADDRESS.fullmatch(address.strip()):
+            raise ValueError(f"must be a plain address (bounces@mail.example.org), not {address!r}")
+        return address.strip() if address else None
 
     @field_validator("hourly_sync_interval_minutes")
     @classmethod
@@ -93,6 +113,9 @@ class Settings(BaseSettings):
         if not path.exists():
             create_private_file(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
+
+
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 def _sqlite_url(path: Path) -> str:

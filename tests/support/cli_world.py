@@ -30,8 +30,8 @@ def kith_command(
     get_settings.cache_clear()
     runner = CliRunner()
 
-    def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(app, list(args))
+    def run(*args: str, input: str | None = None) -> tuple[int, str]:
+        result = runner.invoke(app, list(args), input=input)
         return result.exit_code, result.output
 
     try:

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from kith.app import start
 from kith.cli import (
+    bounces,
     campaigns,
     community,
     connection,
@@ -49,6 +50,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(encryption.app, name="secrets")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(mailings.app, name="mailings")
+app.add_typer(bounces.app, name="bounces")
 app.add_typer(scoring.app, name="scoring")
 app.add_typer(reports.app, name="reports")
 app.add_typer(campaigns.app, name="campaigns")

@@ -179,6 +179,30 @@ def _print_mailings(report: DemoReport) -> None:
     say(f"\n11. The duplicate-mailing guard held {demo.held.name!r}:", highlight=False)
     say(f"   {demo.held.status_reason}", highlight=False)
     say(f"   .venv/bin/kith mailings send {demo.held.id} --wait --ack-duplicates", highlight=False)
+    _print_bounce(report)
+
+
+def _print_bounce(report: DemoReport) -> None:
+    say = console.print
+    bounce = report.bounce
+    if bounce is None:
+        return
+    totals = bounce.totals
+    say(
+        f"\n    A bounce arrived for {bounce.email} (a DSN: 550 5.1.1 user unknown):",
+        highlight=False,
+    )
+    say(f"   {bounce.file}", highlight=False)
+    changes = ", ".join(f"{c.email} is now {c.status}" for c in bounce.intake.changes)
+    say(f"   read as {bounce.intake.kind}: {changes or 'nobody changed'}", highlight=False)
+    for line in bounce.history:
+        say(f"   history: {line}", highlight=False, markup=False)
+    say(
+        f"   the report now says {totals['bounced']} bounced ({totals['hard_bounces']} hard,"
+        f" {totals['soft_bounces']} soft, {totals['complaints']} complaints)",
+        highlight=False,
+    )
+    say(f"   .venv/bin/kith bounces show {bounce.intake.message_id}", highlight=False)
 
 
 def _print_campaign(report: DemoReport) -> None:

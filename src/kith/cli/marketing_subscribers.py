@@ -14,8 +14,10 @@ from kith.marketing.models import SUBSCRIBER_STATUSES
 from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.subscribers import (
     find_subscriber,
+    history_line,
     iter_subscribers,
     set_status,
+    status_history,
     subscriber_json,
 )
 
@@ -40,14 +42,18 @@ def import_(
 
 @app.command("show")
 def show(reference: str = REFERENCE, as_json: bool = JSON) -> None:
-    """One subscriber, found by Remote ID or else by email."""
+    """One subscriber, found by Remote ID or else by email, with the history of their status."""
     with user_errors(), marketing_db().session() as session:
-        view = subscriber_json(find_subscriber(session, reference))
+        subscriber = find_subscriber(session, reference)
+        view = subscriber_json(subscriber) | {"history": status_history(session, subscriber)}
     if as_json:
         print_json(view)
         return
     for name, value in view.items():
-        console.print(f"{name}: {value}", highlight=False, markup=False)
+        if name != "history":
+            console.print(f"{name}: {value}", highlight=False, markup=False)
+    for change in view["history"]:
+        console.print(f"- {history_line(change)}", highlight=False, markup=False)
 
 
 @app.command("set-status")

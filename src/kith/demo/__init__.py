@@ -26,6 +26,7 @@ from kith.config import Settings
 from kith.connection.client import CheckResult
 from kith.db import Database
 from kith.demo.accounts import DemoLogin, create_demo_logins
+from kith.demo.bounces import BounceDemo, bounce_demo
 from kith.demo.campaigns import CampaignDemo, run_demo_campaign
 from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
 from kith.demo.connection import ConnectionDemo, community_online, refresh_and_sync
@@ -82,6 +83,7 @@ class DemoReport:
     connection_check: CheckResult
     integration: IntegrationView
     mailings: MailingDemo
+    bounce: BounceDemo | None
     campaign: CampaignDemo
     scoring: ScoringDemo
     logins: tuple[DemoLogin, DemoLogin]
@@ -139,6 +141,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         mailings = send_demo_mailings(marketing, settings, now=now)
         campaign = run_demo_campaign(community, marketing, settings, now=now)
         scoring = score_demo(marketing, settings, now=now)
+    bounce = bounce_demo(marketing, settings, mailings.sent.id, now=now)
     community.dispose()
     with marketing.session() as session:
         integration = IntegrationView.of(get_integration(session))
@@ -165,6 +168,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         connection_check=check,
         integration=integration,
         mailings=mailings,
+        bounce=bounce,
         campaign=campaign,
         scoring=scoring,
         logins=logins,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kith.encryption import SecretBox
 from kith.errors import InvalidInput
+from kith.marketing.bounces.mailbox import reencrypt_mailbox_password
 from kith.marketing.mailings.smtp import reencrypt_smtp_password
 from kith.marketing.models import EDITIONS, IntegrationSettings
 
@@ -131,7 +132,7 @@ def reencrypt_secrets(session: Session, box: SecretBox) -> int:
     Run after a new key was put first, so that older keys can be retired. Returns how many
     secrets were re-encrypted; one that no key decrypts stops it with SecretUnreadable.
     """
-    count = reencrypt_smtp_password(session, box)
+    count = reencrypt_smtp_password(session, box) + reencrypt_mailbox_password(session, box)
     row = session.get(IntegrationSettings, SETTINGS_ID, with_for_update=True)
     if row is None:
         return count

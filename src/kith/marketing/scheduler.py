@@ -25,6 +25,7 @@ from kith.config import Settings
 from kith.db import Database
 from kith.encryption import SecretBox
 from kith.errors import KithError
+from kith.marketing.bounces.verp import ReturnPath
 from kith.marketing.campaigns.models import (
     Campaign,
     Enrollment,
@@ -264,6 +265,7 @@ def run_tick(db: Database, settings: Settings, *, now: datetime) -> TickReport:
             links=links,
             clock=lambda: now,
             connections=transport.connections,
+            return_path=ReturnPath(settings.bounce_address, settings.signing_key()),
         ).run()
 
     return tick(db, settings, now=now, transport=transport, deliver=deliver)

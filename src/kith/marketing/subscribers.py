@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
+from kith.marketing.bounces.models import Bounce, StatusChange
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
 
 
@@ -54,11 +55,80 @@ def by_email_query(email: str) -> Select[tuple[Subscriber]]:
 
 
 def set_status(session: Session, reference: str, status: str, *, now: datetime) -> Subscriber:
-    """Subscribe, unsubscribe or mark as bounced; the only way back to `subscribed`."""
+    """Subscribe, unsubscribe or mark as bounced by hand; the only way back to `subscribed`
+    (a bounced subscriber reactivated), the history kept."""
     subscriber = find_subscriber(session, reference)
-    subscriber.status = check_status(status)
-    subscriber.updated_at = now
+    change_status(session, subscriber, check_status(status), reason="marketer", now=now)
     return subscriber
+
+
+def reactivate(session: Session, subscriber: Subscriber, *, now: datetime) -> Subscriber:
+    """A bounced subscriber subscribed again by a marketer (the address works again); the
+    bounce stays in their history, and soft bounces are counted afresh from now."""
+    if subscriber.status != "bounced":
+        raise InvalidInput(f"{subscriber.email} is {subscriber.status}, not bounced")
+    change_status(session, subscriber, "subscribed", reason="marketer", now=now)
+    return subscriber
+
+
+def change_status(
+    session: Session,
+    subscriber: Subscriber,
+    status: str,
+    *,
+    reason: str,
+    now: datetime,
+    bounce: Bounce | None = None,
+) -> bool:
+    """Every change of a subscriber's status goes through here: the status, the time of the
+    change, and a line of history saying why (with the bounce that decided it, if one did).
+    Setting the status a subscriber already has changes nothing; whether it changed is returned.
+    """
+    if subscriber.status == status:
+        return False
+    session.add(
+        StatusChange(
+            subscriber_id=subscriber.id,
+            from_status=subscriber.status,
+            to_status=status,
+            reason=reason,
+            bounce=bounce,
+            changed_at=now,
+        )
+    )
+    subscriber.status, subscriber.updated_at = status, now
+    return True
+
+
+def status_history(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    """The subscriber's status changes, oldest first, each with its evidence when a bounce or
+    complaint decided it: the mailing, the status code, the remote server's words and the
+    stored message's number (`kith bounces show N`)."""
+    rows = session.execute(
+        select(StatusChange, Bounce)
+        .outerjoin(Bounce, Bounce.id == StatusChange.bounce_id)
+        .where(StatusChange.subscriber_id == subscriber.id)
+        .order_by(StatusChange.id)
+    )
+    history = []
+    for change, bounce in rows.tuples():
+        entry: dict[str, Any] = {
+            "at": change.changed_at.isoformat(),
+            "from": change.from_status,
+            "to": change.to_status,
+            "reason": change.reason,
+            "evidence": None,
+        }
+        if bounce is not None:
+            entry["evidence"] = {
+                "kind": bounce.kind,
+                "mailing": bounce.mailing_id,
+                "status_code": bounce.status_code,
+                "diagnostic": bounce.diagnostic,
+                "message": bounce.message_id,
+            }
+        history.append(entry)
+    return history
 
 
 def iter_subscribers(
@@ -86,3 +156,16 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "created_at": subscriber.created_at.isoformat(),
         "updated_at": subscriber.updated_at.isoformat(),
     }
+
+
+def history_line(change: dict[str, Any]) -> str:
+    """One entry of `status_history` in words, for the CLI and the web page."""
+    line = f"{change['at']}: {change['from']} -> {change['to']} ({change['reason']})"
+    evidence = change.get("evidence")
+    if evidence:
+        line += (
+            f": mailing {evidence['mailing']}, {evidence['status_code'] or 'no status'}"
+            f"{', ' + evidence['diagnostic'] if evidence['diagnostic'] else ''}"
+            f" (bounce message {evidence['message']})"
+        )
+    return line

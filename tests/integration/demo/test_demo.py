@@ -85,6 +85,11 @@ def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path
     )
     assert mailings.held.status == "held"
     assert "rule 'Welcome new members'" in (mailings.held.status_reason or "")
+    bounce = report.bounce
+    assert bounce is not None
+    assert [(c.email, c.status) for c in bounce.intake.changes] == [(bounce.email, "bounced")]
+    assert "subscribed -> bounced (hard_bounce)" in bounce.history[0]
+    assert (bounce.totals["bounced"], bounce.totals["hard_bounces"]) == (1, 1)
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:

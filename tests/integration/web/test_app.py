@@ -31,6 +31,7 @@ from kith.csvimport.report import ImportReport
 from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing import accounts as marketing_accounts
+from kith.marketing.bounces.intake import BouncePolicy, take_in
 from kith.marketing.campaigns.definition import create_campaign
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group, get_group
@@ -39,10 +40,14 @@ from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.models import Mailing
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
+from kith.marketing.subscribers import find_subscriber
 from kith.web.accounts import FAILURE_LIMIT
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
+from tests.support.bounce_messages import postfix_dsn
+from tests.support.bounce_world import add_readers, send_to_readers, with_bounce_address
 from tests.support.community_world import add_events, add_list_unchecked, add_member
+from tests.support.smtp_sink import SmtpSink
 from tests.support.web_client import PASSWORD, WebClient, text_of
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -790,3 +795,38 @@ def test_an_id_no_row_can_have_is_refused_by_every_page_naming_it(site: Site, ba
         assert "the request is not valid: path." in unescape(text_of(page.text)), url
         assert answer.status_code == 422 and answer.json()["error"] == "InvalidInput", url
         assert answer.json()["message"].startswith("the request is not valid: path."), url
+
+
+def test_a_subscribers_page_shows_a_bounce_with_its_evidence_and_reactivates_them(
+    site: Site, smtp_sink: SmtpSink
+) -> None:
+    address = f"web-bounce-{site.marketing.engine.dialect.name}@example.net"
+    add_readers(site.marketing, (address,), group_name="Bounced on the web")
+    settings = with_bounce_address(site.settings)
+    sent = send_to_readers(
+        site.marketing, settings, smtp_sink, name="Web bounce", group_name="Bounced on the web"
+    )
+    dsn = postfix_dsn(sent.messages[address].sender, address)
+    take_in(site.marketing, BouncePolicy.from_settings(settings), dsn, source="file", now=NOW)
+    with site.marketing.session() as session:
+        subscriber_id = find_subscriber(session, address).id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    listed = marketer.page("/subscribers", q=address)
+    shown = text_of(marketer.page(f"/subscribers/{subscriber_id}"))
+    reactivated = marketer.post(f"/subscribers/{subscriber_id}/reactivate")
+    after = text_of(marketer.page(f"/subscribers/{subscriber_id}"))
+
+    assert (
+        f'href="/subscribers/{subscriber_id}"' in listed
+        or f"/subscribers/{subscriber_id}" in listed
+    )
+    assert "Status bounced" in shown
+    assert (
+        f"subscribed → bounced hard bounce hard bounce of mailing {sent.mailing_id}: 5.1.1, "
+        f"550 5.1.1 &lt;{address}&gt;: Recipient address rejected" in shown
+    )
+    assert reactivated.status_code == 303
+    assert "Status subscribed" in after
+    assert "bounced → subscribed marketer" in after
+    assert "Reactivate" not in after

@@ -12,7 +12,7 @@ from typing import IO, Any, cast
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kith.csvimport.report import ImportRejected, ImportReport
 from kith.csvimport.rows import RowRejected
@@ -31,6 +31,7 @@ from kith.marketing.subscribers import (
     find_subscriber,
     iter_subscribers,
     set_status,
+    status_history,
     subscriber_json,
 )
 from kith.web.requests import db_of, json_response, now_of
@@ -65,6 +66,30 @@ class SubscriberOut(BaseModel):
     source: str
     created_at: datetime
     updated_at: datetime
+
+
+class EvidenceOut(BaseModel):
+    """The bounce or complaint that decided a status change."""
+
+    kind: str
+    mailing: int | None
+    status_code: str | None
+    diagnostic: str | None
+    message: int  # the stored message (kith bounces show N)
+
+
+class StatusChangeOut(BaseModel):
+    at: datetime
+    from_status: str = Field(alias="from")
+    to: str
+    reason: str  # hard_bounce, soft_bounces, complaint, unsubscribe_link, marketer
+    evidence: EvidenceOut | None = None
+
+
+class SubscriberRecordOut(SubscriberOut):
+    """A subscriber with the history of their status: each change, why, and its evidence."""
+
+    history: list[StatusChangeOut]
 
 
 class SubscriberIn(BaseModel):
@@ -127,13 +152,15 @@ def post_subscriber(request: Request, body: SubscriberIn) -> Response:
 
 @router.get(
     "/subscribers/{reference}",
-    response_model=SubscriberOut,
+    response_model=SubscriberRecordOut,
     responses=errors(404, 422),
 )
 def get_subscriber(request: Request, reference: str) -> Response:
-    """One subscriber, by Remote ID or else by email."""
+    """One subscriber, by Remote ID or else by email, with the history of their status (each
+    change's reason, and for a bounce or complaint its mailing, status code and diagnostic)."""
     with db_of(request).session() as session:
-        view = subscriber_json(find_subscriber(session, reference))
+        subscriber = find_subscriber(session, reference)
+        view = subscriber_json(subscriber) | {"history": status_history(session, subscriber)}
     return json_response(view)
 
 

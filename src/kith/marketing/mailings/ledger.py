@@ -16,10 +16,11 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 from sqlalchemy.sql.expression import Update
 
 from kith.csvimport.timestamps import sqlite_text
+from kith.marketing.bounces.models import StatusChange
 from kith.marketing.mailings.messages import SubscriberFields
 from kith.marketing.models import Delivery, Mailing, Subscriber
 from kith.marketing.scoring.models import SubscriberScore
@@ -122,8 +123,12 @@ class Ledger:
             else:
                 self._settle(values)
             return
-        with self._writing(), self.connection.begin():  # rare: two updates, one transaction
+        with self._writing(), self.connection.begin():  # rare: three writes, one transaction
             self.connection.execute(_SETTLE, values)
+            self.connection.execute(
+                _REFUSED_HISTORY,
+                {"refused_subscriber_id": delivery.subscriber_id, "refused_at": now},
+            )
             self.connection.execute(
                 update(Subscriber)
                 .where(Subscriber.id == delivery.subscriber_id)
@@ -282,6 +287,17 @@ _CLAIMED = (
     .outerjoin(SubscriberScore, SubscriberScore.subscriber_id == Subscriber.id)
     .where(Delivery.id.in_(bindparam("ids", expanding=True)))
     .order_by(Delivery.id)
+)
+# the subscriber's history keeps a refusal at the send (its reason: the delivery's detail)
+_REFUSED_HISTORY = insert(StatusChange).from_select(
+    ["subscriber_id", "from_status", "to_status", "reason", "changed_at"],
+    select(
+        Subscriber.id,
+        Subscriber.status,
+        literal("bounced"),
+        literal("refused_at_send"),
+        bindparam("refused_at", type_=StatusChange.changed_at.type),
+    ).where(Subscriber.id == bindparam("refused_subscriber_id"), Subscriber.status != "bounced"),
 )
 # an earlier Message-ID is kept when a delivery fails before it had one
 _SETTLE = (

@@ -1,7 +1,8 @@
 """Who a mailing goes to: its include groups minus its exclude groups, subscribed, one per address.
 
 Evaluated in SQL each time (compound groups included); the address that comes first for an
-email (in any case) is the one kept, by subscriber id.
+email (in any case) is the one kept, by subscriber id. An address that bounced, or whose owner
+complained, is skipped for every subscriber sharing it: it is the address that fails.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select
+from sqlalchemy.orm import Session, aliased
 
+from kith.marketing.bounces.models import StatusChange
 from kith.marketing.groups.compound import members_condition
 from kith.marketing.mailings.definition import mailing_groups
 from kith.marketing.models import Mailing, Subscriber, TargetGroup
@@ -42,7 +44,7 @@ def recipients_query(
             .over(partition_by=Subscriber.email_key, order_by=Subscriber.id)
             .label("nth"),
         )
-        .where(included, not_(excluded), Subscriber.status == "subscribed")
+        .where(included, not_(excluded), Subscriber.status == "subscribed", not_(_blocked()))
         .subquery()
     )
     return (
@@ -63,6 +65,19 @@ def iter_recipients(
 def count_recipients(session: Session, mailing: Mailing) -> int:
     query = recipients_query(session, mailing).subquery()
     return session.scalar(select(func.count()).select_from(query)) or 0
+
+
+def _blocked() -> ColumnElement[bool]:
+    """Another subscriber with the same address bounced, or unsubscribed by a complaint."""
+    other = aliased(Subscriber)
+    complained = exists().where(
+        StatusChange.subscriber_id == other.id, StatusChange.reason == "complaint"
+    )
+    return exists().where(
+        other.email_key == Subscriber.email_key,
+        other.id != Subscriber.id,
+        or_(other.status == "bounced", and_(other.status == "unsubscribed", complained)),
+    )
 
 
 def _any(session: Session, groups: list[TargetGroup]) -> ColumnElement[bool]:

@@ -1,5 +1,9 @@
 """A mailing's report: what was sent and what recipients did, also by community activity.
 
+`bounced` counts the recipients bounced now (refused at the send, or by a bounce since);
+`hard_bounces`, `soft_bounces` and `complaints` count the recipients the bounce intake recorded
+each of against this mailing, whatever their status became.
+
 "Active in the community" is what the platform edition's Personalizations say: some activity
 in the last 30 days (a `*_30d` count above zero). Subscribers without community data (the
 online-community edition stores none) are counted apart as `unknown`.
@@ -13,11 +17,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kith.marketing.bounces.models import Bounce
 from kith.marketing.mailings.definition import get_mailing
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
 
 SEGMENTS = ("active", "inactive", "unknown")
-FIGURES = ("sent", "failed", "deferred", "bounced", "opened", "clicked", "unsubscribed")
+FIGURES = (
+    "sent",
+    "failed",
+    "deferred",
+    "bounced",
+    "hard_bounces",
+    "soft_bounces",
+    "complaints",
+    "opened",
+    "clicked",
+    "unsubscribed",
+)
+# what the bounce intake recorded against a delivery (kith.marketing.bounces), as figures
+_BOUNCE_FIGURES = {"hard": "hard_bounces", "soft": "soft_bounces", "complaint": "complaints"}
 
 
 def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
@@ -31,6 +49,13 @@ def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
     )
     for delivery_id, kind in rows.tuples():
         events.setdefault(delivery_id, set()).add(kind)
+    bounces = session.execute(
+        select(Bounce.delivery_id, Bounce.kind)
+        .where(Bounce.mailing_id == mailing.id, Bounce.delivery_id.is_not(None))
+        .distinct()
+    )
+    for bounced_id, kind in bounces.tuples():
+        events.setdefault(bounced_id or 0, set()).add(_BOUNCE_FIGURES[kind])
     totals: Counter[str] = Counter()
     by_segment: dict[str, Counter[str]] = {segment: Counter() for segment in SEGMENTS}
     deliveries = session.execute(
@@ -65,6 +90,7 @@ def _figures(status: str, subscriber_status: str | None, kinds: set[str]) -> lis
     figures = [status] if status in ("sent", "failed", "deferred") else []
     if figures and subscriber_status == "bounced":  # refused for good, or marked so since
         figures.append("bounced")
+    figures += [name for name in _BOUNCE_FIGURES.values() if name in kinds]
     figures += [name for kind, name in (("open", "opened"), ("click", "clicked")) if kind in kinds]
     if "unsubscribe" in kinds:
         figures.append("unsubscribed")

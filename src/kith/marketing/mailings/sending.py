@@ -43,6 +43,7 @@ from kith.csvimport.bulk import BatchWriter, among, dialect_insert
 from kith.db import Database
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import Conflict, KithError, describe
+from kith.marketing.bounces.verp import ReturnPath
 from kith.marketing.groups.compound import GroupRef, community_groups_in
 from kith.marketing.mailings.definition import get_mailing, mailing_groups
 from kith.marketing.mailings.ledger import Claimed, Ledger
@@ -101,6 +102,7 @@ class MailingSender:
         links: LinkMaker,
         clock: Clock,
         connections: int = 1,
+        return_path: ReturnPath | None = None,
     ) -> None:
         self.db = db
         self.mailing_id = mailing_id
@@ -108,6 +110,7 @@ class MailingSender:
         self.links = links
         self.clock = clock
         self.connections = max(1, connections)
+        self.return_path = return_path or ReturnPath(None, b"")
         self.owner = this_thread()
         self._lease_renewed = 0.0  # time.monotonic() of the last renewal
 
@@ -295,7 +298,9 @@ class MailingSender:
             return
         result = sender.send(
             message.data,
-            sender=made.renderer.from_address,
+            sender=self.return_path.sender(
+                made.renderer.from_address, self.mailing_id, delivery.id
+            ),
             recipient=delivery.email,
             key=delivery_key(delivery.id),
             before_data=ledger.settled,
@@ -382,6 +387,7 @@ def send_mailing_now(
         links=LinkMaker(settings.public_url, settings.signing_key()),
         clock=clock,
         connections=transport.connections,
+        return_path=ReturnPath(settings.bounce_address, settings.signing_key()),
     )
     return sender.run()
 

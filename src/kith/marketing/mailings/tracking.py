@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from kith.errors import NotFound
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
+from kith.marketing.subscribers import change_status
 
 
 def record_event(
@@ -23,8 +24,9 @@ def unsubscribe(session: Session, delivery_id: int, *, now: datetime) -> Subscri
     """The delivery's subscriber, unsubscribed (again, harmlessly, if they already were)."""
     delivery = _delivery(session, delivery_id)
     subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
-    if subscriber is not None and subscriber.status != "unsubscribed":
-        subscriber.status, subscriber.updated_at = "unsubscribed", now
+    if subscriber is not None and change_status(
+        session, subscriber, "unsubscribed", reason="unsubscribe_link", now=now
+    ):
         session.add(DeliveryEvent(delivery_id=delivery.id, kind="unsubscribe", occurred_at=now))
     return subscriber
 

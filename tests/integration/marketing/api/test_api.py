@@ -19,10 +19,14 @@ from kith.config import Settings
 from kith.connection.client import check_connection
 from kith.db import Database
 from kith.marketing.app import create_marketing_app
+from kith.marketing.bounces.intake import BouncePolicy, take_in
 from kith.marketing.tokens import INVALID_TOKEN, MISSING_TOKEN, create_token, revoke_token
 from kith.web.loopback import serve_on_loopback
+from tests.support.bounce_messages import postfix_dsn
+from tests.support.bounce_world import add_readers, send_to_readers, with_bounce_address
 from tests.support.community_world import add_member
 from tests.support.fake_clock import FakeClock
+from tests.support.smtp_sink import SmtpSink
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 API_ROUTES = {
@@ -191,8 +195,8 @@ def test_a_subscriber_is_created_then_updated_by_remote_id_and_found_by_either_k
     assert updated["email"] == "ann.lee@example.org"
     assert (updated["first_name"], updated["last_name"]) == (None, "Lee")
     assert updated["fields"] == {"city": "Oslo"}
-    assert api.ok(api.get("/subscribers/R-1")) == updated
-    assert api.ok(api.get("/subscribers/ANN.LEE@example.org")) == updated
+    assert api.ok(api.get("/subscribers/R-1")) == updated | {"history": []}
+    assert api.ok(api.get("/subscribers/ANN.LEE@example.org")) == updated | {"history": []}
     assert len(api.ok(api.get("/subscribers"))) == 1
     missing = api.get("/subscribers/nobody@example.org")
     assert missing.status_code == 404 and "nobody@example.org" in missing.json()["message"]
@@ -222,6 +226,41 @@ def test_status_changes_only_by_the_status_route_and_lists_filter_by_it(api: Api
     assert api.get("/subscribers", status="gone").status_code == 422
     resubscribed = api.ok(api.put("/subscribers/A/status", {"status": "subscribed"}))
     assert resubscribed["status"] == "subscribed"
+    history = api.ok(api.get("/subscribers/A"))["history"]
+    assert [(h["from"], h["to"], h["reason"]) for h in history] == [
+        ("subscribed", "unsubscribed", "marketer"),
+        ("unsubscribed", "subscribed", "marketer"),
+    ]
+
+
+def test_a_subscribers_record_shows_a_bounce_with_its_evidence(
+    api: Api, marketing_settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    add_readers(api.db)
+    sent = send_to_readers(api.db, with_bounce_address(marketing_settings), smtp_sink)
+    dsn = postfix_dsn(sent.messages["ann@example.org"].sender, "ann@example.org")
+    policy = BouncePolicy.from_settings(marketing_settings)
+    taken = take_in(api.db, policy, dsn, source="file", now=NOW)
+
+    record = api.ok(api.get("/subscribers/ann@example.org"))
+
+    assert record["status"] == "bounced"
+    assert record["history"] == [
+        {
+            "at": NOW.isoformat(),
+            "from": "subscribed",
+            "to": "bounced",
+            "reason": "hard_bounce",
+            "evidence": {
+                "kind": "hard",
+                "mailing": sent.mailing_id,
+                "status_code": "5.1.1",
+                "diagnostic": "550 5.1.1 <ann@example.org>: Recipient address rejected: User "
+                "unknown in local recipient table",
+                "message": taken.message_id,
+            },
+        }
+    ]
 
 
 CSV_WITH_BAD_ROWS = (

@@ -29,6 +29,7 @@ from kith.marketing.mailings.smtp_sender import SmtpTransport
 from kith.marketing.mailings.templates import InvalidTemplate, compile_template
 from kith.marketing.models import Delivery, Subscriber
 from kith.marketing.subscriber_import import import_subscribers
+from kith.marketing.subscribers import find_subscriber, status_history
 from kith.web.loopback import serve_on_loopback
 from tests.support.community_world import NOW
 from tests.support.import_files import csv_rows
@@ -245,6 +246,10 @@ def test_a_permanent_refusal_bounces_and_a_temporary_one_is_retried(
     assert ann is not None and ann.status == "bounced"
     with marketing.session() as session:
         assert mailing_report(session, mailing_id)["totals"]["bounced"] == 1
+        history = status_history(session, find_subscriber(session, "R1"))
+    assert [(h["from"], h["to"], h["reason"]) for h in history] == [
+        ("subscribed", "bounced", "refused_at_send")
+    ]
 
 
 def test_a_send_killed_midway_and_resumed_delivers_every_address_exactly_once(

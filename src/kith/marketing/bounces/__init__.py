@@ -1,0 +1,1 @@
+"""Bounces and complaints: VERP return paths, the intake, reading each message, what follows."""
