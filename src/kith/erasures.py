@@ -14,6 +14,7 @@ import hmac
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,16 @@ class ErasureColumns:
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # table name -> rows deleted or made anonymous
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ErasureOut(BaseModel):
+    """An erase as the API answers it."""
+
+    erasure: int
+    side: str
+    erased_by: str
+    erased_at: datetime
+    counts: dict[str, int]
 
 
 def erasure_json(erasure: ErasureColumns) -> dict[str, Any]:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import inspect, select, text
+from typer.testing import CliRunner
 
+from kith.cli import app
+from kith.community.credentials import create_credential
 from kith.community.models import Erasure as CommunityErasure
 from kith.community.personal_data import delete_member, export_member
-from kith.config import Settings
+from kith.config import Settings, get_settings
 from kith.db import Database
 from kith.erasures import forget_deleted_rows
 from kith.marketing.app import create_marketing_app
@@ -21,6 +26,7 @@ from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.models import ErasedPerson, Erasure, SyncSkip
 from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
+from kith.marketing.tokens import create_token
 from kith.web.loopback import serve_on_loopback
 from tests.support.community_world import NOW
 from tests.support.connection_world import World, joined_world
@@ -227,3 +233,80 @@ def traces_in_files(folder: Path) -> list[tuple[str, str]]:
             data = path.read_bytes().lower()
             found += [(path.name, trace) for trace in TRACES if trace.lower().encode() in data]
     return found
+
+
+def test_the_apis_export_and_erase_a_person_as_the_services_do(
+    world: World, person: Person
+) -> None:
+    with world.community.transaction() as session:
+        issued = create_credential(session, name="Privacy desk", by="admin", now=NOW)
+    with world.marketing.transaction() as session:
+        token = create_token(session, name="Privacy desk", now=NOW).token
+    community = httpx.Client(
+        base_url=f"{world.url}/api/v1",
+        headers={"HLIAMKey": issued.credential.iam_key, "HLPassword": issued.password},
+    )
+    member = f"/members/{CONTACT_KEY}"
+
+    assert community.get(f"{member}/data").json()["member"]["email"] == EMAIL
+    deleted = community.delete(member)
+    assert deleted.status_code == 200 and deleted.json()["counts"]["members"] == 1
+    assert deleted.json()["erased_by"] == "admin"
+    assert community.get(f"{member}/data").status_code == 404
+    app = create_marketing_app(world.marketing, world.settings)
+    with (
+        serve_on_loopback(app) as url,
+        httpx.Client(
+            base_url=f"{url}/api", headers={"Authorization": f"Bearer {token}"}
+        ) as marketing,
+    ):
+        exported = marketing.get(f"/subscribers/{EMAIL}/data")
+        erased = marketing.delete(f"/subscribers/{LEGACY_KEY}")
+        gone = marketing.get(f"/subscribers/{EMAIL}/data")
+        lifted = marketing.delete(f"/erased/{EMAIL}")
+        lifted_again = marketing.delete(f"/erased/{EMAIL}")
+
+    assert [each["id"] for each in exported.json()["deliveries"]] == [person.delivery_id]
+    assert erased.status_code == 200 and erased.json()["counts"]["subscribers"] == 1
+    assert erased.json()["erased_by"] == "API token Privacy desk (kith_" + token[5:12] + ")"
+    assert (gone.status_code, lifted.status_code, lifted_again.status_code) == (404, 204, 404)
+
+
+def test_the_commands_export_and_erase_a_person(
+    world: World, person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in (
+        ("KITH_COMMUNITY_DB_URL", world.community.url),
+        ("KITH_MARKETING_DB_URL", world.marketing.url),
+        ("KITH_DATA_DIR", str(world.settings.data_dir)),
+        ("KITH_SECRET_KEY", world.settings.secret_key),
+    ):
+        monkeypatch.setenv(name, str(value))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def kith(*args: str) -> Any:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return orjson.loads(result.output) if result.output.startswith("{") else result.output
+
+    try:
+        member = kith("community", "members", "export-data", CONTACT_KEY)
+        refused = runner.invoke(
+            app, ["community", "members", "delete", CONTACT_KEY, "--by", CONTACT_KEY]
+        )
+        deleted = kith("community", "members", "delete", CONTACT_KEY, "--by", "admin", "--json")
+        subscriber = kith("marketing", "subscribers", "export-data", EMAIL)
+        erased = kith("marketing", "subscribers", "erase", EMAIL, "--by", "privacy desk", "--json")
+        missing = runner.invoke(app, ["marketing", "subscribers", "export-data", EMAIL])
+        lifted = kith("marketing", "subscribers", "lift-erasure", LEGACY_KEY)
+    finally:
+        get_settings.cache_clear()
+
+    assert member["member"]["contact_key"] == CONTACT_KEY
+    assert refused.exit_code != 0 and "not a Super Admin" in refused.output
+    assert deleted["side"] == "community" and deleted["counts"]["memberships"] == 1
+    assert subscriber["outbox"][0]["file"] == f"delivery-{person.delivery_id}.eml"
+    assert erased["erased_by"] == "privacy desk" and erased["counts"]["outbox_files"] == 1
+    assert missing.exit_code != 0 and "no subscriber has the email" in missing.output
+    assert "may be created again" in lifted
