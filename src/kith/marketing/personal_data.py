@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, String, cast, delete, func, literal, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kith.db import affected
 from kith.emails import email_key
@@ -47,9 +47,6 @@ from kith.marketing.models import (
 )
 from kith.marketing.scoring.models import CommunityActivityDay, CommunityMember, SubscriberScore
 from kith.marketing.subscribers import find_subscriber
-
-# How an erased delivery's or enrollment's key reads: unique per row, naming nobody
-ERASED_KEY = ERASED + " {}"
 
 
 def export_subscriber(
@@ -125,7 +122,7 @@ def erase_subscriber(
     counts: dict[str, int] = {}
     delivery_ids = list(session.scalars(select(Delivery.id).where(person.in_deliveries())))
     counts["outbox_files"] = _delete_stored(outbox, delivery_ids)
-    counts["deliveries_anonymised"] = _anonymise_deliveries(session, delivery_ids)
+    counts["deliveries_anonymised"] = _anonymise_deliveries(session, person)
     counts["enrollments_anonymised"] = _anonymise_enrollments(session, person, now=now)
     counts["notifications_anonymised"] = _anonymise_notifications(session, person)
     mirrored_groups = set(
@@ -301,44 +298,43 @@ def _delete_stored(outbox: Path | None, delivery_ids: list[int]) -> int:
     return len(paths)
 
 
-def _anonymise_deliveries(session: Session, delivery_ids: list[int]) -> int:
+def _anonymise_deliveries(session: Session, person: _Person) -> int:
     """No address, no subscriber, no server reply (which may quote the address); the status
     and the opens and clicks stay, so reports add up."""
-    for delivery_id in delivery_ids:
+    return affected(
         session.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id)
+            .where(person.in_deliveries())
             .values(
                 email=ERASED,
-                email_key=ERASED_KEY.format(delivery_id),
+                email_key=_erased_key(Delivery.id),
                 subscriber_id=None,
                 detail=None,
             )
         )
-    return len(delivery_ids)
+    )
 
 
 def _anonymise_enrollments(session: Session, person: _Person, *, now: datetime) -> int:
     """An enrollment of theirs names nobody, and one still going ends (nobody to mail)."""
-    ids = list(
-        session.scalars(
-            select(Enrollment.id).where(
-                or_(Enrollment.subscriber_id == person.id, Enrollment.email_key == person.email_key)
-            )
+    theirs = or_(Enrollment.subscriber_id == person.id, Enrollment.email_key == person.email_key)
+    session.execute(
+        update(Enrollment)
+        .where(theirs, Enrollment.status == "active")
+        .values(status="done", finished_at=now, due_at=None)
+    )
+    return affected(
+        session.execute(
+            update(Enrollment)
+            .where(theirs)
+            .values(subscriber_id=None, email_key=_erased_key(Enrollment.id))
         )
     )
-    for enrollment_id in ids:
-        session.execute(
-            update(Enrollment)
-            .where(Enrollment.id == enrollment_id)
-            .values(subscriber_id=None, email_key=ERASED_KEY.format(enrollment_id), due_at=None)
-        )
-        session.execute(
-            update(Enrollment)
-            .where(Enrollment.id == enrollment_id, Enrollment.status == "active")
-            .values(status="done", finished_at=now)
-        )
-    return len(ids)
+
+
+def _erased_key(row_id: InstrumentedAttribute[int]) -> ColumnElement[str]:
+    """`(erased) <id>`: unique where the person's email key was, naming nobody."""
+    return literal(ERASED + " ") + cast(row_id, String)
 
 
 def _anonymise_notifications(session: Session, person: _Person) -> int:
