@@ -16,15 +16,17 @@ from typer.testing import CliRunner
 from kith.cli import app
 from kith.community.credentials import create_credential
 from kith.community.models import Erasure as CommunityErasure
+from kith.community.models import Member
 from kith.community.personal_data import delete_member, export_member
 from kith.config import Settings, get_settings
 from kith.db import Database
 from kith.erasures import forget_deleted_rows
+from kith.errors import InvalidInput, PermissionDenied
 from kith.marketing.app import create_marketing_app
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.mailings.report import mailing_report
-from kith.marketing.models import ErasedPerson, Erasure, SyncSkip
+from kith.marketing.models import ErasedPerson, Erasure, Subscriber, SyncSkip
 from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
 from kith.marketing.tokens import create_token
 from kith.web.loopback import serve_on_loopback
@@ -114,6 +116,9 @@ def test_after_erasure_nothing_on_either_side_names_the_person_and_reports_add_u
 ) -> None:
     with world.marketing.session() as session:
         before = mailing_report(session, person.mailing_id)["totals"]
+        subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == EMAIL))
+    with world.community.session() as session:
+        member_id = session.scalar(select(Member.id).where(Member.contact_key == CONTACT_KEY))
     assert {trace for *_, trace in traces_in_tables(world.community)} == set(TRACES)
     assert {trace for *_, trace in traces_in_tables(world.marketing)} == set(TRACES)
     assert traces_in_files(outbox_folder(world.settings.data_dir)) != []
@@ -123,6 +128,8 @@ def test_after_erasure_nothing_on_either_side_names_the_person_and_reports_add_u
 
     assert synced.status == "completed" and synced.removed == 0  # already gone with them
     assert traces_in_tables(world.community) == [] and traces_in_tables(world.marketing) == []
+    assert ids_in_tables(world.community, "member_id", member_id) == []
+    assert ids_in_tables(world.marketing, "subscriber_id", subscriber_id) == []
     assert traces_in_files(outbox_folder(world.settings.data_dir)) == []
     if backend == "sqlite":  # free pages and the WAL too
         assert traces_in_files(tmp_path) == []
@@ -156,6 +163,17 @@ def test_a_delta_sync_after_a_community_delete_removes_the_member_from_the_group
     assert synced.status == "completed", synced.error
     assert synced.removed == 1 and synced.mode == "full"  # the cursor was Gone: read in full
     assert LEGACY_KEY not in world.group_remote_ids("Readers")
+
+
+def test_a_super_admin_cannot_delete_themself_nor_a_member_delete_anyone(
+    world: World, person: Person
+) -> None:
+    with world.community.transaction() as session, pytest.raises(InvalidInput, match="another"):
+        delete_member(session, "admin", by="admin", now=NOW)
+    with world.community.transaction() as session, pytest.raises(PermissionDenied):
+        delete_member(session, "admin", by=CONTACT_KEY, now=NOW)
+    with world.community.session() as session:
+        assert export_member(session, CONTACT_KEY)["member"]["email"] == EMAIL
 
 
 def test_the_platform_edition_creates_an_erased_person_again_only_once_lifted(
@@ -222,6 +240,21 @@ def traces_in_tables(db: Database) -> list[tuple[str, str, str]]:
                         for trace in TRACES
                         if trace.lower() in str(value).lower()
                     ]
+    return found
+
+
+def ids_in_tables(db: Database, column: str, value: int | None) -> list[str]:
+    """The tables with a column named `column` holding `value` (a row id of the person's)."""
+    assert value is not None
+    found = []
+    with db.session() as session:
+        for table in inspect(db.engine).get_table_names():
+            names = [each["name"] for each in inspect(db.engine).get_columns(table)]
+            if column in names and session.scalar(
+                text(f'SELECT count(*) FROM "{table}" WHERE "{column}" = :value'),
+                {"value": value},
+            ):
+                found.append(table)
     return found
 
 
