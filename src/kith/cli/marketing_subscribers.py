@@ -120,7 +120,7 @@ def erase(
         erasure = erase_subscriber(
             session,
             reference,
-            by=by or f"{getpass.getuser()} (command line)",
+            by=by or _system_user(),
             box=SecretBox.from_settings(settings),
             now=utcnow(),
             outbox=outbox_folder(settings.data_dir),
@@ -141,3 +141,11 @@ def lift_erasure_(reference: str = REFERENCE) -> None:
     with user_errors(), marketing_db().transaction() as session:
         lift_erasure(session, reference, box=SecretBox.from_settings(settings))
     console.print(f"{reference.strip()} may be created again by a sync.", markup=False)
+
+
+def _system_user() -> str:
+    """Who runs the command, as the system knows them (for the erase's record)."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in the environment nor the password database
+        return "command line"

@@ -794,6 +794,10 @@ def test_a_marketer_downloads_a_subscribers_data_and_erases_them(site: Site) -> 
     with site.marketing.session() as session:
         [erasure] = session.scalars(select(Erasure)).all()
     assert erasure.erased_by == MARKETER and erasure.counts["subscribers"] == 1
+    lifted = marketer.post("/erasures/lift", {"reference": "R-ERASE"})
+    assert lifted.status_code == 303
+    assert "A sync may create R-ERASE again" in marketer.page("/subscribers", lifted="R-ERASE")
+    assert marketer.post("/erasures/lift", {"reference": "R-ERASE"}).status_code == 404
 
 
 # Every page with an id in its path: (method, path with {id} where the id goes).

@@ -14,10 +14,10 @@ from kith.erasures import forget_deleted_rows
 from kith.errors import NotFound
 from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
-from kith.marketing.personal_data import erase_subscriber, export_subscriber
+from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
 from kith.marketing.web.search import search_subscribers
 from kith.web.requests import PathId, db_of, json_download, now_of, settings_of
-from kith.web.site import Admin, page_router, render, see_other
+from kith.web.site import Admin, FormData, page_router, render, see_other
 
 router = page_router()
 
@@ -30,6 +30,7 @@ def subscribers(
     status: str = "",
     page: int = 1,
     erased: str = "",
+    lifted: str = "",
 ) -> Response:
     with db_of(request).session() as session:
         found = search_subscribers(session, q, status=status or None, page=page)
@@ -41,6 +42,7 @@ def subscribers(
         status=status,
         statuses=SUBSCRIBER_STATUSES,
         erased=erased,
+        lifted=lifted,
         page_link=lambda number: "?" + urlencode({"q": q, "status": status, "page": number}),
     )
 
@@ -77,6 +79,15 @@ def erase(request: Request, visitor: Admin, subscriber_id: PathId) -> Response:
         )
     forget_deleted_rows(db)
     return see_other(request, "subscribers", {"erased": "1"})
+
+
+@router.post("/erasures/lift", name="lift_erasure")
+def lift(request: Request, visitor: Admin, form: FormData) -> Response:
+    """Let the platform edition's sync create an erased person (email or Remote ID) again."""
+    reference = form.text("reference")
+    with db_of(request).transaction() as session:
+        lift_erasure(session, reference, box=SecretBox.from_settings(settings_of(request)))
+    return see_other(request, "subscribers", {"lifted": reference.strip()})
 
 
 def _subscriber(session: Session, subscriber_id: int) -> Subscriber:
