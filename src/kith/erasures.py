@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import sqlite3
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +22,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kith.db import Database, UTCDateTime
 
+log = logging.getLogger(__name__)
+
 # What an anonymised row says where the person's address or key was.
 ERASED = "(erased)"
+# What a command says when SQLite stayed busy (forget_deleted_rows)
+LINGERING = (
+    "warning: the database stayed busy, so the deleted rows' bytes remain in its file until the"
+    " next erase or a VACUUM"
+)
 _DIGEST_PURPOSE = b"kith.erased-person.v1\x00"
 
 
@@ -76,8 +85,10 @@ def keyed_digest(key: bytes, kind: str, value: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def forget_deleted_rows(db: Database) -> None:
-    """Make deleted rows unreadable from the database's files (SQLite; a no-op on PostgreSQL).
+def forget_deleted_rows(db: Database) -> bool:
+    """Make deleted rows unreadable from the database's files (SQLite; nothing to do on
+    PostgreSQL); False, logged, when SQLite stayed busy past its timeout (the next erase, or a
+    VACUUM, finishes the job).
 
     SQLite leaves a deleted row's bytes in free pages, and earlier copies of it (a row
     rewritten by an update, a group's mirror rewritten by every sync) in pages freed long
@@ -87,8 +98,14 @@ def forget_deleted_rows(db: Database) -> None:
     tuples are not readable through SQL and are reclaimed by its autovacuum.
     """
     if not db.is_sqlite:
-        return
+        return True
     with db.engine.connect() as connection:
         raw: Any = connection.connection.driver_connection
-        raw.execute("VACUUM")
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            raw.execute("VACUUM")
+            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError as error:
+            busy = str(error)
+    if busy:
+        log.warning("deleted rows may linger in %s until the next VACUUM: %s", db.url, busy)
+    return not busy

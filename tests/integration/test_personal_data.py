@@ -107,8 +107,7 @@ def erase_everywhere(world: World) -> None:
             now=NOW,
             outbox=outbox_folder(world.settings.data_dir),
         )
-    forget_deleted_rows(world.community)
-    forget_deleted_rows(world.marketing)
+    assert forget_deleted_rows(world.community) and forget_deleted_rows(world.marketing)
 
 
 def test_after_erasure_nothing_on_either_side_names_the_person_and_reports_add_up(

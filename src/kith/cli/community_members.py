@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from kith.cli.community_criteria import BY, JSON
-from kith.cli.context import community_db, console, print_json, user_errors
+from kith.cli.context import community_db, console, err_console, print_json, user_errors
 from kith.clock import utcnow
 from kith.community.personal_data import delete_member, export_member
-from kith.erasures import erasure_json, forget_deleted_rows
+from kith.erasures import LINGERING, erasure_json, forget_deleted_rows
 
 CONTACT_KEY = typer.Argument(..., metavar="CONTACT_KEY", help="The member's contact key.")
 
@@ -32,7 +32,8 @@ def delete(contact_key: str = CONTACT_KEY, by: str = BY, as_json: bool = JSON) -
     db = community_db()
     with user_errors(), db.transaction() as session:
         erasure = delete_member(session, contact_key, by=by, now=utcnow())
-    forget_deleted_rows(db)
+    if not forget_deleted_rows(db):
+        err_console.print(LINGERING, highlight=False, markup=False)
     view = erasure_json(erasure)
     if as_json:
         print_json(view)

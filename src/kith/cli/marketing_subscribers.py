@@ -9,12 +9,19 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kith.cli.context import console, marketing_db, print_json, print_json_stream, user_errors
+from kith.cli.context import (
+    console,
+    err_console,
+    marketing_db,
+    print_json,
+    print_json_stream,
+    user_errors,
+)
 from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
 from kith.clock import utcnow
 from kith.config import get_settings
 from kith.encryption import SecretBox
-from kith.erasures import erasure_json, forget_deleted_rows
+from kith.erasures import LINGERING, erasure_json, forget_deleted_rows
 from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.models import SUBSCRIBER_STATUSES
 from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
@@ -125,7 +132,8 @@ def erase(
             now=utcnow(),
             outbox=outbox_folder(settings.data_dir),
         )
-    forget_deleted_rows(db)
+    if not forget_deleted_rows(db):
+        err_console.print(LINGERING, highlight=False, markup=False)
     view = erasure_json(erasure)
     if as_json:
         print_json(view)
