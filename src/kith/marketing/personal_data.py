@@ -116,42 +116,14 @@ def erase_subscriber(
     now: datetime,
     outbox: Path | None = None,
 ) -> Erasure:
-    """Erase the subscriber (see the module); `by` names the admin who asked."""
+    """Erase the subscriber (see the module); `by` names the admin who asked. The stored
+    messages go last, once every row is written, so only a failed commit leaves the rows
+    without them (copies of messages sent, which a repeated erase no longer needs)."""
     subscriber = find_subscriber(session, reference)
     person = _Person(subscriber)
-    counts: dict[str, int] = {}
     delivery_ids = list(session.scalars(select(Delivery.id).where(person.in_deliveries())))
-    counts["outbox_files"] = _delete_stored(outbox, delivery_ids)
-    counts["deliveries_anonymised"] = _anonymise_deliveries(session, person)
-    counts["enrollments_anonymised"] = _anonymise_enrollments(session, person, now=now)
-    counts["notifications_anonymised"] = _anonymise_notifications(session, person)
-    mirrored_groups = set(
-        session.scalars(select(CommunityListMember.group_id).where(person.in_mirror()))
-    )
-    counts["community_list_members"] = _delete(session, CommunityListMember, person.in_mirror())
-    if mirrored_groups:  # the mirror no longer is the list: the next sync reads it in full
-        session.execute(
-            update(TargetGroup).where(TargetGroup.id.in_(mirrored_groups)).values(list_cursor=None)
-        )
-    counts["sync_skips"] = _delete(session, SyncSkip, person.in_skips())
-    counts["group_members"] = _delete(
-        session, GroupMember, GroupMember.subscriber_id == subscriber.id
-    )
-    counts["campaign_baselines"] = _delete(
-        session, CampaignBaseline, CampaignBaseline.subscriber_id == subscriber.id
-    )
-    counts["subscriber_scores"] = _delete(
-        session, SubscriberScore, SubscriberScore.subscriber_id == subscriber.id
-    )
-    if subscriber.remote_id:
-        counts["community_activity_days"] = _delete(
-            session, CommunityActivityDay, CommunityActivityDay.remote_id == subscriber.remote_id
-        )
-        counts["community_members"] = _delete(
-            session, CommunityMember, CommunityMember.remote_id == subscriber.remote_id
-        )
-    session.expunge(subscriber)
-    counts["subscribers"] = _delete(session, Subscriber, Subscriber.id == subscriber.id)
+    counts = _anonymise(session, person, now=now) | _delete_rows(session, subscriber, person)
+    counts["outbox_files"] = len(_stored_paths(outbox, delivery_ids))
     erasure = Erasure(side="marketing", erased_by=by, erased_at=now, counts=counts)
     session.add(erasure)
     session.flush()
@@ -160,12 +132,14 @@ def erase_subscriber(
         if session.get(ErasedPerson, digest) is None:
             session.add(ErasedPerson(digest=digest, kind=kind, erasure_id=erasure.id))
     session.flush()
+    for path in _stored_paths(outbox, delivery_ids):
+        path.unlink(missing_ok=True)
     return erasure
 
 
 def lift_erasure(session: Session, reference: str, *, box: SecretBox) -> int:
     """Let the sync create the person with this email or Remote ID again; the digests
-    removed (0 when none was kept)."""
+    removed (NotFound when none was kept)."""
     reference = reference.strip()
     digests = box.person_digests("email", email_key(reference))
     digests += box.person_digests("remote_id", reference)
@@ -291,11 +265,35 @@ def _stored_paths(outbox: Path | None, delivery_ids: list[int]) -> list[Path]:
     return [path for path in paths if path.is_file()]
 
 
-def _delete_stored(outbox: Path | None, delivery_ids: list[int]) -> int:
-    paths = _stored_paths(outbox, delivery_ids)
-    for path in paths:
-        path.unlink(missing_ok=True)
-    return len(paths)
+def _anonymise(session: Session, person: _Person, *, now: datetime) -> dict[str, int]:
+    """What reports count stays, naming nobody."""
+    return {
+        "deliveries_anonymised": _anonymise_deliveries(session, person),
+        "enrollments_anonymised": _anonymise_enrollments(session, person, now=now),
+        "notifications_anonymised": _anonymise_notifications(session, person),
+    }
+
+
+def _delete_rows(session: Session, subscriber: Subscriber, person: _Person) -> dict[str, int]:
+    """Every other row of theirs, the subscriber's last; rows deleted per table."""
+    counts = {}
+    mirrored = set(session.scalars(select(CommunityListMember.group_id).where(person.in_mirror())))
+    counts["community_list_members"] = _delete(session, CommunityListMember, person.in_mirror())
+    if mirrored:  # the mirror no longer is the list: the next sync reads it in full
+        session.execute(
+            update(TargetGroup).where(TargetGroup.id.in_(mirrored)).values(list_cursor=None)
+        )
+    counts["sync_skips"] = _delete(session, SyncSkip, person.in_skips())
+    for model in (GroupMember, CampaignBaseline, SubscriberScore):
+        counts[model.__tablename__] = _delete(session, model, model.subscriber_id == person.id)
+    if person.remote_id:
+        for pulled in (CommunityActivityDay, CommunityMember):
+            counts[pulled.__tablename__] = _delete(
+                session, pulled, pulled.remote_id == person.remote_id
+            )
+    session.expunge(subscriber)
+    counts["subscribers"] = _delete(session, Subscriber, Subscriber.id == person.id)
+    return counts
 
 
 def _anonymise_deliveries(session: Session, person: _Person) -> int:
