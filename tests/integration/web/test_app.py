@@ -752,8 +752,14 @@ def test_a_member_downloads_their_own_data_and_a_super_admin_deletes_a_member(
 ) -> None:
     with site.community.transaction() as session:
         leaving = add_member(session, "leaving", email="leaving@example.org").id
+        add_member(session, "nosy", email="nosy@example.org")
+        community_accounts.create_login(
+            session, email="nosy@example.org", role="member", password=PASSWORD, now=NOW
+        )
         ann = session.scalar(select(Member.id).where(Member.contact_key == "ann"))
-    member, other, admin = (site.signed_in("community", email) for email in (MEMBER, PAT, ADMIN))
+    member, other, admin = (
+        site.signed_in("community", email) for email in (MEMBER, "nosy@example.org", ADMIN)
+    )
 
     own = member.get(f"/members/{ann}/data")
     assert own.status_code == 200 and "attachment" in own.headers["content-disposition"]
