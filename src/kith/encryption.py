@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kith.config import Settings
+from kith.erasures import keyed_digest
 from kith.errors import Conflict, KithError
 from kith.private_files import create_private_file, locked, replace_private_file
 
@@ -95,6 +96,11 @@ class SecretBox:
     def newest_key(self) -> bytes:
         """The key that encrypts; the others only decrypt."""
         return self._keys[0]
+
+    def person_digests(self, kind: str, value: str) -> list[str]:
+        """The keyed digests of an erased person's email key or Remote ID (kith.erasures), one
+        per key, newest first: an erase stores the first, a look-up matches any of them."""
+        return [keyed_digest(key, kind, value) for key in self._keys]
 
     def encrypt(self, text: str) -> str:
         """A Fernet token (ASCII) for `text`, made with the newest key."""

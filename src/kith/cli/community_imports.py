@@ -14,8 +14,9 @@ from kith.community.ingest import import_activity, import_members, import_member
 from kith.community.models import ActivityType
 
 
-def register(app: typer.Typer) -> None:
-    """Add the import command groups to `kith community`."""
+def register(app: typer.Typer) -> dict[str, typer.Typer]:
+    """Add the import command groups to `kith community`; the groups by name."""
+    groups = {}
     for name, help_text, command in (
         ("members", "Community members.", members_import),
         ("memberships", "Who belongs to which community.", memberships_import),
@@ -24,10 +25,12 @@ def register(app: typer.Typer) -> None:
         group = typer.Typer(no_args_is_help=True, help=help_text)
         group.command("import")(command)
         app.add_typer(group, name=name)
+        groups[name] = group
     types = typer.Typer(no_args_is_help=True, help="The types of activity events.")
     types.command("add")(activity_types_add)
     types.command("list")(activity_types_list)
     app.add_typer(types, name="activity-types")
+    return groups
 
 
 def members_import(

@@ -1,16 +1,30 @@
-"""`kith marketing subscribers ...`: import, show, change the status of and list subscribers."""
+"""`kith marketing subscribers ...`: import, show, change the status of and list subscribers;
+export or erase one person's data."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from kith.cli.context import console, marketing_db, print_json, print_json_stream, user_errors
+from kith.cli.context import (
+    console,
+    err_console,
+    marketing_db,
+    print_json,
+    print_json_stream,
+    user_errors,
+)
 from kith.cli.imports import FILE_HELP, JSON_HELP, STRICT_HELP, run_import
 from kith.clock import utcnow
+from kith.config import get_settings
+from kith.encryption import SecretBox
+from kith.erasures import LINGERING, erasure_json, forget_deleted_rows
+from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.models import SUBSCRIBER_STATUSES
+from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
 from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.subscribers import (
     find_subscriber,
@@ -92,3 +106,60 @@ def list_(
                 subscriber.status,
             )
         console.print(table)
+
+
+@app.command("export-data")
+def export_data(reference: str = REFERENCE) -> None:
+    """Every record marketing keeps of the subscriber, as one JSON document (messages stored
+    in the outbox folder included)."""
+    settings = get_settings()
+    with user_errors(), marketing_db().session() as session:
+        document = export_subscriber(session, reference, outbox=outbox_folder(settings.data_dir))
+    print_json(document)
+
+
+@app.command("erase")
+def erase(
+    reference: str = REFERENCE,
+    by: str = typer.Option(
+        None, "--by", help="Who asks, for the record (default: the system user)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Erase the subscriber for good: reports keep anonymous counts, stored messages go, and
+    the platform edition's sync does not create them again (see lift-erasure)."""
+    settings, db = get_settings(), marketing_db()
+    with user_errors(), db.transaction() as session:
+        erasure = erase_subscriber(
+            session,
+            reference,
+            by=by or _system_user(),
+            box=SecretBox.from_settings(settings),
+            now=utcnow(),
+            outbox=outbox_folder(settings.data_dir),
+        )
+    if not forget_deleted_rows(db):
+        err_console.print(LINGERING, highlight=False, markup=False)
+    view = erasure_json(erasure)
+    if as_json:
+        print_json(view)
+        return
+    removed = ", ".join(f"{table} {count}" for table, count in view["counts"].items() if count)
+    console.print(f"Erased the subscriber ({removed}).", highlight=False, markup=False)
+
+
+@app.command("lift-erasure")
+def lift_erasure_(reference: str = REFERENCE) -> None:
+    """Let the platform edition's sync create an erased person again (they asked to return)."""
+    settings = get_settings()
+    with user_errors(), marketing_db().transaction() as session:
+        lift_erasure(session, reference, box=SecretBox.from_settings(settings))
+    console.print(f"{reference.strip()} may be created again by a sync.", markup=False)
+
+
+def _system_user() -> str:
+    """Who runs the command, as the system knows them (for the erase's record)."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in the environment nor the password database
+        return "command line"

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
+from kith.erasures import ErasureColumns
 from kith.throttling import FailureColumns
 
 BUILTIN_ACTIVITY_TYPES = (
@@ -256,3 +257,10 @@ class AutomationRule(Base):
             name="ck_automation_rules_subject_only_for_send_email",
         ),
     )
+
+
+class Erasure(ErasureColumns, Base):
+    """A member deleted at a person's request: who deleted them, when, and how many rows of
+    each table went; nothing of the person (kith.community.personal_data)."""
+
+    __tablename__ = "erasures"

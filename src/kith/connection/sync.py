@@ -11,7 +11,8 @@ first two in Python as the rows are staged, the others in set-based SQL):
    with the smallest legacy key goes on;
 4. no subscriber has the legacy key as Remote ID: `no_matching_subscriber` in the
    online-community edition; the platform edition links the subscriber without a Remote ID who
-   has the email (`linked`) or creates one (`created`), and the member goes on;
+   has the email (`linked`) or creates one (`created`), and the member goes on — unless the
+   person was erased here (kith.connection.erased): `erased`, listed last in SKIP_REASONS;
 5. `unsubscribed` / `bounced`: the subscriber's status;
 6. `member`: in the group.
 
@@ -53,6 +54,7 @@ from kith.connection.client import (
     client_for,
     read_deadline,
 )
+from kith.connection.erased import mark_erased
 from kith.connection.incoming import (
     INCOMING_TABLES,
     PLATFORM_STAGED,
@@ -235,7 +237,9 @@ def execute_sync(
     try:
         with heartbeat(db, run_id, holder, clock):
             client = _client(db, box, run, read_deadline)
-            reconciliation = _Reconciliation(db, run, holder, clock=clock, empty_guard=empty_guard)
+            reconciliation = _Reconciliation(
+                db, run, holder, clock=clock, empty_guard=empty_guard, box=box
+            )
             run = reconciliation.run(client)
     except Exception as error:  # every failure is the run's outcome, recorded for the user
         if isinstance(error, RunTakenOver):
@@ -297,9 +301,16 @@ class _Reconciliation:
     """One run's work: stage the list's members, decide outcomes, apply, record."""
 
     def __init__(
-        self, db: Database, run: SyncRun, holder: str, *, clock: Clock, empty_guard: int
+        self,
+        db: Database,
+        run: SyncRun,
+        holder: str,
+        *,
+        clock: Clock,
+        empty_guard: int,
+        box: SecretBox,
     ) -> None:
-        self.db = db
+        self.db, self.box = db, box
         self.run_id, self.holder = run.id, holder
         self.list_key, self.group_id = run.list_key, run.group_id
         self.platform, self.allow_empty = run.edition == "platform", run.allow_empty
@@ -429,7 +440,7 @@ class _Reconciliation:
             run.in_list = 0
             _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
             return run
-        created, linked = _decide(session, platform=self.platform, now=now)
+        created, linked = _decide(session, platform=self.platform, now=now, box=self.box)
         if self.platform:
             _store_profiles(session)
         if held:
@@ -458,7 +469,7 @@ class _Reconciliation:
         return run
 
 
-def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, int]:
+def _decide(session: Session, *, platform: bool, now: datetime, box: SecretBox) -> tuple[int, int]:
     """Give every staged member its outcome; returns (subscribers created, linked).
 
     Steps 1 and 2 were decided while staging. Step 3 ranks only the members whose email was
@@ -490,6 +501,7 @@ def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, in
     if not platform:
         _mark(session, "no_matching_subscriber")
         return 0, 0
+    mark_erased(session, box)
     linked, created = _link_and_create(session, now=now)
     return created, linked
 
@@ -589,9 +601,9 @@ def _record_skips(session: Session, run: SyncRun, *, now: datetime) -> None:
             select(
                 literal(run.id),
                 literal(run.group_id),
-                incoming.contact_key,
-                incoming.legacy_key,
-                incoming.email,
+                _unless_erased(incoming.contact_key),
+                _unless_erased(incoming.legacy_key),
+                _unless_erased(incoming.email),
                 incoming.outcome,
                 literal(now, SyncSkip.recorded_at.type),
             )
@@ -599,3 +611,8 @@ def _record_skips(session: Session, run: SyncRun, *, now: datetime) -> None:
             .order_by(incoming.position),
         )
     )
+
+
+def _unless_erased(column: Any) -> Any:
+    """The staged value, or NULL for a member erased here: their skip names nobody."""
+    return case((Incoming.c.outcome == "erased", None), else_=column)

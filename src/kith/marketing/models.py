@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kith.db import NAMING_CONVENTION, BigId, UTCDateTime
+from kith.erasures import ErasureColumns
 
 SUBSCRIBER_STATUSES = ("subscribed", "unsubscribed", "bounced")
 GROUP_KINDS = ("static", "community", "compound", "scoring")
@@ -44,6 +45,8 @@ SKIP_REASONS = (
     "no_matching_subscriber",
     "unsubscribed",
     "bounced",
+    # the platform edition would create a subscriber for a person erased here (step 4)
+    "erased",
 )
 MAIN_FOLDER = "Main"
 
@@ -404,3 +407,23 @@ class SmtpSettings(Base):
     tls: Mapped[str] = mapped_column(String(10))
     connections: Mapped[int] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Erasure(ErasureColumns, Base):
+    """A subscriber erased at a person's request: who erased them, when, and how many rows of
+    each table went or were made anonymous; nothing of the person (kith.marketing.
+    personal_data)."""
+
+    __tablename__ = "erasures"
+
+
+class ErasedPerson(Base):
+    """An erased person's email key or Remote ID, as a keyed digest (kith.erasures): the
+    platform edition's sync does not create them again from a community list (the outcome
+    `erased`) until an admin lifts it."""
+
+    __tablename__ = "erased_people"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # email | remote_id
+    erasure_id: Mapped[int] = mapped_column(ForeignKey("erasures.id"), index=True)

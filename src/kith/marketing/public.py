@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from kith.marketing.mailings.links import read_link
-from kith.marketing.mailings.tracking import record_event, unsubscribe
+from kith.marketing.mailings.tracking import record_event, sent_to_erased, unsubscribe
 from kith.web.requests import db_of, now_of
 
 router = APIRouter(include_in_schema=False)
@@ -43,14 +43,19 @@ def clicked(request: Request, token: str) -> Response:
     if not url.lower().startswith(("http://", "https://")):
         return Response("this link is not valid", status_code=400)
     with db_of(request).transaction() as session:
-        record_event(session, int(payload["d"]), "click", now=now_of(request), url=url)
+        delivery = record_event(session, int(payload["d"]), "click", now=now_of(request), url=url)
+    if delivery is None:
+        return HTMLResponse(ERASED_PAGE)
     return RedirectResponse(url, status_code=302)
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """The link's page: one button, so that mail scanners following links unsubscribe nobody."""
-    read_link(token, "unsubscribe", key=_key(request))
+    payload = read_link(token, "unsubscribe", key=_key(request))
+    with db_of(request).session() as session:
+        if sent_to_erased(session, int(payload["d"])):
+            return HTMLResponse(ERASED_PAGE)
     return HTMLResponse(
         _page(
             "Unsubscribe",
@@ -65,6 +70,8 @@ def unsubscribe_now(request: Request, token: str) -> HTMLResponse:
     """The page's button, and the one-click POST a mail client sends by itself."""
     payload = read_link(token, "unsubscribe", key=_key(request))
     with db_of(request).transaction() as session:
+        if sent_to_erased(session, int(payload["d"])):
+            return HTMLResponse(ERASED_PAGE)
         subscriber = unsubscribe(session, int(payload["d"]), now=now_of(request))
         address = subscriber.email if subscriber else "this address"
     return HTMLResponse(_page("Unsubscribed", f"<p>{escape(address)} is unsubscribed.</p>"))
@@ -76,3 +83,11 @@ def _page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
         f"<body><main><h1>{title}</h1>{body}</main></body></html>"
     )
+
+
+# What the links of a message to a person erased since answer; nothing is recorded.
+ERASED_PAGE = _page(
+    "Not on our lists",
+    "<p>This link no longer leads anywhere: the address it was sent to has been erased from"
+    " our lists.</p>",
+)

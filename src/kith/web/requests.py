@@ -60,6 +60,15 @@ def json_response(value: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
 
 
+def json_download(value: Any, filename: str) -> Response:
+    """A JSON document the browser saves as `filename` (a person's data) rather than shows."""
+    return Response(
+        orjson.dumps(value, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def counted_ndjson(
     chunks: Iterable[Sequence[Any]], *, option: int = 0, end: dict[str, Any] | None = None
 ) -> Iterator[bytes]:

@@ -85,6 +85,7 @@ def test_refresh_then_sync_and_wait_without_a_worker_runs_here(world: World) -> 
         "no_matching_subscriber": 0,
         "unsubscribed": 0,
         "bounced": 1,
+        "erased": 0,
     }
     code, output = kith("list", "--folder", "Online Community", "--json")
     [group] = orjson.loads(output)

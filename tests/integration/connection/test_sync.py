@@ -82,6 +82,7 @@ def test_every_member_gets_one_outcome_in_the_documented_order(world: World) -> 
         "no_matching_subscriber": 1,
         "unsubscribed": 1,
         "bounced": 1,
+        "erased": 0,
     }
     assert (run.in_list, run.members, run.added, run.removed, run.unchanged) == (13, 4, 4, 0, 0)
     assert run.in_list == run.members + sum(run.skipped.values())

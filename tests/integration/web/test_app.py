@@ -37,7 +37,7 @@ from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.integration import configure_integration, get_integration
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
-from kith.marketing.models import Mailing
+from kith.marketing.models import Erasure, Mailing, Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.marketing.subscribers import find_subscriber
@@ -752,9 +752,73 @@ def test_a_group_is_deleted_from_its_menu_unless_a_campaign_or_mailing_uses_it(
     assert "add to 'Tagged'" in unescape(text_of(marketer.page(f"/campaigns/{campaign_id}")))
 
 
+def test_a_member_downloads_their_own_data_and_a_super_admin_deletes_a_member(
+    site: Site,
+) -> None:
+    with site.community.transaction() as session:
+        leaving = add_member(session, "leaving", email="leaving@example.org").id
+        add_member(session, "nosy", email="nosy@example.org")
+        community_accounts.create_login(
+            session, email="nosy@example.org", role="member", password=PASSWORD, now=NOW
+        )
+        ann = session.scalar(select(Member.id).where(Member.contact_key == "ann"))
+    member, other, admin = (
+        site.signed_in("community", email) for email in (MEMBER, "nosy@example.org", ADMIN)
+    )
+
+    own = member.get(f"/members/{ann}/data")
+    assert own.status_code == 200 and "attachment" in own.headers["content-disposition"]
+    assert own.json()["member"]["email"] == MEMBER and own.json()["account"]["role"] == "member"
+    assert other.get(f"/members/{ann}/data").status_code == 403
+    assert member.post(f"/members/{leaving}/delete").status_code == 403
+    page = admin.page(f"/members/{leaving}")
+    assert "Delete this member" in page and "Download all their data" in page
+
+    deleted = admin.post(f"/members/{leaving}/delete")
+
+    assert (deleted.status_code, deleted.headers["location"]) == (
+        303,
+        "/community/members?deleted=1",
+    )
+    assert "The member was deleted" in admin.page("/members", deleted="1")
+    assert admin.get(f"/members/{leaving}").status_code == 404
+
+
+def test_a_marketer_downloads_a_subscribers_data_and_erases_them(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        rows = [SubscriberRow(2, "erase-me@example.org", "R-ERASE")]
+        SubscriberUpsert(session, now=NOW, source="import").write(rows, ImportReport())
+        erasing = session.scalar(select(Subscriber.id).where(Subscriber.remote_id == "R-ERASE"))
+    marketer = site.signed_in("marketing", MARKETER)
+    assert f'href="/marketing/subscribers/{erasing}"' in marketer.page("/subscribers", q="erase-me")
+
+    data = marketer.get(f"/subscribers/{erasing}/data")
+    assert data.status_code == 200 and data.json()["subscriber"]["remote_id"] == "R-ERASE"
+    erased = marketer.post(f"/subscribers/{erasing}/erase")
+
+    assert (erased.status_code, erased.headers["location"]) == (
+        303,
+        "/marketing/subscribers?erased=1",
+    )
+    assert "The subscriber was erased" in marketer.page("/subscribers", erased="1")
+    assert marketer.get(f"/subscribers/{erasing}").status_code == 404
+    with site.marketing.session() as session:
+        [erasure] = session.scalars(select(Erasure)).all()
+    assert erasure.erased_by == MARKETER and erasure.counts["subscribers"] == 1
+    lifted = marketer.post("/erasures/lift", {"reference": "R-ERASE"})
+    assert lifted.status_code == 303
+    assert "A sync may create R-ERASE again" in marketer.page("/subscribers", lifted="R-ERASE")
+    assert marketer.post("/erasures/lift", {"reference": "R-ERASE"}).status_code == 404
+
+
 # Every page with an id in its path: (method, path with {id} where the id goes).
 PAGES_WITH_IDS = [
     ("community", "get", "/members/{id}"),
+    ("community", "get", "/members/{id}/data"),
+    ("community", "post", "/members/{id}/delete"),
+    ("marketing", "get", "/subscribers/{id}"),
+    ("marketing", "get", "/subscribers/{id}/data"),
+    ("marketing", "post", "/subscribers/{id}/erase"),
     ("marketing", "get", "/groups/{id}"),
     ("marketing", "get", "/groups/{id}/runs/1"),
     ("marketing", "get", "/groups/1/runs/{id}"),

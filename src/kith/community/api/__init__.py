@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from kith.community.api import activity, lists, rules
+from kith.community.api import activity, lists, personal_data, rules
 from kith.community.api.auth import AUTH_RESPONSES, api_credential
 
 router = APIRouter(
@@ -18,3 +18,4 @@ router = APIRouter(
 router.include_router(lists.router)
 router.include_router(activity.router)
 router.include_router(rules.router)
+router.include_router(personal_data.router)

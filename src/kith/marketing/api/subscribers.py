@@ -1,4 +1,5 @@
-"""Subscriber routes: list, show, upsert one, change a status, import a CSV body."""
+"""Subscriber routes: list, show, upsert one, change a status, import a CSV body; export or
+erase one person's data."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from tempfile import SpooledTemporaryFile
-from typing import IO, Any, cast
+from typing import IO, Annotated, Any, cast
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -17,8 +19,14 @@ from pydantic import BaseModel, Field
 from kith.csvimport.report import ImportRejected, ImportReport
 from kith.csvimport.rows import RowRejected
 from kith.db import Database
+from kith.encryption import SecretBox
+from kith.erasures import ErasureOut, erasure_json, forget_deleted_rows
 from kith.errors import InvalidInput
+from kith.marketing.api.auth import api_token
 from kith.marketing.api.context import RejectedOut, errors, json_array, rejected_response
+from kith.marketing.mailings.outbox import outbox_folder
+from kith.marketing.models import ApiToken
+from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
 from kith.marketing.subscriber_import import (
     FIELD_NAME_LENGTH,
     SubscriberRow,
@@ -34,7 +42,7 @@ from kith.marketing.subscribers import (
     status_history,
     subscriber_json,
 )
-from kith.web.requests import db_of, json_response, now_of
+from kith.web.requests import db_of, json_response, now_of, settings_of
 
 # A CSV body is spooled to disk past this size, so an import holds a bounded window in memory.
 SPOOLED_BYTES = 8 * 1024 * 1024
@@ -54,6 +62,7 @@ CSV_BODY: dict[str, Any] = {
 }
 
 router = APIRouter(tags=["Subscribers"])
+Token = Annotated[ApiToken, Depends(api_token)]
 
 
 class SubscriberOut(BaseModel):
@@ -106,6 +115,24 @@ class SubscriberIn(BaseModel):
     last_name: str | None = None
     status: str | None = None
     fields: dict[str, str | None] = {}
+
+
+class SubscriberDataOut(BaseModel):
+    """Every record of one subscriber, a section per kind."""
+
+    side: str
+    subscriber: dict[str, Any]
+    groups: list[dict[str, Any]]
+    sync_skips: list[dict[str, Any]]
+    community_list_members: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    campaign_enrollments: list[dict[str, Any]]
+    campaign_baselines: list[str]
+    score: dict[str, Any] | None
+    community_member: dict[str, Any] | None
+    community_activity_days: list[dict[str, Any]]
+    notifications: list[dict[str, Any]]
+    outbox: list[dict[str, str]]
 
 
 class StatusIn(BaseModel):
@@ -241,3 +268,50 @@ def _subscriber_row(body: SubscriberIn) -> SubscriberRow:
         )
     except RowRejected as reason:
         raise InvalidInput(str(reason)) from None
+
+
+@router.get(
+    "/subscribers/{reference}/data",
+    response_model=SubscriberDataOut,
+    responses=errors(404, 422),
+)
+def get_subscriber_data(request: Request, reference: str) -> Response:
+    """Everything marketing keeps about the subscriber (by Remote ID or else email), messages
+    stored in the outbox folder included."""
+    with db_of(request).session() as session:
+        document = export_subscriber(session, reference, outbox=_outbox(request))
+    return json_response(document)
+
+
+@router.delete(
+    "/subscribers/{reference}",
+    response_model=ErasureOut,
+    responses=errors(404, 422),
+)
+def erase(request: Request, token: Token, reference: str) -> Response:
+    """Erase the subscriber for good (reports keep anonymous counts); the answer is the record
+    of the erase, which names nobody but the token that asked."""
+    db = db_of(request)
+    with db.transaction() as session:
+        erasure = erase_subscriber(
+            session,
+            reference,
+            by=f"API token {token.name} ({token.prefix})",
+            box=SecretBox.from_settings(settings_of(request)),
+            now=now_of(request),
+            outbox=_outbox(request),
+        )
+    forget_deleted_rows(db)
+    return json_response(erasure_json(erasure))
+
+
+@router.delete("/erased/{reference}", status_code=204, responses=errors(404))
+def lift(request: Request, reference: str) -> Response:
+    """Let the platform edition's sync create an erased person (by email or Remote ID) again."""
+    with db_of(request).transaction() as session:
+        lift_erasure(session, reference, box=SecretBox.from_settings(settings_of(request)))
+    return Response(status_code=204)
+
+
+def _outbox(request: Request) -> Path:
+    return outbox_folder(settings_of(request).data_dir)

@@ -45,6 +45,7 @@ SKIP_WORDS = {
     "no_matching_subscriber": "no subscriber has the key as Remote ID",
     "unsubscribed": "unsubscribed",
     "bounced": "bounced",
+    "erased": "erased here at the person's request",
 }
 assert tuple(SKIP_WORDS) == SKIP_REASONS
 
