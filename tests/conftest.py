@@ -30,6 +30,7 @@ BACKENDS = ("sqlite", "postgresql")
 SEEDED = {
     "activity_types": "DELETE FROM activity_types WHERE NOT builtin",
     "folders": "DELETE FROM folders WHERE name <> 'Main'",
+    "subscriber_changes": "UPDATE subscriber_changes SET seq = 0",
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
+from kith.marketing.subscriber_changes import next_change
 
 
 def check_status(status: str) -> str:
@@ -56,7 +57,8 @@ def by_email_query(email: str) -> Select[tuple[Subscriber]]:
 def set_status(session: Session, reference: str, status: str, *, now: datetime) -> Subscriber:
     """Subscribe, unsubscribe or mark as bounced; the only way back to `subscribed`."""
     subscriber = find_subscriber(session, reference)
-    subscriber.status = check_status(status)
+    if subscriber.status != check_status(status):
+        subscriber.status, subscriber.change_seq = status, next_change(session)
     subscriber.updated_at = now
     return subscriber
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from kith.errors import NotFound
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
+from kith.marketing.subscriber_changes import next_change
 
 
 def record_event(
@@ -25,6 +26,7 @@ def unsubscribe(session: Session, delivery_id: int, *, now: datetime) -> Subscri
     subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
     if subscriber is not None and subscriber.status != "unsubscribed":
         subscriber.status, subscriber.updated_at = "unsubscribed", now
+        subscriber.change_seq = next_change(session)
         session.add(DeliveryEvent(delivery_id=delivery.id, kind="unsubscribe", occurred_at=now))
     return subscriber
 
