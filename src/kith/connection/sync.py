@@ -37,7 +37,6 @@ from sqlalchemy import (
     Connection,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -420,7 +419,11 @@ class _Reconciliation:
                 copy.write_row(row)
 
     def _apply(self, session: Session, staged: Staged) -> SyncRun:
-        seen = changes_seen(session)  # first: a change of a subscriber it misses comes after
+        # First, the subscribers' changes this run sees: the platform edition numbers the
+        # subscribers it links or creates, and takes the number at once (holding the counter
+        # until it commits) so that its own are seen; else any change it misses comes after.
+        change = next_change(session) if self.platform else None
+        seen = change if change is not None else changes_seen(session)
         now = self.clock()
         run = session.get_one(SyncRun, self.run_id)
         group = session.get_one(TargetGroup, self.group_id)
@@ -432,7 +435,7 @@ class _Reconciliation:
             run.in_list = 0
             _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
             return run
-        created, linked = _decide(session, platform=self.platform, now=now)
+        created, linked = _decide(session, change=change, now=now)
         if self.platform:
             _store_profiles(session)
         if held:
@@ -525,13 +528,14 @@ class _Before:
         }
 
 
-def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, int]:
+def _decide(session: Session, *, change: int | None, now: datetime) -> tuple[int, int]:
     """Give every staged member its outcome; returns (subscribers created, linked).
 
     Steps 1 and 2 were decided while staging. Step 3 ranks only the members whose email was
     seen twice; then one statement settles (steps 5 and 6) every member whose legacy key is a
     Remote ID. The rest have no subscriber (step 4): online-community, that is their outcome;
-    platform, subscribers are linked or created for them, and they are settled in turn.
+    platform (which numbers its `change` to subscribers), subscribers are linked or created
+    for them, and they are settled in turn.
     """
     incoming = Incoming.c
     ranked = (
@@ -554,10 +558,10 @@ def _decide(session: Session, *, platform: bool, now: datetime) -> tuple[int, in
         incoming.position.in_(select(ranked.c.position).where(ranked.c.place > 1)),
     )
     _settle_matched(session)
-    if not platform:
+    if change is None:
         _mark(session, "no_matching_subscriber")
         return 0, 0
-    linked, created = _link_and_create(session, now=now)
+    linked, created = _link_and_create(session, change, now=now)
     return created, linked
 
 
@@ -584,16 +588,13 @@ def _settle_matched(session: Session) -> None:
     )
 
 
-def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
+def _link_and_create(session: Session, change: int, *, now: datetime) -> tuple[int, int]:
     """The platform edition's Create records: link by email, else create; (linked, created).
 
     Every member still undecided has no subscriber; each is settled once it has one.
     """
     incoming = Incoming.c
     unmatched = incoming.outcome.is_(None)
-    if not session.scalar(select(exists().where(unmatched))):
-        return 0, 0
-    change = next_change(session)  # other groups' members may match these subscribers
     linked = affected(
         session.execute(
             update(Subscriber)
