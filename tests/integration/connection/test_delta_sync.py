@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from kith.app import create_worker
 from kith.community.models import CustomUserList, Member
 from kith.config import Settings
+from kith.connection import sync as sync_module
 from kith.connection.client import CommunityClient
 from kith.connection.diagnose import diagnose
 from kith.connection.live import sync_live_groups
@@ -401,3 +402,36 @@ def reading_the_stream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(CommunityClient, "stream_ndjson", counted)
     return streamed
+
+
+def test_a_delta_failing_as_it_applies_leaves_the_group_at_its_previous_cursor(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insiders(world)
+    churn(world)
+    before = kept(world)
+
+    def crash(*args: Any, **kwargs: Any) -> None:  # once the membership is applied
+        raise RuntimeError("the process died")
+
+    monkeypatch.setattr(sync_module, "store_mirror", crash)
+    failed = world.sync("Insiders", delta=True)
+    assert (failed.status, kept(world)) == ("failed", before)
+    monkeypatch.undo()
+
+    finished = world.sync("Insiders", delta=True)
+    assert (finished.status, finished.mode, finished.removed) == ("completed", "delta", 4)
+    assert outcome(finished) == outcome(world.sync("Insiders"))
+
+
+def kept(world: World) -> tuple[Any, ...]:
+    """What a sync leaves for the next: the cursors, the kept list, the membership."""
+    with world.marketing.session() as session:
+        group = session.get_one(TargetGroup, world.group_id("Insiders"))
+        rows = session.execute(
+            select(CommunityListMember.contact_key, CommunityListMember.outcome)
+            .where(CommunityListMember.group_id == group.id)
+            .order_by(CommunityListMember.contact_key)
+        ).all()
+        cursors = (group.list_cursor, group.subscriber_changes_seen)
+    return cursors, rows, world.group_remote_ids("Insiders")
