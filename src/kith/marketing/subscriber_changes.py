@@ -9,6 +9,9 @@ the subscriber matched, or now matches, must be decided again. Every writer of `
 that transaction ends, so numbers are committed in the order they are given: a reader that saw
 the counter at N has seen every change numbered N or less, and any change it missed is numbered
 after N. A group keeps the N its last sync saw (`TargetGroup.subscriber_changes_seen`).
+
+Writers take the number before they write any subscriber's row, so that two writers wait for
+each other in one order (PostgreSQL would otherwise break the tie by failing one of them).
 """
 
 from __future__ import annotations

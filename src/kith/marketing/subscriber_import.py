@@ -207,6 +207,8 @@ class SubscriberUpsert:
         """Apply the rows; the records they leave, one per row that was not rejected."""
         if not rows:
             return []
+        if self._change is None:  # before any subscriber's row, as every writer takes them
+            self._change = next_change(self._session)
         batch = _Batch(self._holdings(rows))
         applied = []
         for row in rows:
@@ -220,10 +222,8 @@ class SubscriberUpsert:
             else:
                 report.updated += 1
             applied.append(record)
-        if batch.moved:
-            self._change = self._change or next_change(self._session)
-            for record in batch.moved:
-                record.change_seq = self._change
+        for record in batch.moved:
+            record.change_seq = self._change
         self._flush(batch)
         return applied
 

@@ -58,7 +58,8 @@ def set_status(session: Session, reference: str, status: str, *, now: datetime) 
     """Subscribe, unsubscribe or mark as bounced; the only way back to `subscribed`."""
     subscriber = find_subscriber(session, reference)
     if subscriber.status != check_status(status):
-        subscriber.status, subscriber.change_seq = status, next_change(session)
+        change = next_change(session)  # before the subscriber's row, as every writer takes them
+        subscriber.status, subscriber.change_seq = status, change
     subscriber.updated_at = now
     return subscriber
 

@@ -25,8 +25,9 @@ def unsubscribe(session: Session, delivery_id: int, *, now: datetime) -> Subscri
     delivery = _delivery(session, delivery_id)
     subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
     if subscriber is not None and subscriber.status != "unsubscribed":
-        subscriber.status, subscriber.updated_at = "unsubscribed", now
-        subscriber.change_seq = next_change(session)
+        change = next_change(session)  # before the subscriber's row, as every writer takes them
+        subscriber.status, subscriber.change_seq = "unsubscribed", change
+        subscriber.updated_at = now
         session.add(DeliveryEvent(delivery_id=delivery.id, kind="unsubscribe", occurred_at=now))
     return subscriber
 
