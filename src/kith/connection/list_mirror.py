@@ -105,16 +105,16 @@ def apply_changes(
 
 def changed_subscribers_matched(group_id: int, seen: int) -> CompoundSelect[tuple[str]]:
     """The kept members whose subscriber changed after `seen`: the one they matched, or the
-    one whose Remote ID their legacy key now is."""
+    one whose Remote ID their legacy key now is. (Found from the few changed subscribers, by
+    the kept list's indexes, never by reading the list.)"""
     changed = Subscriber.change_seq > seen
-    by_remote_id = select(_mirror.contact_key).join(
-        Subscriber, Subscriber.remote_id == _mirror.legacy_contact_key
-    )
-    by_subscriber = select(_mirror.contact_key).join(
-        Subscriber, Subscriber.id == _mirror.subscriber_id
-    )
-    return by_remote_id.where(_mirror.group_id == group_id, changed).union(
-        by_subscriber.where(_mirror.group_id == group_id, changed)
+    of_group = _mirror.group_id == group_id
+    by_remote_id = _mirror.legacy_contact_key.in_(select(Subscriber.remote_id).where(changed))
+    by_subscriber = _mirror.subscriber_id.in_(select(Subscriber.id).where(changed))
+    return (
+        select(_mirror.contact_key)
+        .where(of_group, by_remote_id)
+        .union(select(_mirror.contact_key).where(of_group, by_subscriber))
     )
 
 
@@ -135,10 +135,8 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
         select(Incoming.c.email_key)
         .where(Incoming.c.email_key.is_not(None))
         .union(
-            select(_mirror.email_key).where(
-                _mirror.group_id == group_id,
-                _mirror.contact_key.in_(noted),
-                _mirror.email_key.is_not(None),
+            select(_mirror.email_key).where(  # by contact key: no condition on the email
+                _mirror.group_id == group_id, _mirror.contact_key.in_(noted)
             )
         )
         .subquery()

@@ -438,7 +438,7 @@ class _Reconciliation:
         created, linked = _decide(session, change=change, now=now)
         if self.platform:
             _store_profiles(session)
-        if held:
+        if held or staged.delta:  # a delta's leavers are looked up among the staged rows
             session.connection().exec_driver_sql(_SUBSCRIBERS_INDEX)
         session.connection().exec_driver_sql(_ANALYZE)
         members_now = select(Incoming.c.subscriber_id).where(Incoming.c.outcome == "member")
