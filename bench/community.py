@@ -41,12 +41,14 @@ from bench.generate import (
     generate,
     generate_subscribers,
 )
+from bench.live import check_live, measure_live
 from bench.measure import REPO, Databases, Figure, run_phase, say
 from bench.standard_lists import STANDARD_LISTS, StandardList
 from kith.db import Database, normalize_url, refresh_statistics
 from kith.migrate import upgrade
 
 OUT = REPO / "bench" / "out"
+LIVE_LOAD_SECONDS = 60  # how long the live benchmark's clients post (a tenth with --quick)
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 IMPORTS = (
     ("members", "import members"),
@@ -178,12 +180,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 figures += more_figures
                 phases |= more_phases
+                say("live lists: activity over HTTP into live groups and a campaign")
+                more_figures, more_phases = measure_live(
+                    dbs["community"],
+                    dbs["marketing"],
+                    members=sizes.members,
+                    seconds=LIVE_LOAD_SECONDS // (10 if args.quick else 1),
+                )
+                figures += more_figures
+                phases |= more_phases
     finally:
         if not args.keep:
             remove_data(files)
     problems = check(phases) + check_subscribers(phases)
     if "churn" in phases:
-        problems += check_sync(phases)
+        problems += check_sync(phases) + check_live(phases)
     print_table(figures, args)
     if args.messages:
         problems += send_messages(args)

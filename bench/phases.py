@@ -14,7 +14,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import floors, sync_phases
+from bench import floors, live_phases, sync_phases
 from bench.generate import NOW
 from bench.raw import RawDatabase
 from bench.standard_lists import by_key, params
@@ -163,6 +163,9 @@ PHASES: dict[str, Callable[[Config], dict[str, Any]]] = {
     "floor_sync": sync_phases.floor_sync,
     "churn": sync_phases.churn,
     "sync_check": sync_phases.sync_check,
+    "live_setup": live_phases.live_setup,
+    "live_groups": live_phases.live_groups,
+    "live_floor": live_phases.live_floor,
 }
 
 

@@ -69,25 +69,32 @@ def create_worker(
 ) -> Worker:
     """A job worker that also ticks (`kith tick`) every `tick_seconds`, keeps the community's
     live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
-    lists changed every `KITH_LIVE_SYNC_SECONDS`."""
+    lists changed every `KITH_LIVE_SYNC_SECONDS`. Each step asks the next to run at once when it
+    changed something (a list's members, a group's), so that what a member does reaches the
+    group, and a campaign enrolls them, within seconds rather than at the next intervals."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
 
+    tick = Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow()))
+
+    def follow_live_groups() -> None:
+        runs = sync_live_groups(marketing, settings, now=utcnow())
+        if any(run.added for run in runs if run.status == "completed"):
+            tick.soon()
+
+    live = Periodic("live syncs", settings.live_sync_seconds, follow_live_groups)
+
     def keep_lists() -> None:
-        keep_lists_current(community, now=utcnow(), retention=settings.list_changes_retention)
+        report = keep_lists_current(
+            community, now=utcnow(), retention=settings.list_changes_retention
+        )
+        if report.added or report.removed:
+            live.soon()
 
     return Worker(
         queue,
         heartbeat=WorkerRegistry(marketing),
-        periodic=[
-            Periodic("tick", tick_seconds, lambda: run_tick(marketing, settings, now=utcnow())),
-            Periodic("lists", settings.list_pass_seconds, keep_lists),
-            Periodic(
-                "live syncs",
-                settings.live_sync_seconds,
-                lambda: sync_live_groups(marketing, settings, now=utcnow()),
-            ),
-        ],
+        periodic=[tick, Periodic("lists", settings.list_pass_seconds, keep_lists), live],
         workers=workers,
     )

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -96,11 +96,17 @@ class Heartbeat(Protocol):
 
 @dataclass(frozen=True)
 class Periodic:
-    """Work a worker does every `seconds` (`kith tick`, the live lists' pass ...)."""
+    """Work a worker does every `seconds` (`kith tick`, the live lists' pass ...), and at once
+    when asked to (`soon`)."""
 
     name: str
     seconds: float
     run: Callable[[], object]
+    asked: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def soon(self) -> None:
+        """Run the work as soon as its thread is free, rather than at the end of its interval."""
+        self.asked.set()
 
 
 class Worker:
@@ -137,6 +143,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
+        for work in self.periodic:
+            work.soon()  # wakes its thread, which sees the stop
         self.consumer.stop(graceful=True)
         longest = max([HEARTBEAT_SECONDS * 2, *(work.seconds + 5 for work in self.periodic)])
         for thread in self._threads:
@@ -152,8 +160,12 @@ class Worker:
                 log.exception("worker heartbeat failed")
 
     def _repeat(self, work: Periodic) -> None:
-        """`work` every `work.seconds`; one failure must not stop the next."""
-        while not self._stop.wait(work.seconds):
+        """`work` every `work.seconds`, or sooner when asked; one failure must not stop the next."""
+        while True:
+            work.asked.wait(work.seconds)
+            if self._stop.is_set():
+                return
+            work.asked.clear()
             try:
                 work.run()
             except Exception:

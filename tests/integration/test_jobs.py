@@ -1,7 +1,8 @@
 """`kith worker` processes on one Redis queue and one PostgreSQL database, as on several
 machines: however many requests arrive at once, one group is never synced by two at once and
-one message is never sent twice, even when a worker is killed in the middle of a send. And a
-worker killed (SIGKILL) at a random moment of a sync or a send holds nothing up: the rerun
+one message is never sent twice, even when a worker is killed in the middle of a send; their
+live passes apply each change of a list once, even when one is killed in the middle of a delta.
+And a worker killed (SIGKILL) at a random moment of a sync or a send holds nothing up: the rerun
 starts within seconds and ends exact (tests/support/kill_trials.py; bench/kill_trials.py runs
 dozens of kills)."""
 
@@ -226,6 +227,45 @@ def test_a_worker_killed_at_a_random_moment_of_a_send_holds_it_up_for_seconds(
 
     assert [trial.recovery <= RECOVERY_SECONDS for trial in done] == [True] * TRIALS
     assert all(trial.duplicates <= CONNECTIONS for trial in done)
+
+
+def test_live_passes_of_two_workers_apply_each_change_once_and_a_kill_mid_delta_loses_none(
+    any_cluster: Cluster, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    cluster, world = any_cluster, any_cluster.world
+    _, full = SyncRuns(world.marketing, world.settings).queue_and_wait(
+        cluster.group_id(), trigger="manual", now=utcnow()
+    )
+    assert full.status == "completed", full.error
+    live = world.settings.model_copy(update={"list_pass_seconds": 0.2, "live_sync_seconds": 0.3})
+    states = [world.group_remote_ids("Everyone")]
+    with running_workers(live, world.marketing, tmp_path / "logs", 2) as workers:
+        trials = KillTrials(cluster, workers, smtp_sink, random.Random(16), keep_alive=2)
+        for prefix in ("m0", "m1"):  # two workers' passes race for each change
+            cluster.leave_out(prefix)
+            states.append(cluster.should_hold())
+            wait_until(lambda: world.group_remote_ids("Everyone") == states[-1], "a pass")
+        trials.calibrate_delta()
+        for _ in range(TRIALS):
+            trials.trial("delta")  # checked exact
+            states.append(cluster.should_hold())
+
+    with world.marketing.session() as session:
+        runs = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.id > full.id, SyncRun.started_at.is_not(None))
+            .order_by(SyncRun.started_at)
+        ).all()
+    completed = [run for run in runs if run.status == "completed"]
+    assert {run.trigger for run in runs} == {"live"}
+    assert [run.mode for run in completed] == ["delta"] * len(completed)
+    assert all(  # one run of the group at a time, whichever worker
+        later.started_at >= earlier.finished_at for earlier, later in itertools.pairwise(runs)
+    )
+    steps = list(itertools.pairwise(states))  # each change applied once: the runs add up to it
+    assert sum(run.added for run in completed) == sum(len(new - old) for old, new in steps)
+    assert sum(run.removed for run in completed) == sum(len(old - new) for old, new in steps)
+    assert {run.members for run in completed} <= {len(state) for state in states}
 
 
 def kill_trials(cluster: Cluster, sink: SmtpSink, folder: Path, kind: str) -> list[Trial]:

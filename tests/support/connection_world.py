@@ -16,6 +16,7 @@ from sqlalchemy import select
 from kith.community.app import create_community_app
 from kith.community.credentials import create_credential
 from kith.community.lists import create_list, delete_list, update_list
+from kith.community.live_lists import keep_lists_current
 from kith.config import Settings
 from kith.connection.client import client_for
 from kith.connection.refresh import RefreshReport, refresh_groups
@@ -90,7 +91,11 @@ class World:
             return get_group(session, group).id
 
     def sync(self, group: str, *, allow_empty: bool = False, delta: bool = False) -> SyncRun:
-        """Sync the group: in full as a person asks, or as the live pass asks (`delta`)."""
+        """Sync the group: in full as a person asks, or as the live pass asks (`delta`), after
+        the pass a worker runs on the community's lists before it."""
+        if delta:
+            retention = self.settings.list_changes_retention
+            keep_lists_current(self.community, now=self.now, retention=retention)
         requested = request_sync(
             self.marketing,
             self.group_id(group),

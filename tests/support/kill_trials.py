@@ -19,6 +19,8 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from kith.clock import utcnow
 from kith.community.ingest import import_members
 from kith.config import Settings
@@ -29,7 +31,7 @@ from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.jobs import start_send
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.mailings.sending import SendOptions
-from kith.marketing.models import Mailing, SyncRun
+from kith.marketing.models import Mailing, SyncRun, TargetGroup
 from kith.migrate import SIDES, upgrade
 from tests.support.community_world import NOW
 from tests.support.connection_world import World, joined_world
@@ -234,8 +236,9 @@ class KillTrials:
         self.durations[kind] = min(seconds, self.durations.get(kind, seconds))
 
     def trial(self, kind: str) -> Trial:
-        """One kill of the worker doing a `kind` of work ("sync", "send"), and its rerun."""
-        return self.sync() if kind == "sync" else self.send()
+        """One kill of the worker doing a `kind` of work ("sync", "send", "delta": a live
+        sync), and its rerun."""
+        return {"sync": self.sync, "send": self.send, "delta": self.delta}[kind]()
 
     def sync(self) -> Trial:
         """Kill the worker carrying out a sync that changes the membership, then `sync --wait`."""
@@ -300,6 +303,79 @@ class KillTrials:
             assert mailing_report(session, mailing_id)["totals"]["sent"] == len(delivered)
         self.keep_workers()
         return Trial("send", delay, mid_work, recovery, duplicates)
+
+    def delta(self) -> Trial:
+        """Kill the worker carrying out a live delta sync, then let the live pass of the worker
+        left finish it: the kill leaves the group at its previous cursor (or, when it came after
+        the end, at the new one), and the next pass brings it exactly to the list."""
+        world = self.world
+        before, cursor = world.group_remote_ids(GROUP), self.cursor()
+        last_run = self.last_run_id()
+        self.cluster.leave_out(next(self._prefixes))
+        after = self.cluster.should_hold()
+        run = self._live_run(after_run=last_run)
+        if run is None:  # the delta ended between two looks: nothing left to kill
+            return Trial("delta", 0.0, False, 0.0)
+        delay = self._kill(run.holder or "", "delta")
+        killed_at, killed = utcnow(), run_of(world, run.id)
+        left = self._group_and_cursor()
+        assert left in ((before, cursor), (after, left[1])) and (left[1] == cursor) == (
+            left[0] == before
+        ), "a kill left a membership or a cursor that is neither the old nor the new"
+
+        wait_until(lambda: world.group_remote_ids(GROUP) == after, "the next pass", 60)
+        wait_until(lambda: run_of(world, run.id).status != "in progress", "the run's end", 60)
+        rerun = run_of(world, self.last_run_id())
+        assert rerun.status == "completed" and rerun.started_at is not None, rerun.error
+        assert (rerun.members, rerun.trigger) == (len(after), "live")
+        recovery = (rerun.started_at - killed_at).total_seconds() if rerun.id != run.id else 0.0
+        assert recovery <= RECOVERY_SECONDS, f"the rerun started {recovery:.1f} s after the kill"
+        self.keep_workers()
+        return Trial("delta", delay, killed.status == "in progress", max(recovery, 0.0))
+
+    def calibrate_delta(self) -> None:
+        """A live delta's duration at best, from the live runs so far (the kill's moment)."""
+        with self.world.marketing.session() as session:
+            runs = session.scalars(
+                select(SyncRun).where(SyncRun.trigger == "live", SyncRun.status == "completed")
+            ).all()
+        self.durations["delta"] = min(
+            (run.finished_at - run.started_at).total_seconds()
+            for run in runs
+            if run.finished_at and run.started_at
+        )
+
+    def _group_and_cursor(self) -> tuple[set[str | None], int | None]:
+        """The group's members and its cursor as one commit left them (the worker left may
+        apply the next pass between two reads)."""
+        while True:
+            cursor = self.cursor()
+            members = self.world.group_remote_ids(GROUP)
+            if self.cursor() == cursor:
+                return members, cursor
+
+    def cursor(self) -> int | None:
+        with self.world.marketing.session() as session:
+            return session.get_one(TargetGroup, self.cluster.group_id()).list_cursor
+
+    def last_run_id(self) -> int:
+        with self.world.marketing.session() as session:
+            return session.scalar(select(func.max(SyncRun.id))) or 0
+
+    def _live_run(self, *, after_run: int) -> SyncRun | None:
+        """The live run a worker holds after `after_run`, looked for as often as the database
+        answers; None when it ended before it was seen."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with self.world.marketing.session() as session:
+                run = session.scalar(
+                    select(SyncRun).where(SyncRun.id > after_run, SyncRun.trigger == "live")
+                )
+            if run is not None and run.holder and run.status == "in progress":
+                return run
+            if run is not None and run.status != "in progress":
+                return None
+        raise AssertionError("no worker started a live sync within 60 s")
 
     def _syncs(self) -> SyncRuns:
         return SyncRuns(self.world.marketing, self.world.settings)

@@ -19,13 +19,15 @@ from kith.community.models import ApiAuthFailure, ApiCredential
 from kith.config import Settings
 from kith.db import Database
 from kith.errors import AuthenticationFailed, InvalidInput, NotFound
-from kith.passwords import hash_password, needs_rehash, verify_password
+from kith.passwords import RecentlyVerified, hash_password, needs_rehash
 from kith.throttling import Throttle
 
 AUTHENTICATION_FAILED = "authentication failed: check the HLIAMKey and HLPassword headers"
 MISSING_HEADERS = "authentication required: send the HLIAMKey and HLPassword headers"
 # last_used_at is a hint for operators, not an audit log: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A credential's password is hashed again at most every few minutes per process (see there)
+_recently_verified = RecentlyVerified()
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def authenticate(
     with db.session() as session:
         had_failures = throttle.refuse_if_locked(session, source, iam_key, now=now)
         credential = session.scalar(select(ApiCredential).where(ApiCredential.iam_key == iam_key))
-    valid = verify_password(credential.password_hash if credential else None, password or "")
+    valid = _recently_verified.verify(
+        credential.password_hash if credential else None, password or ""
+    )
     if credential is None or credential.revoked_at is not None or not valid or not password:
         throttle.count_failure(db, source, iam_key, now=now)
         raise AuthenticationFailed(AUTHENTICATION_FAILED)

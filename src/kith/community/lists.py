@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kith.clock import as_utc, parse_datetime
 from kith.community import saved_criteria
+from kith.community.live_lists import hold_passes
 from kith.community.models import (
     ActivityEvent,
     ActivityType,
@@ -99,6 +100,8 @@ def update_list(
 ) -> CustomUserList:
     """Rename a list or replace its criteria (its members are then evaluated in full at the
     next pass, which logs the difference); None keeps a value."""
+    if criteria is not None:
+        hold_passes(session)
     updated = saved_criteria.update(
         session, LISTS, key_or_name, by=by, now=now, name=name, criteria=criteria
     )

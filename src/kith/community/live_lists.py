@@ -175,8 +175,7 @@ def maintain_lists(session: Session, *, now: datetime, retention: timedelta) -> 
     """One pass over every list, in the caller's write transaction (see the module's doc)."""
     report = PassReport(now)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(PASS_LOCK)))
+    hold_passes(session)
     _staging.drop_all(connection)
     _staging.create_all(connection)
     _take_member_changes(session)
@@ -193,6 +192,17 @@ def maintain_lists(session: Session, *, now: datetime, retention: timedelta) -> 
     _prune(session, now - retention)
     _staging.drop_all(connection)
     return report
+
+
+def hold_passes(session: Session) -> None:
+    """Wait for a pass under way, and keep the next from starting until this transaction ends.
+
+    A pass takes this first; so does an edit of a list's criteria, or on PostgreSQL a pass that
+    had read the old criteria could end after the edit and mark the list evaluated, losing the
+    edit's call for a full evaluation. SQLite's write lock already serializes them.
+    """
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(PASS_LOCK)))
 
 
 def _take_member_changes(session: Session) -> None:

@@ -228,11 +228,23 @@ class CommunityClient:
         return MemberStream(self, f"/lists/{list_key}/members.ndjson", params)
 
     def list_changes(
-        self, list_key: str, after: int, *, details: bool, limit: int | None = None
+        self,
+        list_key: str,
+        after: int,
+        *,
+        details: bool,
+        limit: int | None = None,
+        fresh: bool = True,
     ) -> ChangePage:
         """One page of a list's changes after cursor `after`, in order (up to `limit`, else the
-        server's page size); ChangesGone when they are no longer all kept."""
-        params: dict[str, Any] = {"after": after, "details": "true" if details else "false"}
+        server's page size); ChangesGone when they are no longer all kept. `fresh` asks the
+        community to bring its lists up to date first; without, the changes are those of its
+        last pass (the live pass follows the passes the workers run anyway)."""
+        params: dict[str, Any] = {
+            "after": after,
+            "details": "true" if details else "false",
+            "fresh": "true" if fresh else "false",
+        }
         if limit is not None:
             params["limit"] = limit
         path = f"/lists/{list_key}/changes"
@@ -530,4 +542,4 @@ def _text(body: bytes) -> str:
 
 def _retry_after(response: httpx.Response) -> int | None:
     value = response.headers.get("retry-after", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None

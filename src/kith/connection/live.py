@@ -59,7 +59,7 @@ def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list
             if group_id in changed:
                 continue
             try:
-                page = client.list_changes(list_key, cursor, details=False, limit=1)
+                page = client.list_changes(list_key, cursor, details=False, limit=1, fresh=False)
             except ChangesGone:  # the delta falls back to a full read
                 changed.append(group_id)
                 continue

@@ -126,9 +126,11 @@ def sync_group(context: JobContext, run_id: int) -> None:
 def sync_for_marketing(
     db: Database, group_id: int, *, trigger: str, now: datetime, settings: Settings
 ) -> SyncOutcome:
-    """Marketing's `sync_group` port (sync on send, hourly): the group synced here and now."""
+    """Marketing's `sync_group` port (sync on send, hourly): the group synced here and now, by
+    the changes since its last sync when its list was kept (a delta gives a full sync's
+    outcomes without reading the whole list again), else in full."""
     try:
-        run = SyncRuns(db, settings).here(group_id, trigger=trigger, now=now)
+        run = SyncRuns(db, settings).here(group_id, trigger=trigger, now=now, delta=True)
     except KithError as error:  # not synced at all: inactive connection, source removed ...
         return SyncOutcome("failed", str(error))
     return SyncOutcome(run.status, run.error)

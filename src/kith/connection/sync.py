@@ -308,6 +308,7 @@ class _Reconciliation:
         self.run_id, self.holder = run.id, holder
         self.list_key, self.group_id = run.list_key, run.group_id
         self.platform, self.allow_empty = run.edition == "platform", run.allow_empty
+        self.trigger = run.trigger
         self.clock = clock
         self.empty_guard = empty_guard
 
@@ -373,7 +374,9 @@ class _Reconciliation:
         decide with them are staged once the marketing database is locked (_stage_again)."""
         position = next_position(connection, self.group_id)
         while True:
-            page = client.list_changes(self.list_key, cursor, details=self.platform)
+            page = client.list_changes(
+                self.list_key, cursor, details=self.platform, fresh=self.trigger != "live"
+            )
             added = apply_changes(
                 connection, page.changes, position=position, platform=self.platform
             )

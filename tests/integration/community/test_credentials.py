@@ -115,6 +115,7 @@ def test_bad_credentials_fail_with_one_message_that_does_not_tell_if_the_key_exi
 def test_a_revoked_credential_no_longer_authenticates(
     community_db: Database, issued: IssuedCredential, settings: Settings
 ) -> None:
+    _authenticate(community_db, issued.credential.iam_key, issued.password, settings)  # remembered
     with community_db.transaction() as session:
         revoke_credential(session, issued.credential.iam_key, by="admin", now=NOW)
     with pytest.raises(AuthenticationFailed, match="authentication failed"):

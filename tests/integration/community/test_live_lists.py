@@ -8,6 +8,7 @@ then backward), with passes in between, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,6 +28,7 @@ from kith.community.live_lists import (
     Gone,
     changes_after,
     dependencies,
+    hold_passes,
     list_cursor,
     maintain_lists,
 )
@@ -387,3 +389,32 @@ def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the worker did not keep the list current"
         time.sleep(0.1)
+
+
+def test_an_edit_of_a_lists_criteria_waits_for_a_pass_under_way(
+    community_db: Database, backend: str
+) -> None:
+    """Else a pass that read the old criteria could end after the edit and mark the list
+    evaluated, and it would never be evaluated in full under its new criteria."""
+    if backend == "sqlite":
+        pytest.skip("SQLite's write lock serializes a pass and an edit already")
+    community = LiveCommunity(community_db)
+    community.setup()
+    community.keep_current()
+    edited = threading.Event()
+
+    def edit() -> None:
+        with community_db.transaction() as session:
+            update_list(session, "Informz 1", criteria=CRITERIA[4], by=ADMIN, now=community.now)
+        edited.set()
+
+    with community_db.transaction() as session:
+        hold_passes(session)  # where a pass starts, before it reads the lists' criteria
+        editor = threading.Thread(target=edit)
+        editor.start()
+        assert not edited.wait(1.0)  # the edit waits for the pass
+    editor.join(timeout=30)
+
+    assert edited.is_set()
+    with community_db.session() as session:
+        assert get_list(session, "Informz 1").evaluated_at is None  # the next pass: in full

@@ -74,7 +74,9 @@ def rule(world: World, name: str, members: list[str]) -> None:
         )
 
 
-def test_the_group_is_resynced_just_before_sending(world: World, smtp_sink: SmtpSink) -> None:
+def test_the_group_is_resynced_just_before_sending_by_the_changes_since(
+    world: World, smtp_sink: SmtpSink
+) -> None:
     mailing = send(world, smtp_sink)
 
     assert mailing.status == "sent", mailing.status_reason
@@ -83,8 +85,8 @@ def test_the_group_is_resynced_just_before_sending(world: World, smtp_sink: Smtp
         "m2@example.org",  # joined the list after the first sync: the resync brought them
     ]
     with world.marketing.session() as session:
-        triggers = session.scalars(select(SyncRun.trigger).order_by(SyncRun.id)).all()
-    assert triggers == ["manual", "on_send"]
+        runs = session.execute(select(SyncRun.trigger, SyncRun.mode).order_by(SyncRun.id))
+        assert runs.tuples().all() == [("manual", "full"), ("on_send", "delta")]
 
 
 def test_a_failed_resync_holds_the_mailing_unless_stale_is_allowed(

@@ -197,6 +197,13 @@ def get_list_changes(
     after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="The cursor of the last read")],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     details: Details = False,
+    fresh: Annotated[
+        bool,
+        Query(
+            description="Bring the lists up to date first (a pass); false reads the changes "
+            "as the community's last pass left them, which a client polling often wants"
+        ),
+    ] = True,
 ) -> Response:
     """The list's changes after the cursor `after`, in order: members `added` (with the fields
     of the member stream) and `removed` (with the keys and email they were taken in with),
@@ -205,7 +212,7 @@ def get_list_changes(
     410 Gone when the changes after `after` are no longer all kept: read the members stream in
     full again and follow its cursor.
     """
-    now = kept_current(request)
+    now = kept_current(request) if fresh else now_of(request)
     with db_of(request).session() as session:
         page = changes_after(session, get_list(session, key), after, limit=limit)
         changes = change_views(session, page.changes, now=now, details=details)

@@ -117,8 +117,9 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
     except TemplateSyntaxError as error:
         line = error.lineno or 1
         raise InvalidTemplate(f"{part}, line {line}: {error.message}") from None
+    in_loops = _loop_variables(tree)
     for name in tree.find_all(nodes.Name):
-        known = name.name in FIELDS or name.name in environment.globals
+        known = name.name in FIELDS or name.name in environment.globals or id(name) in in_loops
         if name.ctx == "load" and not known and not _bound(tree, name.name):
             raise InvalidTemplate(
                 f"{part}, line {name.lineno}, column {_column(source, name.lineno, name.name)}:"
@@ -182,6 +183,17 @@ def _bound(tree: nodes.Template, name: str) -> bool:
         bound.name == name and bound.ctx in ("store", "param")
         for bound in tree.find_all(nodes.Name)
     )
+
+
+def _loop_variables(tree: nodes.Template) -> set[int]:
+    """The `loop` names inside a `for` body (`{{ loop.index }}`), which Jinja2 binds there."""
+    return {
+        id(name)
+        for loop in tree.find_all(nodes.For)
+        for statement in loop.body
+        for name in statement.find_all(nodes.Name)
+        if name.name == "loop"
+    }
 
 
 def _column(source: str, line: int, text: str) -> int:

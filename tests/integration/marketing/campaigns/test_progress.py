@@ -5,6 +5,7 @@ the hourly sync enrolling newcomers, versions, and ticks run twice or killed mid
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from kith.app import start
+from kith.app import create_worker, start
+from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
 from kith.errors import InvalidInput
@@ -475,3 +477,31 @@ def test_the_tick_pulls_community_activity_daily_and_rescores_hourly(
     assert (an_hour_on.pulled, an_hour_on.rescored) == (None, True)
     assert campaigns.world.group_remote_ids("Grade A") == {"L1", "L2", "L3"}
     assert campaigns.tick(T0 + DAY + HOUR).pulled == "completed"
+
+
+def test_a_member_who_enters_a_live_group_is_enrolled_and_mailed_by_a_worker_at_once(
+    campaigns: Campaigns,
+) -> None:
+    campaign_id = campaigns.define(
+        [{"id": "welcome", "mailing": "Welcome"}],
+        activation={"group": "Newcomers", "mode": "over_time"},
+    )
+    campaigns.tick(utcnow())  # the campaign starts: who is in the group now stays out
+    live = campaigns.world.settings.model_copy(
+        update={"list_pass_seconds": 0.2, "live_sync_seconds": 0.2}
+    )
+    worker = create_worker(live, tick_seconds=3600)  # no tick of its own within the test
+    worker.start()
+    try:
+        campaigns.community_list("Newcomers", "m1", "m2", "m3")  # m3 joins the community list
+        deadline = time.monotonic() + 30
+        while not campaigns.received():
+            assert time.monotonic() < deadline, campaigns.enrolled(campaign_id)
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+
+    assert campaigns.enrolled(campaign_id) == {"m3@example.org": None}
+    assert campaigns.received() == {("m3@example.org", "Welcome friend"): 1}
+    with campaigns.world.marketing.session() as session:
+        assert session.scalars(select(SyncRun.trigger).order_by(SyncRun.id)).all()[-1] == "live"

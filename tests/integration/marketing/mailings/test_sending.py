@@ -142,6 +142,14 @@ def test_a_template_is_refused_when_saved_with_where_and_why(source: str, messag
         compile_template(source, part="subject")
 
 
+def test_a_loop_can_number_its_rounds_and_loop_means_nothing_outside_one() -> None:
+    numbered = compile_template("{% for x in range(3) %}{{ loop.index }}.{% endfor %}", part="html")
+
+    assert numbered.render({}) == "1.2.3."
+    with pytest.raises(InvalidTemplate, match="unknown field 'loop'"):
+        compile_template("{% for x in range(3) %}{% endfor %}{{ loop.index }}", part="html")
+
+
 def test_a_template_beyond_the_size_cap_is_refused() -> None:
     with pytest.raises(InvalidTemplate, match="the limit is 100,000"):
         compile_template("x" * 100_001, part="html", html=True)
