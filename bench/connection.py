@@ -1,12 +1,15 @@
-"""The connection's benchmark: Sync Target Group over HTTP, a full sync and a resync after 1%
-churn, each next to its floor.
+"""The connection's benchmark: Sync Target Group over HTTP, a full sync, a resync after 1%
+churn, and a delta resync after another 1% churn, each next to its floor.
 
 It runs after the community and subscriber imports, on kith's own databases: the community
 (served by bench.serve, a uvicorn process of its own on loopback) and the marketing side (the
 imported subscribers). A List Builder list holds every member; a refresh makes its group; the
 group is synced as a worker syncs it (bench.sync_phases). Then 1% of the members change their
-legacy contact key or lose it, and the group is synced again. After each sync the group must
-hold exactly the subscribers hand-written SQL says it should, or the run fails (exit 1).
+legacy contact key or lose it, and the group is synced again in full. Then another 1% change,
+the community's pass brings the list's change log up to date (as its own pass would, every
+KITH_LIST_PASS_SECONDS; not timed), and the group is synced as the live pass syncs it: a delta
+reading only the changes. After each sync the group must hold exactly the subscribers
+hand-written SQL says it should, or the run fails (exit 1).
 """
 
 from __future__ import annotations
@@ -26,13 +29,18 @@ from bench.measure import REPO, Databases, Figure, child_environment, run_phase,
 
 FULL_SYNC = "full sync over HTTP"
 RESYNC = "resync after 1% churn"
+DELTA = "delta resync after 1% churn"
 # The issue's targets, for a list of 1,000,000 members
-SYNC_TARGETS = {FULL_SYNC: 15.0, RESYNC: 5.0}
-SYNC_RSS_TARGET_MB = 500.0
+SYNC_TARGETS = {FULL_SYNC: 15.0, RESYNC: 5.0, DELTA: 1.0}
+SYNC_RSS_TARGETS_MB = {FULL_SYNC: 500.0, RESYNC: 500.0, DELTA: 200.0}
 FULL_SIZE_MEMBERS = 1_000_000
 FLOOR_SYNC = {
     "sqlite": "sqlite3: read the list's rows, executemany as many membership rows",
     "postgresql": "psycopg: read the list's rows, executemany (pipelined) the membership rows",
+}
+FLOOR_DELTA = {
+    "sqlite": "sqlite3: read the list's changes, executemany as many membership rows",
+    "postgresql": "psycopg: read the list's changes, executemany (pipelined) the membership rows",
 }
 SECRET_KEY = "kith-bench-connection"  # encrypts the stored password; nothing to protect here
 STARTUP_SECONDS = 60
@@ -69,15 +77,26 @@ def measure_sync(
         with community_server(community, Path(folder)) as server:
             common |= run_phase("sync_setup", {**common, "base_url": server.base_url})
             common["server_pid"] = server.pid
-            for name, step in ((FULL_SYNC, "full"), (RESYNC, "resync")):
-                if step == "resync":
-                    phases["churn"] = churned = run_phase("churn", common)
+            for name, step in ((FULL_SYNC, "full"), (RESYNC, "resync"), (DELTA, "delta")):
+                delta: dict[str, Any] = {}
+                if step != "full":
+                    later = step == "delta"  # other members, and the list's pass run ahead
+                    churn = "churn" if not later else "delta churn"
+                    phases[churn] = churned = run_phase("churn", {**common, "later": later})
                     say(
-                        f"  churn: {churned['changed']:,} members changed ({churned['rekeyed']:,}"
-                        f" took another legacy key, {churned['cleared']:,} lost theirs)"
+                        f"  {churn}: {churned['changed']:,} members changed "
+                        f"({churned['rekeyed']:,} took another legacy key, {churned['cleared']:,}"
+                        f" lost theirs)"
+                        + (
+                            f"; the community's pass took {churned['pass_seconds']:.2f} s"
+                            if later
+                            else ""
+                        )
                     )
+                    if later:
+                        delta = {"delta": True, "cursor": churned["cursor"]}
                 profile = str(profile_dir / f"sync-{step}.prof") if profile_dir else None
-                kith = run_phase("kith_sync", {**common, "profile": profile})
+                kith = run_phase("kith_sync", {**common, **delta, "profile": profile})
                 phases[f"{name} (kith)"] = kith
                 say(
                     f"  {name}: kith {kith['seconds']:.2f} s ({kith['in_list']:,} in the list, "
@@ -88,7 +107,8 @@ def measure_sync(
                 )
                 phases[f"{name} (check)"] = run_phase("sync_check", common)
                 phases[f"{name} (floor)"] = floor = run_phase(
-                    "floor_sync", {**common, "write": kith["added"], "delete": kith["removed"]}
+                    "floor_sync",
+                    {**common, **delta, "write": kith["added"], "delete": kith["removed"]},
                 )
                 say(
                     f"    floor {floor['seconds']:.2f} s (reading {floor['read_seconds']:.2f} s, "
@@ -107,7 +127,7 @@ def measure_sync(
         sync_figure(
             name, phases, server, backend=community.backend, full_size=members >= FULL_SIZE_MEMBERS
         )
-        for name in (FULL_SYNC, RESYNC)
+        for name in (FULL_SYNC, RESYNC, DELTA)
     ], phases
 
 
@@ -119,7 +139,7 @@ def sync_figure(
         name,
         kith["seconds"],
         floor["seconds"],
-        FLOOR_SYNC[backend],
+        (FLOOR_DELTA if name == DELTA else FLOOR_SYNC)[backend],
         kith["peak_rss_mb"],
         floor["peak_rss_mb"],
         SYNC_TARGETS[name],
@@ -137,7 +157,7 @@ def sync_figure(
             "floor_read_seconds": floor["read_seconds"],
             "floor_write_seconds": floor["write_seconds"],
         },
-        target_rss_mb=SYNC_RSS_TARGET_MB,
+        target_rss_mb=SYNC_RSS_TARGETS_MB[name],
         full_size=full_size,
     )
 
@@ -145,13 +165,16 @@ def sync_figure(
 def check_sync(phases: dict[str, Any]) -> list[str]:
     """Each sync against the hand-written answer; every disagreement, as a message."""
     problems = []
-    for name in (FULL_SYNC, RESYNC):
+    for name in (FULL_SYNC, RESYNC, DELTA):
         kith, expected = phases[f"{name} (kith)"], phases[f"{name} (check)"]
         floor = phases[f"{name} (floor)"]
         if kith["status"] != "completed":
             problems.append(f"{name}: the run ended {kith['status']}: {kith['error']}")
             continue
-        if kith["in_list"] != expected["in_list"] or floor["rows"] != expected["in_list"]:
+        if kith["mode"] != ("delta" if name == DELTA else "full"):
+            problems.append(f"{name}: the run was a {kith['mode']} sync")
+        floor_read = expected["in_list"] if name != DELTA else floor["rows"] or -1
+        if kith["in_list"] != expected["in_list"] or floor["rows"] != floor_read:
             problems.append(
                 f"{name}: kith read {kith['in_list']:,} members, the floor {floor['rows']:,}, "
                 f"the list has {expected['in_list']:,}"

@@ -3,10 +3,13 @@
 - sync_setup (not timed): a credential and the List Builder list in the community; the
   Integration Settings, Active, and the list's group (a refresh) on the marketing side.
 - kith_sync: `request_sync` + `execute_sync`, as a worker runs them, reading the list over HTTP
-  from the community served by bench.serve; the CPU the community spent meanwhile is reported.
-- floor_sync: the same list's rows read from the community database with the raw driver, and
-  as many membership rows written into the floor's marketing database with plain executemany.
-- churn (not timed): 1% of the members get another legacy contact key or lose theirs.
+  from the community served by bench.serve (with `delta`, as the live pass runs them: only the
+  list's changes); the CPU the community spent meanwhile is reported.
+- floor_sync: the same list's rows (with `cursor`, its changes after it) read from the
+  community database with the raw driver, and as many membership rows written into the
+  floor's marketing database with plain executemany.
+- churn (not timed): 1% of the members get another legacy contact key or lose theirs; `later`,
+  another 1%, and the community's pass brings the list's change log up to date.
 - sync_check (not timed): who should be in the group, by hand-written SQL over the raw rows.
 """
 
@@ -16,6 +19,7 @@ import cProfile
 import resource
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -111,7 +115,10 @@ def kith_sync(config: Config) -> dict[str, Any]:
         profile.enable()
     with db.session() as session:
         group_id = get_group(session, config["group"]).id
-    requested = request_sync(db, group_id, trigger="manual", now=utcnow())
+    delta = bool(config.get("delta"))
+    requested = request_sync(
+        db, group_id, trigger="live" if delta else "manual", now=utcnow(), delta=delta
+    )
     run = execute_sync(db, requested.run.id, box=box, clock=utcnow, empty_guard=100)
     if profile is not None:
         profile.disable()
@@ -122,6 +129,7 @@ def kith_sync(config: Config) -> dict[str, Any]:
         "cpu_seconds": _own_cpu() - own_cpu,
         "server_cpu_seconds": process_cpu_seconds(config["server_pid"]) - server_cpu,
         "status": run.status,
+        "mode": run.mode,
         "error": run.error,
         "in_list": run.in_list,
         "members": run.members,
@@ -167,7 +175,11 @@ def floor_sync(config: Config) -> dict[str, Any]:
     deletions = [(group, id_) for id_ in removed]
     source = RawDatabase(config["backend"], config["community_raw"])
     started = perf_counter()
-    rows = sum(len(chunk) for chunk in _member_rows(source))
+    if config.get("cursor") is None:
+        rows = sum(len(chunk) for chunk in _member_rows(source))
+    else:
+        changes = _change_rows(source, config["list_key"], config["cursor"])
+        rows = sum(len(chunk) for chunk in changes)
     read_seconds = perf_counter() - started
     target.begin()
     with closing(target.connection.cursor()) as cursor:
@@ -198,19 +210,27 @@ def floor_sync(config: Config) -> dict[str, Any]:
 def churn(config: Config) -> dict[str, Any]:
     """Every CHURN_EVERY-th member (in id order) changes: half take the Remote ID of an AMS
     contact who is a subscriber but not a member (one leaves the group, one may join), half
-    lose their legacy contact key (they leave)."""
+    lose their legacy contact key (they leave). `later` changes the members after those and
+    takes the Remote IDs after theirs, then runs the community's pass; the group's cursor
+    before it is returned, for the floor to read the changes after it."""
+    later = bool(config.get("later"))
     community = RawDatabase(config["backend"], config["community_raw"])
     marketing = RawDatabase(config["backend"], config["marketing_raw"])
     ids = [row[0] for row in community.all("SELECT id FROM members ORDER BY id")]
-    chosen = ids[CHURN_EVERY // 2 :: CHURN_EVERY]
+    chosen = ids[CHURN_EVERY // 2 + later :: CHURN_EVERY]
     first_non_member = legacy_key(config["members"])  # members hold the keys before it
+    taking = (len(chosen) + 1) // 2
     keys = [
         row[0]
         for row in marketing.all(
-            "SELECT remote_id FROM subscribers WHERE remote_id >= ? ORDER BY remote_id LIMIT ?",
-            [first_non_member, (len(chosen) + 1) // 2],
+            "SELECT remote_id FROM subscribers WHERE remote_id >= ? ORDER BY remote_id "
+            "LIMIT ? OFFSET ?",
+            [first_non_member, taking, taking if later else 0],
         )
     ]
+    list_cursor = marketing.scalar(
+        "SELECT list_cursor FROM target_groups WHERE id = ?", [config["group_id"]]
+    )
     marketing.close()
     rekeyed = list(zip(keys, chosen[::2], strict=False))
     taken = {id_ for _key, id_ in rekeyed}
@@ -226,7 +246,22 @@ def churn(config: Config) -> dict[str, Any]:
         )
     community.commit()
     community.close()
-    return {"changed": len(chosen), "rekeyed": len(rekeyed), "cleared": len(cleared)}
+    churned = {"changed": len(chosen), "rekeyed": len(rekeyed), "cleared": len(cleared)}
+    if not later:
+        return churned
+    started = perf_counter()
+    _keep_lists_current(config)
+    return churned | {"cursor": list_cursor, "pass_seconds": perf_counter() - started}
+
+
+def _keep_lists_current(config: Config) -> None:
+    """The community's pass, as its worker runs it every KITH_LIST_PASS_SECONDS."""
+    from kith.community.live_lists import keep_lists_current
+    from kith.db import Database
+
+    community = Database(config["community_url"])
+    keep_lists_current(community, now=utcnow(), retention=timedelta(days=7))
+    community.dispose()
 
 
 def sync_check(config: Config) -> dict[str, Any]:
@@ -308,6 +343,25 @@ def _member_rows(db: RawDatabase, columns: str = MEMBER_COLUMNS) -> Iterator[lis
         cursor.itersize = FETCH
         cursor.execute(sql)
         while chunk := cursor.fetchmany(FETCH):
+            yield chunk
+
+
+def _change_rows(db: RawDatabase, list_key: str, cursor: int) -> Iterator[list[Any]]:
+    """The list's changes after `cursor`, in order, a chunk at a time (what a delta reads)."""
+    sql = db.sql(
+        "SELECT c.seq, c.change, c.contact_key, m.legacy_contact_key, m.email FROM list_changes c"
+        " JOIN custom_user_lists l ON l.id = c.list_id JOIN members m ON m.id = c.member_id"
+        " WHERE l.list_key = ? AND c.seq > ? ORDER BY c.seq"
+    )
+    if db.is_sqlite:
+        rows = db.connection.execute(sql, [list_key, cursor])
+        while chunk := rows.fetchmany(FETCH):
+            yield chunk
+        return
+    with db.connection.transaction(), db.connection.cursor(name="changes") as rows:
+        rows.itersize = FETCH
+        rows.execute(sql, [list_key, cursor])
+        while chunk := rows.fetchmany(FETCH):
             yield chunk
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,20 @@ from sqlalchemy.engine import make_url
 
 from kith.config import Settings
 from kith.db import Database, normalize_url
+from kith.marketing.ports import ports
 from kith.migrate import upgrade
 from tests.support.smtp_sink import smtp_sink  # noqa: F401  (a fixture for every test)
+
+
+@pytest.fixture(autouse=True)
+def unwired_ports() -> Iterator[None]:
+    """Marketing's ports as each test found them: a test that starts a process (kith.app.start)
+    wires them for its own databases and settings, which must not reach the next test."""
+    wired = {port.name: getattr(ports, port.name) for port in fields(ports)}
+    yield
+    for name, port in wired.items():
+        setattr(ports, name, port)
+
 
 POSTGRES_URL = os.environ.get(
     "KITH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -30,6 +43,7 @@ BACKENDS = ("sqlite", "postgresql")
 SEEDED = {
     "activity_types": "DELETE FROM activity_types WHERE NOT builtin",
     "folders": "DELETE FROM folders WHERE name <> 'Main'",
+    "subscriber_changes": "UPDATE subscriber_changes SET seq = 0",
 }
 
 

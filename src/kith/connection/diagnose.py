@@ -18,8 +18,9 @@ from kith.connection.names import judge_list_name
 from kith.encryption import SecretBox
 from kith.errors import NotFound
 from kith.marketing.groups.community import community_groups
+from kith.marketing.groups.sync_history import left_out
 from kith.marketing.groups.target_groups import count_members, get_group
-from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip, TargetGroup
+from kith.marketing.models import SKIP_REASONS, SyncRun, TargetGroup
 
 EXAMPLES = 5
 REASON_WORDS = {
@@ -205,15 +206,12 @@ def _explain_counts(
 
 def _examples(session: Session, run: SyncRun) -> dict[str, list[str]]:
     """A few members left out for each reason, by contact key."""
-    ranked = (
-        select(
-            SyncSkip.reason,
-            SyncSkip.contact_key,
-            func.row_number().over(partition_by=SyncSkip.reason, order_by=SyncSkip.id).label("n"),
-        )
-        .where(SyncSkip.run_id == run.id)
-        .subquery()
-    )
+    met = left_out(session, run).order_by(None).subquery()
+    ranked = select(
+        met.c.reason,
+        met.c.contact_key,
+        func.row_number().over(partition_by=met.c.reason, order_by=met.c.met).label("n"),
+    ).subquery()
     examples: dict[str, list[str]] = {}
     for reason, contact_key in session.execute(
         select(ranked.c.reason, ranked.c.contact_key).where(ranked.c.n <= EXAMPLES)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table
 
 from kith.connection.client import ListMember
 from kith.emails import InvalidEmail, email_key, normalize_email
@@ -32,7 +32,7 @@ Incoming = Table(
     Column("email", String(320)),
     Column("email_key", String(320)),
     Column("outcome", String(30)),
-    Column("subscriber_id", Integer),
+    Column("subscriber_id", BigInteger),
     # the platform edition's, to link or create subscribers and store their Personalizations
     Column("normal_email", String(320)),
     Column("normal_key", String(320)),
@@ -131,10 +131,13 @@ def _profile(member: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
-# The members a delta sync changed (kith.connection.list_mirror stores only theirs again)
+# The members a delta sync decides again (kith.connection.list_mirror): those the list's change
+# feed names (`from_feed`: staged from the feed, or gone), and those staged again from the kept
+# list because their subscriber changed or they share an email with another decided again
 ChangedMember = Table(
     "kith_sync_changed_members",
     INCOMING_TABLES,
     Column("contact_key", String(100), primary_key=True),
+    Column("from_feed", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )

@@ -1,28 +1,49 @@
-"""A community group's list as its last sync staged it, and the delta sync's staging from it.
+"""A community group's list as its last sync decided it, and what a delta sync decides again.
 
-A full sync whose stream names the cursor of the list's change log keeps every staged row
-(CommunityListMember) and the cursor on the group, in the transaction that applies the
-membership. A delta sync stages those rows again, applies the changes after the cursor in
-order (a member removed loses their row, a member added gets a new one), and then decides and
-applies exactly as a full sync does: only the changes cross the network.
+A sync whose stream names the cursor of the list's change log keeps every member it decided
+(CommunityListMember: the staged row, its outcome and the subscriber it matched) and the cursor
+on the group, in the transaction that applies the membership. A delta sync then decides again
+only the members whose outcome may have changed:
+- those the changes after the cursor name (joined: staged from the change; left: gone);
+- those whose subscriber changed on the marketing side since the group's last sync
+  (kith.marketing.subscriber_changes): the subscriber they matched, or the one whose Remote ID
+  is now their legacy key;
+- every member sharing an email with any of those, because `duplicate_email` ranks all the
+  members of the current list who have that email: a member whose duplicate left may now be
+  the one who goes on, and vice versa.
+No other member's outcome can change, so deciding these (and applying the membership for them
+alone) gives what a full sync would, in time proportional to the change.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Select,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from kith.connection.client import ListChange
 from kith.connection.incoming import ChangedMember, Incoming, SharedEmail, staged_row
 from kith.connection.staging import batches
 from kith.db import affected
-from kith.marketing.models import CommunityListMember, TargetGroup
+from kith.marketing.models import CommunityListMember, Subscriber, TargetGroup
 
-# The outcomes a row has when it is staged (steps 1 and 2), the only ones the mirror keeps
+# The outcomes a row has when it is staged (steps 1 and 2), which a row staged again keeps
 STAGED_OUTCOMES = ("missing_contact_key", "malformed_email")
 # Incoming's columns and the mirror's, pairwise
 _COLUMNS = (
@@ -32,6 +53,7 @@ _COLUMNS = (
     ("email", "email"),
     ("email_key", "email_key"),
     ("outcome", "outcome"),
+    ("subscriber_id", "subscriber_id"),
     ("normal_email", "normal_email"),
     ("normal_key", "normal_key"),
     ("first_name", "first_name"),
@@ -39,28 +61,24 @@ _COLUMNS = (
     ("profile", "profile"),
 )
 _KEYS_AT_ONCE = 500
+_Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
+_mirror = CommunityListMember.__table__.c
 
 
 @dataclass(frozen=True)
 class Staged:
-    """What a run staged: `in_list` members, read in full or as a delta, and the cursor of the
-    list's change log they stand at (None when the community named none)."""
+    """What a run staged: `in_list` members read in full (None for a delta, which staged only
+    the changed ones), and the cursor of the list's change log they stand at (None when the
+    community named none)."""
 
-    in_list: int
+    in_list: int | None
     cursor: int | None
     delta: bool
 
 
-def stage_from_mirror(connection: Connection, group_id: int) -> int:
-    """Stage the group's list as last synced; the next free position."""
-    mirror = CommunityListMember.__table__.c
-    connection.execute(
-        insert(Incoming).from_select(
-            [incoming for incoming, _ in _COLUMNS],
-            select(*(mirror[kept] for _, kept in _COLUMNS)).where(mirror.group_id == group_id),
-        )
-    )
-    last = connection.scalar(select(func.max(Incoming.c.position)))
+def next_position(connection: Connection, group_id: int) -> int:
+    """The position after the last of the group's kept list: where members joining go."""
+    last = connection.scalar(select(func.max(_mirror.position)).where(_mirror.group_id == group_id))
     return 0 if last is None else last + 1
 
 
@@ -78,14 +96,85 @@ def apply_changes(
     for keys in batches(last, _KEYS_AT_ONCE):
         connection.execute(delete(Incoming).where(Incoming.c.contact_key.in_(keys)))
         connection.execute(delete(ChangedMember).where(ChangedMember.c.contact_key.in_(keys)))
-        connection.execute(insert(ChangedMember), [{"contact_key": key} for key in keys])
+        connection.execute(
+            insert(ChangedMember), [{"contact_key": key, "from_feed": True} for key in keys]
+        )
     added = (change.member for change in last.values() if change.change == "added")
     return [staged_row(at, member, platform) for at, member in enumerate(added, start=position)]
 
 
-def note_shared_emails(connection: Connection) -> None:
-    """Step 3's candidates, once a delta is staged: the emails more than one undecided member
-    has, found in SQL over the whole list (a full sync notes them as the stream goes by)."""
+def changed_subscribers_matched(group_id: int, seen: int) -> CompoundSelect[tuple[str]]:
+    """The kept members whose subscriber changed after `seen`: the one they matched, or the
+    one whose Remote ID their legacy key now is. (Found from the few changed subscribers, by
+    the kept list's indexes, never by reading the list.)"""
+    changed = Subscriber.change_seq > seen
+    of_group = _mirror.group_id == group_id
+    by_remote_id = _mirror.legacy_contact_key.in_(select(Subscriber.remote_id).where(changed))
+    by_subscriber = _mirror.subscriber_id.in_(select(Subscriber.id).where(changed))
+    return (
+        select(_mirror.contact_key)
+        .where(of_group, by_remote_id)
+        .union(select(_mirror.contact_key).where(of_group, by_subscriber))
+    )
+
+
+def subscribers_changed_for(session: Session, group_id: int, seen: int) -> bool:
+    """Whether a member of the group's kept list has a subscriber that changed after `seen`."""
+    return bool(session.scalar(select(changed_subscribers_matched(group_id, seen).exists())))
+
+
+def stage_affected(session: Session, group_id: int, seen: int) -> None:
+    """Stage again from the kept list the members to decide with the changed ones: those whose
+    subscriber changed after `seen`, then every member sharing an email with a member decided
+    again (as they were, or as they are now). Their rows get back the outcome they had when
+    staged (steps 1 and 2 only)."""
+    changed = ChangedMember.c
+    noted = select(changed.contact_key)
+    _note(session, changed_subscribers_matched(group_id, seen), noted)
+    emails = (
+        select(Incoming.c.email_key)
+        .where(Incoming.c.email_key.is_not(None))
+        .union(
+            select(_mirror.email_key).where(  # by contact key: no condition on the email
+                _mirror.group_id == group_id, _mirror.contact_key.in_(noted)
+            )
+        )
+        .subquery()
+    )
+    sharing = select(_mirror.contact_key).where(
+        _mirror.group_id == group_id, _mirror.email_key.in_(select(emails.c.email_key))
+    )
+    _note(session, sharing, noted)
+    again = select(
+        *(
+            case((_mirror.outcome.in_(STAGED_OUTCOMES), _mirror.outcome))
+            if name == "outcome"
+            else null()
+            if name == "subscriber_id"
+            else _mirror[kept]
+            for name, kept in _COLUMNS
+        )
+    ).where(
+        _mirror.group_id == group_id,
+        _mirror.contact_key.in_(select(changed.contact_key).where(changed.from_feed == false())),
+    )
+    session.execute(insert(Incoming).from_select([name for name, _ in _COLUMNS], again))
+
+
+def _note(session: Session, keys: _Keys, noted: Select[tuple[str]]) -> None:
+    """Note the kept members `keys` selects as to decide again, unless they already are."""
+    found = keys.subquery()
+    session.execute(
+        insert(ChangedMember).from_select(
+            ["contact_key", "from_feed"],
+            select(found.c[0], false()).where(found.c[0].not_in(noted)),
+        )
+    )
+
+
+def note_shared_emails(connection: Connection | Session) -> None:
+    """Step 3's candidates, once a delta is staged: the emails more than one undecided staged
+    member has (a delta stages every member of the list who has them)."""
     incoming = Incoming.c
     connection.execute(
         insert(SharedEmail).from_select(
@@ -98,10 +187,32 @@ def note_shared_emails(connection: Connection) -> None:
     )
 
 
-def store_mirror(session: Session, group: TargetGroup, staged: Staged) -> None:
-    """Keep what this run staged as the group's list, with its cursor: every row after a full
-    read, only the changed members' after a delta. With no cursor nothing is kept, as no delta
-    could follow it."""
+def outcomes_before(session: Session, group_id: int) -> Counter[str]:
+    """How the members a delta decides again were decided before, outcome by outcome."""
+    counted = session.execute(
+        select(_mirror.outcome, func.count())
+        .where(
+            _mirror.group_id == group_id,
+            _mirror.contact_key.in_(select(ChangedMember.c.contact_key)),
+        )
+        .group_by(_mirror.outcome)
+    ).tuples()
+    return Counter({outcome or "": count for outcome, count in counted})
+
+
+def members_before(group_id: int) -> Select[tuple[int | None]]:
+    """The subscribers in the group through a member a delta decides again (before it)."""
+    return select(_mirror.subscriber_id).where(
+        _mirror.group_id == group_id,
+        _mirror.outcome == "member",
+        _mirror.contact_key.in_(select(ChangedMember.c.contact_key)),
+    )
+
+
+def store_mirror(session: Session, group: TargetGroup, staged: Staged, seen: int) -> None:
+    """Keep what this run decided as the group's list, with its cursor and the subscribers'
+    changes it saw: every row after a full read, only the changed members' after a delta. With
+    no cursor nothing is kept, as no delta could follow it."""
     mirror = CommunityListMember
     incoming = Incoming.c
     changed = select(ChangedMember.c.contact_key)
@@ -111,20 +222,12 @@ def store_mirror(session: Session, group: TargetGroup, staged: Staged) -> None:
         )
     else:
         session.execute(delete(mirror).where(mirror.group_id == group.id))
-    group.list_cursor = staged.cursor
+    group.list_cursor, group.subscriber_changes_seen = staged.cursor, seen
     if staged.cursor is None:
         return
-    rows = select(
-        literal(group.id),
-        *(
-            case((incoming.outcome.in_(STAGED_OUTCOMES), incoming.outcome))
-            if name == "outcome"
-            else incoming[name]
-            for name, _ in _COLUMNS
-        ),
-    ).where(incoming.contact_key.is_not(None))
-    if staged.delta:
-        rows = rows.where(incoming.contact_key.in_(changed))
+    rows = select(literal(group.id), *(incoming[name] for name, _ in _COLUMNS)).where(
+        incoming.contact_key.is_not(None)
+    )
     kept = affected(
         session.execute(
             insert(mirror).from_select(["group_id", *(kept for _, kept in _COLUMNS)], rows)

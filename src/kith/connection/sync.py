@@ -19,14 +19,15 @@ first two in Python as the rows are staged, the others in set-based SQL):
 So in_list = members + sum(skipped). The group's membership becomes exactly the members, as a
 set difference applied in one transaction: a failure anywhere leaves the previous membership.
 
-A delta sync stages the list from the group's list as last synced and the changes after its
-cursor (kith.connection.list_mirror) instead of the stream, then decides every member the same
-way, so its outcomes are a full sync's.
+A delta sync reads only the changes after the group's cursor and stages only the members whose
+outcome may have changed (kith.connection.list_mirror says which), decides them the same way and
+applies the membership for them alone: its outcomes, and its run's counts, are a full sync's.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,8 +68,11 @@ from kith.connection.incoming import (
 from kith.connection.list_mirror import (
     Staged,
     apply_changes,
+    members_before,
+    next_position,
     note_shared_emails,
-    stage_from_mirror,
+    outcomes_before,
+    stage_affected,
     store_mirror,
 )
 from kith.connection.run_lease import RunTakenOver, binds, heartbeat, holds, take_over
@@ -77,7 +81,7 @@ from kith.db import Database, affected
 from kith.encryption import SecretBox
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.groups.community import community_group_synced
-from kith.marketing.groups.members import replace_members
+from kith.marketing.groups.members import replace_members, update_members
 from kith.marketing.models import (
     SKIP_REASONS,
     GroupMember,
@@ -86,6 +90,7 @@ from kith.marketing.models import (
     SyncSkip,
     TargetGroup,
 )
+from kith.marketing.subscriber_changes import changes_seen, next_change
 from kith.marketing.subscriber_import import SUBSCRIBER_WRITTEN
 from kith.processes import this_thread
 
@@ -338,8 +343,9 @@ class _Reconciliation:
         group's list was kept by a sync of this edition; None reads the list in full."""
         with self.db.session() as session:
             run = session.get_one(SyncRun, self.run_id)
-            cursor = session.get_one(TargetGroup, self.group_id).list_cursor
-            if run.mode != "delta" or cursor is None:
+            group = session.get_one(TargetGroup, self.group_id)
+            cursor = group.list_cursor
+            if run.mode != "delta" or cursor is None or group.subscriber_changes_seen is None:
                 return None
             kept_by = session.scalar(
                 select(SyncRun.edition)
@@ -374,9 +380,10 @@ class _Reconciliation:
     def _stage_changes(
         self, connection: Connection, client: CommunityClient, cursor: int
     ) -> Staged:
-        """The delta's staging: the list as last synced, then each page of changes after
-        `cursor` applied in order; ChangesGone when they are no longer all kept."""
-        position = stage_from_mirror(connection, self.group_id)
+        """The delta's staging: each page of changes after `cursor` applied in order, the
+        members joining staged; ChangesGone when they are no longer all kept. The members to
+        decide with them are staged once the marketing database is locked (_stage_again)."""
+        position = next_position(connection, self.group_id)
         while True:
             page = client.list_changes(
                 self.list_key, cursor, details=self.platform, fresh=self.trigger != "live"
@@ -388,11 +395,7 @@ class _Reconciliation:
             position, cursor = position + len(added), page.cursor
             if not (page.more and page.changes):
                 break
-        self._index_keys(connection)
-        note_shared_emails(connection)
-        connection.exec_driver_sql(_ANALYZE)
-        in_list = connection.scalar(select(func.count()).select_from(Incoming)) or 0
-        return Staged(in_list, cursor, delta=True)
+        return Staged(None, cursor, delta=True)
 
     def _stage_rows(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
         columns = PLATFORM_STAGED if self.platform else STAGED
@@ -430,26 +433,77 @@ class _Reconciliation:
                 copy.write_row(row)
 
     def _apply(self, session: Session, staged: Staged) -> SyncRun:
-        now, in_list = self.clock(), staged.in_list
+        # First, the subscribers' changes this run sees: the platform edition numbers the
+        # subscribers it links or creates, and takes the number at once (holding the counter
+        # until it commits) so that its own are seen; else any change it misses comes after.
+        change = next_change(session) if self.platform else None
+        seen = change if change is not None else changes_seen(session)
+        now = self.clock()
         run = session.get_one(SyncRun, self.run_id)
         group = session.get_one(TargetGroup, self.group_id)
-        held = (
-            session.scalar(select(func.count()).where(GroupMember.group_id == self.group_id)) or 0
-        )
+        before = self._stage_again(session, group) if staged.delta else None
+        in_list = before.in_list if before is not None else staged.in_list or 0
+        # a delta counts the group's members only when the list is empty (its staging is small)
+        held = self._held(session) if before is None or in_list == 0 else 0
         if in_list == 0 and not self.allow_empty and held > self.empty_guard:
             run.in_list = 0
             _finish(session, run, group, "held", EMPTY_SOURCE, now=now)
             return run
-        created, linked = _decide(session, platform=self.platform, now=now, box=self.box)
+        created, linked = _decide(session, change=change, now=now, box=self.box)
         if self.platform:
             _store_profiles(session)
-        if held:
+        if held or staged.delta:  # a delta's leavers are looked up among the staged rows
             session.connection().exec_driver_sql(_SUBSCRIBERS_INDEX)
         session.connection().exec_driver_sql(_ANALYZE)
         members_now = select(Incoming.c.subscriber_id).where(Incoming.c.outcome == "member")
-        added, removed = replace_members(session, self.group_id, members_now, now=now)
+        if before is None:
+            added, removed = replace_members(session, self.group_id, members_now, now=now)
+        else:
+            leaving = members_before(self.group_id)
+            added, removed = update_members(session, self.group_id, members_now, leaving, now=now)
         _record_skips(session, run, now=now)
-        skipped = dict(  # every member that is not in the group was recorded as skipped
+        skipped = self._skipped(session, run) if before is None else before.skipped_now(session)
+        members = in_list - sum(skipped.values())
+        run.in_list, run.members = in_list, members
+        run.added, run.removed, run.unchanged = added, removed, members - added
+        run.created, run.linked = created, linked
+        run.skipped = {reason: skipped.get(reason, 0) for reason in SKIP_REASONS}
+        run.mode = "delta" if staged.delta else "full"
+        store_mirror(session, group, staged, seen)
+        _finish(session, run, group, "completed", None, now=now)
+        return run
+
+    def _stage_again(self, session: Session, group: TargetGroup) -> _Before:
+        """A delta's members to decide again, staged from the kept list beside the changed
+        ones (kith.connection.list_mirror), and how they stood before."""
+        stage_affected(session, self.group_id, group.subscriber_changes_seen or 0)
+        self._index_keys(session.connection())
+        note_shared_emails(session)
+        session.connection().exec_driver_sql(_ANALYZE)
+        previous = session.scalar(
+            select(SyncRun)
+            .where(SyncRun.group_id == self.group_id, SyncRun.status == "completed")
+            .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        )
+        if previous is None or previous.in_list is None:  # the kept list came with a run
+            raise InvalidInput(f"the list kept for group {self.group_id} has no completed run")
+        outcomes = outcomes_before(session, self.group_id)
+        staged = session.scalar(select(func.count()).select_from(Incoming)) or 0
+        return _Before(
+            in_list=previous.in_list - sum(outcomes.values()) + staged,
+            skipped=Counter(previous.skipped or {}),
+            outcomes=outcomes,
+        )
+
+    def _held(self, session: Session) -> int:
+        held = select(func.count()).where(GroupMember.group_id == self.group_id)
+        return session.scalar(held) or 0
+
+    def _skipped(self, session: Session, run: SyncRun) -> dict[str, int]:
+        """A full sync's members left out, reason by reason: every member not in the group was
+        recorded as skipped."""
+        return dict(
             session.execute(
                 select(SyncSkip.reason, func.count())
                 .where(SyncSkip.run_id == run.id)
@@ -458,24 +512,46 @@ class _Reconciliation:
             .tuples()
             .all()
         )
-        members = in_list - sum(skipped.values())
-        run.in_list, run.members = in_list, members
-        run.added, run.removed, run.unchanged = added, removed, members - added
-        run.created, run.linked = created, linked
-        run.skipped = {reason: skipped.get(reason, 0) for reason in SKIP_REASONS}
-        run.mode = "delta" if staged.delta else "full"
-        store_mirror(session, group, staged)
-        _finish(session, run, group, "completed", None, now=now)
-        return run
 
 
-def _decide(session: Session, *, platform: bool, now: datetime, box: SecretBox) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Before:
+    """A delta's list before it: the members in it now (the previous run's less those decided
+    again, plus those staged), the previous run's members left out, and the outcomes the
+    members decided again had."""
+
+    in_list: int
+    skipped: Counter[str]
+    outcomes: Counter[str]
+
+    def skipped_now(self, session: Session) -> dict[str, int]:
+        """The members left out once the delta decided: the previous run's, less the members
+        decided again as they were, plus them as they are."""
+        decided = Counter(
+            dict(
+                session.execute(
+                    select(Incoming.c.outcome, func.count()).group_by(Incoming.c.outcome)
+                )
+                .tuples()
+                .all()
+            )
+        )
+        return {
+            reason: self.skipped[reason] - self.outcomes[reason] + decided[reason]
+            for reason in SKIP_REASONS
+        }
+
+
+def _decide(
+    session: Session, *, change: int | None, now: datetime, box: SecretBox
+) -> tuple[int, int]:
     """Give every staged member its outcome; returns (subscribers created, linked).
 
     Steps 1 and 2 were decided while staging. Step 3 ranks only the members whose email was
     seen twice; then one statement settles (steps 5 and 6) every member whose legacy key is a
     Remote ID. The rest have no subscriber (step 4): online-community, that is their outcome;
-    platform, subscribers are linked or created for them, and they are settled in turn.
+    platform (which numbers its `change` to subscribers), subscribers are linked or created
+    for them, and they are settled in turn.
     """
     incoming = Incoming.c
     ranked = (
@@ -498,11 +574,11 @@ def _decide(session: Session, *, platform: bool, now: datetime, box: SecretBox) 
         incoming.position.in_(select(ranked.c.position).where(ranked.c.place > 1)),
     )
     _settle_matched(session)
-    if not platform:
+    if change is None:
         _mark(session, "no_matching_subscriber")
         return 0, 0
     mark_erased(session, box)
-    linked, created = _link_and_create(session, now=now)
+    linked, created = _link_and_create(session, change, now=now)
     return created, linked
 
 
@@ -529,7 +605,7 @@ def _settle_matched(session: Session) -> None:
     )
 
 
-def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
+def _link_and_create(session: Session, change: int, *, now: datetime) -> tuple[int, int]:
     """The platform edition's Create records: link by email, else create; (linked, created).
 
     Every member still undecided has no subscriber; each is settled once it has one.
@@ -544,7 +620,7 @@ def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
                 Subscriber.email_key == incoming.normal_key,
                 unmatched,
             )
-            .values(remote_id=incoming.legacy_key, updated_at=now)
+            .values(remote_id=incoming.legacy_key, updated_at=now, change_seq=change)
         )
     )
     _settle_matched(session)
@@ -563,6 +639,7 @@ def _link_and_create(session: Session, *, now: datetime) -> tuple[int, int]:
                     literal("connection"),
                     literal(now, Subscriber.created_at.type),
                     literal(now, Subscriber.updated_at.type),
+                    literal(change, Subscriber.change_seq.type),
                 ).where(unmatched),
             )
         )

@@ -78,6 +78,9 @@ class Subscriber(Base):
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # when the status or Remote ID last changed, in SubscriberChanges' sequence: what tells the
+    # connection which members of community groups to decide again
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
 
     __table_args__ = (
         Index(
@@ -128,6 +131,9 @@ class TargetGroup(Base):
     sync_error: Mapped[str | None] = mapped_column(Text)
     # where the community's change log of the list stood at the last sync (a delta reads on)
     list_cursor: Mapped[int | None] = mapped_column(BigInteger)
+    # the subscribers' change sequence its last sync had seen (a delta decides again the members
+    # whose subscribers changed after it)
+    subscriber_changes_seen: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -249,9 +255,10 @@ class SyncRun(Base):
 
 
 class CommunityListMember(Base):
-    """A member of a community group's list as the group's last sync staged it
-    (kith.connection.incoming), steps 1 and 2 decided: what a delta sync stages the list from,
-    with the changes after the group's `list_cursor` applied, without reading it again."""
+    """A member of a community group's list as the group's last sync staged and decided it
+    (kith.connection.incoming): its outcome and the subscriber its legacy key matched. A delta
+    sync decides again only the members that changed since, from these rows, without reading
+    the list again."""
 
     __tablename__ = "community_list_members"
 
@@ -264,11 +271,32 @@ class CommunityListMember(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     email_key: Mapped[str | None] = mapped_column(String(320))
     outcome: Mapped[str | None] = mapped_column(String(30))
+    subscriber_id: Mapped[int | None] = mapped_column(BigInteger)
     normal_email: Mapped[str | None] = mapped_column(String(320))
     normal_key: Mapped[str | None] = mapped_column(String(320))
     first_name: Mapped[str | None] = mapped_column(String(200))
     last_name: Mapped[str | None] = mapped_column(String(200))
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    # how a delta finds the members to decide again: by email, legacy key, subscriber; and the
+    # order the list met them in (for rejections)
+    __table_args__ = (
+        Index("ix_community_list_members_email_key", "group_id", "email_key"),
+        Index("ix_community_list_members_legacy_key", "group_id", "legacy_contact_key"),
+        Index("ix_community_list_members_subscriber", "group_id", "subscriber_id"),
+        Index("ix_community_list_members_position", "group_id", "position"),
+    )
+
+
+class SubscriberChanges(Base):
+    """One row: the last number given to a change of a subscriber's status or Remote ID
+    (kith.marketing.subscriber_changes). A writer takes the next number in its transaction, so
+    numbers are committed in the order they are given."""
+
+    __tablename__ = "subscriber_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class SyncSkip(Base):

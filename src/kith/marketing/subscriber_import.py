@@ -41,6 +41,7 @@ from kith.db import refresh_statistics
 from kith.emails import InvalidEmail, email_key, normalize_email
 from kith.errors import InvalidInput
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
+from kith.marketing.subscriber_changes import next_change
 
 SUBSCRIBER_COLUMNS = ("email", "remote_id", "first_name", "last_name", "status")
 FIELD_NAME_LENGTH = 100
@@ -56,9 +57,10 @@ SUBSCRIBER_WRITTEN = (
     "source",
     "created_at",
     "updated_at",
+    "change_seq",
 )
 _LAPSED = ("unsubscribed", "bounced")
-_UPDATED = (*SUBSCRIBER_WRITTEN[:7], "updated_at", "record_id")
+_UPDATED = (*SUBSCRIBER_WRITTEN[:7], "updated_at", "change_seq", "record_id")
 _UPDATE = (
     update(Subscriber)
     .where(Subscriber.id == bindparam("record_id"))
@@ -182,6 +184,7 @@ class _Record:
     last_name: str | None
     status: str
     fields: dict[str, Any]
+    change_seq: int = 0
 
 
 class SubscriberUpsert:
@@ -198,11 +201,14 @@ class SubscriberUpsert:
         self._insert = BatchWriter(session, dialect_insert(session, Subscriber), SUBSCRIBER_WRITTEN)
         self._update = BatchWriter(session, _UPDATE, _UPDATED)
         self._stored_now: Any = sqlite_text(now) if is_sqlite(session) else now
+        self._change: int | None = None  # the number of this upsert's changes, once it has one
 
     def write(self, rows: Sequence[SubscriberRow], report: ImportReport) -> list[_Record]:
         """Apply the rows; the records they leave, one per row that was not rejected."""
         if not rows:
             return []
+        if self._change is None:  # before any subscriber's row, as every writer takes them
+            self._change = next_change(self._session)
         batch = _Batch(self._holdings(rows))
         applied = []
         for row in rows:
@@ -216,6 +222,8 @@ class SubscriberUpsert:
             else:
                 report.updated += 1
             applied.append(record)
+        for record in batch.moved:
+            record.change_seq = self._change
         self._flush(batch)
         return applied
 
@@ -231,23 +239,28 @@ class SubscriberUpsert:
             Subscriber.last_name,
             Subscriber.status,
             Subscriber.fields,
+            Subscriber.change_seq,
         )
         remote_ids = {row.remote_id for row in rows if row.remote_id}
         condition = among(session, Subscriber.email_key, {email_key(row.email) for row in rows})
         if remote_ids:
             condition = or_(condition, among(session, Subscriber.remote_id, remote_ids))
+        stored = session.execute(select(*columns).where(condition)).tuples()
         return [
-            _Record(id_, email, key, remote_id, first, last, status, fields or {})
-            for id_, email, key, remote_id, first, last, status, fields in session.execute(
-                select(*columns).where(condition)
-            ).tuples()
+            _Record(id_, email, key, remote_id, first, last, status, fields or {}, change)
+            for id_, email, key, remote_id, first, last, status, fields, change in stored
         ]
 
     def _flush(self, batch: _Batch) -> None:
         now = self._stored_now
-        self._update.write([(*self._values(record), now, record.id) for record in batch.changed])
+        self._update.write(
+            [(*self._values(record), now, record.change_seq, record.id) for record in batch.changed]
+        )
         self._insert.write(
-            [(*self._values(record), self._source, now, now) for record in batch.created]
+            [
+                (*self._values(record), self._source, now, now, record.change_seq)
+                for record in batch.created
+            ]
         )
 
     def _values(self, record: _Record) -> tuple[Any, ...]:
@@ -271,6 +284,8 @@ class _Batch:
         self.by_key: dict[str, list[_Record]] = {}
         self.changed: list[_Record] = []  # stored records to update, each once
         self.created: list[_Record] = []
+        # created, or their status or Remote ID changed (kith.marketing.subscriber_changes)
+        self.moved: list[_Record] = []
         self._changed_ids: set[int] = set()
         for record in stored:
             self._index(record)
@@ -282,13 +297,17 @@ class _Batch:
         if record is None:
             record = _Record(None, row.email, key, row.remote_id, None, None, "subscribed", {})
             self.created.append(record)
+            self.moved.append(record)
             self._index(record)
             self._update(record, row, key)
             return record, True
         if record.id is not None and record.id not in self._changed_ids:
             self._changed_ids.add(record.id)
             self.changed.append(record)
+        before = (record.status, record.remote_id)
         self._update(record, row, key)
+        if (record.status, record.remote_id) != before and record.id is not None:
+            self.moved.append(record)
         return record, False
 
     def _match(self, row: SubscriberRow, key: str) -> _Record | None:

@@ -13,6 +13,7 @@ from kith.emails import email_key
 from kith.errors import InvalidInput, NotFound
 from kith.marketing.bounces.models import Bounce, StatusChange
 from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
+from kith.marketing.subscriber_changes import next_change
 
 
 def check_status(status: str) -> str:
@@ -83,9 +84,11 @@ def change_status(
     """Every change of a subscriber's status goes through here: the status, the time of the
     change, and a line of history saying why (with the bounce that decided it, if one did).
     Setting the status a subscriber already has changes nothing; whether it changed is returned.
+    A change is numbered for the live groups (kith.marketing.subscriber_changes).
     """
     if subscriber.status == status:
         return False
+    change = next_change(session)  # before the subscriber's row, as every writer takes them
     session.add(
         StatusChange(
             subscriber_id=subscriber.id,
@@ -96,7 +99,7 @@ def change_status(
             changed_at=now,
         )
     )
-    subscriber.status, subscriber.updated_at = status, now
+    subscriber.status, subscriber.updated_at, subscriber.change_seq = status, now, change
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,11 +11,18 @@ import pytest
 from sqlalchemy import select, update
 
 from kith.app import create_worker
+from kith.clock import utcnow
 from kith.community.models import CustomUserList, Member
 from kith.config import Settings
+from kith.connection import sync as sync_module
 from kith.connection.client import CommunityClient
+from kith.connection.diagnose import diagnose
+from kith.connection.live import sync_live_groups
 from kith.db import Database
-from kith.marketing.models import CommunityListMember, Subscriber, SyncRun, SyncSkip, TargetGroup
+from kith.marketing.groups.sync_history import last_completed_run, rejected_members
+from kith.marketing.groups.target_groups import get_group
+from kith.marketing.models import CommunityListMember, Subscriber, SyncRun, TargetGroup
+from kith.marketing.subscribers import set_status
 from tests.support.connection_world import World, joined_world
 
 INSIDERS = {"field": "company", "op": "in", "value": ["in"]}
@@ -90,17 +98,16 @@ def churn(world: World) -> None:
             )
         )
     with world.marketing.transaction() as session:
-        session.execute(
-            update(Subscriber).where(Subscriber.remote_id == "L10").values(status="unsubscribed")
-        )
+        set_status(session, "L10", "unsubscribed", now=world.now)
 
 
-def skips(world: World, run: SyncRun) -> set[tuple[str | None, str]]:
+def rejections(world: World) -> list[tuple[str | None, str]]:
+    """Who the group's last completed sync left out and why, as `groups rejections` says."""
     with world.marketing.session() as session:
-        rows = session.execute(
-            select(SyncSkip.contact_key, SyncSkip.reason).where(SyncSkip.run_id == run.id)
-        )
-        return set(rows.tuples().all())
+        group = session.get_one(TargetGroup, world.group_id("Insiders"))
+        run = last_completed_run(session, group)
+        assert run is not None
+        return [(row["contact_key"], row["reason"]) for row in rejected_members(session, run)]
 
 
 def outcome(run: SyncRun) -> dict[str, Any]:
@@ -114,7 +121,7 @@ def test_a_delta_gives_every_member_the_outcome_a_full_sync_gives(
     churn(world)
 
     delta = world.sync("Insiders", delta=True)
-    delta_members = world.group_remote_ids("Insiders")
+    delta_members, delta_rejections = world.group_remote_ids("Insiders"), rejections(world)
     full = world.sync("Insiders")
 
     assert delta.status == "completed", delta.error
@@ -124,7 +131,8 @@ def test_a_delta_gives_every_member_the_outcome_a_full_sync_gives(
     # L04, L09 (and L11) in; L02, L03, L07 (m01 took its email) and L10 out
     assert (delta.added, delta.removed) == (3 if platform else 2, 4)
     assert outcome(delta) == outcome(full)
-    assert skips(world, delta) == skips(world, full)
+    assert delta_rejections == rejections(world)
+    assert ("m07", "duplicate_email") in delta_rejections
     assert (full.mode, full.added, full.removed) == ("full", 0, 0)
     assert world.group_remote_ids("Insiders") == delta_members
 
@@ -134,14 +142,7 @@ def test_a_delta_reads_only_the_changes_not_the_members_stream(
 ) -> None:
     insiders(world)
     churn(world)
-    streamed: list[str] = []
-    stream = CommunityClient.stream_ndjson
-
-    def counted(self: CommunityClient, path: str, *args: Any) -> Iterator[dict[str, Any]]:
-        streamed.append(path)
-        return stream(self, path, *args)
-
-    monkeypatch.setattr(CommunityClient, "stream_ndjson", counted)
+    streamed = reading_the_stream(monkeypatch)
     delta = world.sync("Insiders", delta=True)
 
     assert delta.status == "completed", delta.error
@@ -215,3 +216,226 @@ def test_a_running_worker_brings_a_lists_changes_to_its_group_on_its_own(
     with world.marketing.session() as session:
         triggers = session.scalars(select(SyncRun.trigger).order_by(SyncRun.id)).all()
     assert triggers[0] == "manual" and set(triggers[1:]) == {"live"}
+
+
+class Churn:
+    """Random but repeatable churn of a community and its subscribers: members join and leave a
+    list, change email (making and breaking duplicates, in any case) or legacy key (to one with
+    a subscriber or without, or none); subscribers unsubscribe, bounce, subscribe again, and an
+    import gives members' legacy keys as Remote IDs."""
+
+    EMAILS = [f"e{n}@example.org" for n in range(8)] + ["E1@Example.org", "not an email"]
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.random = random.Random(seed)
+        self.fresh = 0
+
+    def populate(self) -> None:
+        with self.world.community.transaction() as session:
+            for n in range(24):
+                session.add(
+                    Member(
+                        contact_key=f"m{n:02}",
+                        legacy_contact_key=None if n == 5 else f"L{n:02}",
+                        email=self.random.choice(self.EMAILS),
+                        company=self.random.choice(["in", "in", "out"]),
+                        custom_fields={},
+                    )
+                )
+        self.world.subscribers(
+            *((f"s{n}@subscribers.example.org", f"L{n:02}", "subscribed") for n in range(16))
+        )
+
+    def round(self, changes: int) -> None:
+        for _ in range(changes):
+            act = self.random.choice(
+                [
+                    self.join_or_leave,
+                    self.change_email,
+                    self.change_legacy_key,
+                    self.lapse,
+                    self.subscribe_by_import,
+                ]
+            )
+            act()
+
+    def member(self) -> str:
+        return f"m{self.random.randrange(24):02}"
+
+    def update_member(self, **values: Any) -> None:
+        with self.world.community.transaction() as session:
+            session.execute(
+                update(Member).where(Member.contact_key == self.member()).values(values)
+            )
+
+    def join_or_leave(self) -> None:
+        self.update_member(company=self.random.choice(["in", "out"]))
+
+    def change_email(self) -> None:
+        self.update_member(email=self.random.choice(self.EMAILS))
+
+    def change_legacy_key(self) -> None:
+        self.fresh += 1
+        key = self.random.choice([f"N{self.fresh:03}", f"L{self.random.randrange(16, 40)}", None])
+        with self.world.community.session() as session:
+            taken = session.scalar(select(Member.id).where(Member.legacy_contact_key == key))
+        if taken is None:
+            self.update_member(legacy_contact_key=key)
+
+    def lapse(self) -> None:
+        status = self.random.choice(["unsubscribed", "bounced", "subscribed"])
+        with self.world.marketing.transaction() as session:
+            set_status(session, f"L{self.random.randrange(16):02}", status, now=self.world.now)
+
+    def subscribe_by_import(self) -> None:
+        with self.world.community.session() as session:
+            keys = session.scalars(select(Member.legacy_contact_key)).all()
+        with self.world.marketing.session() as session:
+            held = set(session.scalars(select(Subscriber.remote_id)))
+        free = sorted(key for key in keys if key is not None and key not in held)
+        if free:
+            self.fresh += 1
+            key = self.random.choice(free)
+            self.world.subscribers((f"import{self.fresh}@example.org", key, "subscribed"))
+
+
+def counts(run: SyncRun) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        **outcome(run),
+        "added": run.added,
+        "removed": run.removed,
+        "unchanged": run.unchanged,
+    }
+
+
+def rejected(world: World, group: str) -> set[tuple[str | None, str]]:
+    with world.marketing.session() as session:
+        run = last_completed_run(session, get_group(session, group))
+        assert run is not None
+        return {(row["contact_key"], row["reason"]) for row in rejected_members(session, run)}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_same_churn_synced_by_deltas_and_in_full_gives_the_same_groups(
+    world: World, seed: int
+) -> None:
+    # the community app's passes (as a full sync reads) run on the real clock: the world's
+    # passes before its deltas must too, or each would prune the changes the other logged
+    world.now = utcnow()
+    churn = Churn(world, seed)
+    churn.populate()
+    world.list("Informz Delta", INSIDERS)
+    world.list("Informz Full", INSIDERS)
+    world.refresh()
+    assert world.sync("Delta").status == world.sync("Full").status == "completed"
+
+    for _ in range(5):
+        churn.round(changes=6)
+        delta, full = world.sync("Delta", delta=True), world.sync("Full")
+
+        assert delta.mode == "delta" and full.mode == "full", delta.error
+        assert counts(delta) == counts(full)
+        assert world.group_remote_ids("Delta") == world.group_remote_ids("Full")
+        assert rejected(world, "Delta") == rejected(world, "Full")
+    again = world.sync("Delta")  # and in full, the delta's group changes no more
+    assert (again.added, again.removed, again.created, again.linked) == (0, 0, 0, 0)
+    assert outcome(again) == outcome(delta)
+
+
+def test_a_live_pass_removes_a_member_who_unsubscribed_without_reading_the_list(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insiders(world)
+    assert sync_live_groups(world.marketing, world.settings, now=world.now) == []  # idle
+    with world.marketing.transaction() as session:
+        set_status(session, "L01", "unsubscribed", now=world.now)
+    streamed = reading_the_stream(monkeypatch)
+
+    runs = sync_live_groups(world.marketing, world.settings, now=world.now)
+
+    assert [(run.mode, run.trigger, run.status) for run in runs] == [("delta", "live", "completed")]
+    assert (runs[0].added, runs[0].removed, runs[0].skipped["unsubscribed"]) == (0, 1, 1)
+    assert "L01" not in world.group_remote_ids("Insiders")
+    assert ("m01", "unsubscribed") in rejections(world)
+    assert streamed == []
+
+
+def test_a_live_pass_adds_a_member_once_an_import_gives_their_legacy_key_as_remote_id(
+    world: World, edition: str
+) -> None:
+    if edition == "platform":
+        pytest.skip("the platform edition creates the subscriber itself at the first sync")
+    insiders(world)
+    world.subscribers(("h@example.org", "L08", "subscribed"))  # m08 had no subscriber
+
+    runs = sync_live_groups(world.marketing, world.settings, now=world.now)
+
+    assert [(run.mode, run.added, run.skipped["no_matching_subscriber"]) for run in runs] == [
+        ("delta", 1, 0)
+    ]
+    assert "L08" in world.group_remote_ids("Insiders")
+
+
+def test_diagnose_explains_a_delta_as_it_explains_a_full_sync(world: World) -> None:
+    insiders(world)
+    churn(world)
+    world.sync("Insiders", delta=True)
+    with world.marketing.session() as session:
+        after_delta = diagnose(session, world.box, "Insiders").figures["last_sync"]
+    world.sync("Insiders")
+    with world.marketing.session() as session:
+        after_full = diagnose(session, world.box, "Insiders").figures["last_sync"]
+
+    assert after_delta["skipped"] == after_full["skipped"]
+    assert after_delta["examples"]["duplicate_email"] == ["m07"]
+    assert {reason: set(keys) for reason, keys in after_delta["examples"].items()} == {
+        reason: set(keys) for reason, keys in after_full["examples"].items()
+    }
+
+
+def reading_the_stream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the community's members streams read from now on."""
+    streamed: list[str] = []
+    stream = CommunityClient.stream_ndjson
+
+    def counted(self: CommunityClient, path: str, *args: Any) -> Iterator[dict[str, Any]]:
+        streamed.append(path)
+        return stream(self, path, *args)
+
+    monkeypatch.setattr(CommunityClient, "stream_ndjson", counted)
+    return streamed
+
+
+def test_a_delta_failing_as_it_applies_leaves_the_group_at_its_previous_cursor(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insiders(world)
+    churn(world)
+    before = kept(world)
+
+    def crash(*args: Any, **kwargs: Any) -> None:  # once the membership is applied
+        raise RuntimeError("the process died")
+
+    monkeypatch.setattr(sync_module, "store_mirror", crash)
+    failed = world.sync("Insiders", delta=True)
+    assert (failed.status, kept(world)) == ("failed", before)
+    monkeypatch.undo()
+
+    finished = world.sync("Insiders", delta=True)
+    assert (finished.status, finished.mode, finished.removed) == ("completed", "delta", 4)
+    assert outcome(finished) == outcome(world.sync("Insiders"))
+
+
+def kept(world: World) -> tuple[Any, ...]:
+    """What a sync leaves for the next: the cursors, the kept list, the membership."""
+    with world.marketing.session() as session:
+        group = session.get_one(TargetGroup, world.group_id("Insiders"))
+        rows = session.execute(
+            select(CommunityListMember.contact_key, CommunityListMember.outcome)
+            .where(CommunityListMember.group_id == group.id)
+            .order_by(CommunityListMember.contact_key)
+        ).all()
+        cursors = (group.list_cursor, group.subscriber_changes_seen)
+    return cursors, rows, world.group_remote_ids("Insiders")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, insert, literal, select
+from sqlalchemy import Select, Subquery, delete, exists, insert, literal, select
 from sqlalchemy.orm import Session
 
 from kith.csvimport.bulk import BatchWriter, among, dialect_insert, is_sqlite
@@ -103,6 +103,8 @@ def change_members(
 
 
 _WRITTEN = ("group_id", "subscriber_id", "added_at")
+# psycopg 3 forgets a statement's count once its cursor closes
+_COUNTED = {"preserve_rowcount": True}
 
 
 def require_static(group: TargetGroup, action: str) -> None:
@@ -130,7 +132,6 @@ def replace_members(
     writing only the difference; returns (added, removed)."""
     chosen = wanted.subquery()
     subscriber_id = chosen.c[0]
-    counted = {"preserve_rowcount": True}  # psycopg 3 forgets the count once the cursor closes
     removed = affected(
         session.execute(
             delete(GroupMember).where(
@@ -139,13 +140,45 @@ def replace_members(
                     select(1).select_from(chosen).where(subscriber_id == GroupMember.subscriber_id)
                 ),
             ),
-            execution_options=counted,
+            execution_options=_COUNTED,
         )
     )
+    return _add_missing(session, group_id, chosen, now=now), removed
+
+
+def update_members(
+    session: Session,
+    group_id: int,
+    wanted: Select[tuple[int]],
+    leaving: Select[tuple[int | None]],
+    *,
+    now: datetime,
+) -> tuple[int, int]:
+    """Change a group's members only where they may differ: add the subscribers `wanted`
+    selects that it lacks, remove those `leaving` selects that `wanted` does not; returns
+    (added, removed). In time proportional to the change, not to the group (a delta sync)."""
+    chosen = wanted.subquery()
+    gone = leaving.subquery()
+    removed = affected(
+        session.execute(
+            delete(GroupMember).where(
+                GroupMember.group_id == group_id,
+                GroupMember.subscriber_id.in_(select(gone.c[0])),
+                ~exists(select(1).where(chosen.c[0] == GroupMember.subscriber_id)),
+            ),
+            execution_options=_COUNTED,
+        )
+    )
+    return _add_missing(session, group_id, chosen, now=now), removed
+
+
+def _add_missing(session: Session, group_id: int, chosen: Subquery, *, now: datetime) -> int:
+    """Add the subscribers `chosen` holds that the group lacks; how many."""
+    subscriber_id = chosen.c[0]
     held = select(GroupMember.subscriber_id).where(
         GroupMember.group_id == group_id, GroupMember.subscriber_id == subscriber_id
     )
-    added = affected(
+    return affected(
         session.execute(
             insert(GroupMember).from_select(
                 _WRITTEN,
@@ -153,10 +186,9 @@ def replace_members(
                 .select_from(chosen)
                 .where(~exists(held)),
             ),
-            execution_options=counted,
+            execution_options=_COUNTED,
         )
     )
-    return added, removed
 
 
 def _reference_header(stream: Any) -> Header:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from kith.errors import InvalidInput, NotFound
-from kith.marketing.models import SKIP_REASONS, SyncRun, SyncSkip, TargetGroup
+from kith.marketing.models import (
+    SKIP_REASONS,
+    CommunityListMember,
+    SyncRun,
+    SyncSkip,
+    TargetGroup,
+)
 
 REJECTION_COLUMNS = ("contact_key", "legacy_contact_key", "email", "reason")
 
@@ -52,10 +58,53 @@ def rejected_members(
     session: Session, run: SyncRun, *, reason: str | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The members `run` left out (for one reason, if given), in the order it met them."""
-    query = select(SyncSkip).where(SyncSkip.run_id == run.id).order_by(SyncSkip.id)
+    query = left_out(session, run)
     if reason is not None:
-        query = query.where(SyncSkip.reason == check_reason(reason))
+        query = query.where(query.selected_columns.reason == check_reason(reason))
     if limit is not None:
         query = query.limit(limit)
-    for skip in session.scalars(query.execution_options(yield_per=10_000)):
-        yield {column: getattr(skip, column) for column in REJECTION_COLUMNS}
+    for row in session.execute(query.execution_options(yield_per=10_000)).mappings():
+        yield {column: row[column] for column in REJECTION_COLUMNS}
+
+
+def left_out(session: Session, run: SyncRun) -> Select[tuple[Any, ...]]:
+    """Who `run` left out and why (REJECTION_COLUMNS), in the order it met them (`met`).
+
+    A full sync records every member it leaves out (SyncSkip). A delta decides only the members
+    that changed and records those of them it leaves out; the whole answer for the group's
+    latest delta is its kept list, which holds every member's outcome as that run left it. (An
+    older delta's answer is only the members it decided again.)
+    """
+    if run.mode == "delta" and run.id == _latest_completed_id(session, run.group_id):
+        kept = CommunityListMember
+        return (
+            select(
+                kept.contact_key,
+                kept.legacy_contact_key,
+                kept.email,
+                kept.outcome.label("reason"),
+                kept.position.label("met"),
+            )
+            .where(kept.group_id == run.group_id, kept.outcome != "member")
+            .order_by(kept.position)
+        )
+    return (
+        select(
+            SyncSkip.contact_key,
+            SyncSkip.legacy_contact_key,
+            SyncSkip.email,
+            SyncSkip.reason,
+            SyncSkip.id.label("met"),
+        )
+        .where(SyncSkip.run_id == run.id)
+        .order_by(SyncSkip.id)
+    )
+
+
+def _latest_completed_id(session: Session, group_id: int) -> int | None:
+    return session.scalar(
+        select(SyncRun.id)
+        .where(SyncRun.group_id == group_id, SyncRun.status == "completed")
+        .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )

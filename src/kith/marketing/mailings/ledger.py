@@ -24,6 +24,7 @@ from kith.marketing.bounces.models import StatusChange
 from kith.marketing.mailings.messages import SubscriberFields
 from kith.marketing.models import Delivery, Mailing, Subscriber
 from kith.marketing.scoring.models import SubscriberScore
+from kith.marketing.subscriber_changes import next_change
 
 Clock = Callable[[], datetime]
 CLAIM_BATCH = 50
@@ -132,7 +133,7 @@ class Ledger:
             self.connection.execute(
                 update(Subscriber)
                 .where(Subscriber.id == delivery.subscriber_id)
-                .values(status="bounced", updated_at=now)
+                .values(status="bounced", updated_at=now, change_seq=next_change(self.connection))
             )
 
     def _settle(self, values: dict[str, Any]) -> None:
