@@ -1,4 +1,5 @@
-"""Live groups: every community group synced once in full follows its list's change log.
+"""Live groups: every community group synced once in full follows its list's change log,
+unless it was switched to manual (kith.marketing.groups.live).
 
 A worker's live pass (every KITH_LIVE_SYNC_SECONDS while Integration Settings are Active) asks
 the community for the changes after each group's cursor, and syncs by a delta (trigger `live`,
@@ -9,9 +10,10 @@ KITH_LIST_PASS_SECONDS), so what a member does reaches the group within the two 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from kith.config import Settings
 from kith.connection.client import ChangesGone, client_for
@@ -22,19 +24,32 @@ from kith.marketing.integration import get_integration
 from kith.marketing.models import SyncRun, TargetGroup
 
 
-def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list[SyncRun]:
-    """One live pass: a delta sync of each live group whose list changed; the runs."""
+def live_groups() -> Select[tuple[int]]:
+    """The ids of the groups the live pass follows: community groups synced once in full,
+    not switched to manual, whose list is still in the community."""
+    return select(TargetGroup.id).where(
+        TargetGroup.kind == "community",
+        TargetGroup.live.is_(True),
+        TargetGroup.list_cursor.is_not(None),
+        TargetGroup.source_removed_at.is_(None),
+    )
+
+
+def sync_live_groups(
+    db: Database, settings: Settings, *, now: datetime, only: Collection[int] | None = None
+) -> list[SyncRun]:
+    """One live pass: a delta sync of each live group (of `only`, when given) whose list
+    changed; the runs."""
     with db.session() as session:
         integration = get_integration(session)
         if integration is None or not integration.active:
             return []
+        followed = live_groups()
+        if only is not None:
+            followed = followed.where(TargetGroup.id.in_(only))
         live = session.execute(
             select(TargetGroup.id, TargetGroup.list_key, TargetGroup.list_cursor)
-            .where(
-                TargetGroup.kind == "community",
-                TargetGroup.list_cursor.is_not(None),
-                TargetGroup.source_removed_at.is_(None),
-            )
+            .where(TargetGroup.id.in_(followed))
             .order_by(TargetGroup.id)
         ).all()
         client = client_for(session, SecretBox.from_settings(settings))

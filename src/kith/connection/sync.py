@@ -94,6 +94,8 @@ log = logging.getLogger(__name__)
 
 SKIPS_KEPT = timedelta(days=90)
 EMPTY_SOURCE = "source returned no members"
+# The trigger of a drift check (kith.connection.drift): a full sync that records its drift
+DRIFT_CHECK = "drift"
 
 
 # The subscriber statuses that are outcomes of their own (step 5)
@@ -448,6 +450,9 @@ class _Reconciliation:
         session.connection().exec_driver_sql(_ANALYZE)
         members_now = select(Incoming.c.subscriber_id).where(Incoming.c.outcome == "member")
         added, removed = replace_members(session, self.group_id, members_now, now=now)
+        live_cursor = group.list_cursor  # where the membership stands, before this run moves it
+        if run.trigger == DRIFT_CHECK and live_cursor is not None and staged.cursor == live_cursor:
+            run.drift = added + removed
         _record_skips(session, run, now=now)
         skipped = dict(  # every member that is not in the group was recorded as skipped
             session.execute(

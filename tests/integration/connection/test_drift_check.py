@@ -1,0 +1,89 @@
+"""The drift check over real HTTP: a live group read in full once a day records its drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, insert, select
+
+from kith.config import Settings
+from kith.connection.drift import check_drift
+from kith.connection.live import sync_live_groups
+from kith.db import Database
+from kith.marketing.models import GroupMember, Subscriber, TargetGroup
+from tests.support.connection_world import World, joined_world
+
+TWO_POSTERS = {"field": "contact_key", "op": "in", "value": ["m1", "m2"]}
+A_DAY_ON = timedelta(hours=25)  # the syncs of the world finish at its `now`
+
+
+@pytest.fixture
+def world(community_db: Database, marketing_db: Database, settings: Settings) -> Iterator[World]:
+    with joined_world(community_db, marketing_db, settings) as joined:
+        yield joined
+
+
+def test_after_live_changes_the_drift_check_finds_no_drift(world: World) -> None:
+    key = world.posters(3)
+    world.change_criteria(key, TWO_POSTERS)
+    [live] = sync_live_groups(world.marketing, world.settings, now=world.now)
+
+    [check] = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+
+    assert (live.trigger, live.mode, live.added) == ("live", "delta", 1)
+    assert (check.trigger, check.mode, check.status) == ("drift", "full", "completed")
+    assert (check.drift, check.added, check.removed) == (0, 0, 0)
+    assert world.group_remote_ids("Posters") == {"L1", "L2"}
+
+
+def test_membership_tampered_with_in_the_database_is_recorded_as_drift_and_repaired(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = world.posters(3)
+    world.change_criteria(key, TWO_POSTERS)
+    sync_live_groups(world.marketing, world.settings, now=world.now)
+    group_id = world.group_id("Posters")
+    with world.marketing.transaction() as session:
+        subscriber = {
+            remote_id: subscriber_id
+            for remote_id, subscriber_id in session.execute(
+                select(Subscriber.remote_id, Subscriber.id)
+            )
+        }
+        session.execute(
+            delete(GroupMember).where(
+                GroupMember.group_id == group_id, GroupMember.subscriber_id == subscriber["L1"]
+            )
+        )
+        session.execute(
+            insert(GroupMember).values(
+                group_id=group_id, subscriber_id=subscriber["L3"], added_at=world.now
+            )
+        )
+
+    [check] = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+
+    assert (check.drift, check.added, check.removed) == (2, 1, 1)
+    assert "had drifted by 2 members" in caplog.text
+    assert world.group_remote_ids("Posters") == {"L1", "L2"}
+
+
+def test_a_group_read_in_full_within_the_period_is_not_checked(world: World) -> None:
+    world.posters(3)
+
+    assert check_drift(world.marketing, world.settings, now=world.now + timedelta(hours=23)) == []
+
+
+def test_a_manual_group_is_neither_followed_nor_checked(world: World) -> None:
+    key = world.posters(3)
+    with world.marketing.transaction() as session:
+        session.get_one(TargetGroup, world.group_id("Posters")).live = False
+    world.change_criteria(key, TWO_POSTERS)
+
+    live = sync_live_groups(world.marketing, world.settings, now=world.now)
+    checked = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+
+    assert (live, checked) == ([], [])
+    assert world.group_remote_ids("Posters") == {"L1"}
