@@ -138,7 +138,7 @@ def history(
             str(view["run"]),
             view["requested_at"][:16],
             view["trigger"],
-            view["status"],
+            view["status"] + (f", drift {view['drift']}" if view["drift"] else ""),
             *(_count(view[key]) for key in ("in_list", "members", "added", "removed")),
             view["error"] or "",
         )
@@ -211,6 +211,7 @@ def _run_json(run: SyncRun, group: str) -> dict[str, Any]:
         "linked": run.linked,
         "skipped": run.skipped or {reason: 0 for reason in SKIP_REASONS},
         "error": run.error,
+        "drift": run.drift,
         "requested_at": run.requested_at.isoformat(),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -227,6 +228,8 @@ def _print_run(view: dict[str, Any]) -> None:
         f"(+{view['added']} -{view['removed']}, {view['unchanged']} unchanged)",
         markup=False,
     )
+    if view["drift"]:
+        say(f"  drift {view['drift']}: the live membership differed, now repaired", markup=False)
     if view["created"] or view["linked"]:
         say(f"  subscribers created {view['created']}, linked {view['linked']}", markup=False)
     for reason, count in view["skipped"].items():

@@ -49,11 +49,10 @@ def check_group(db: Database, settings: Settings, group_id: int, *, now: datetim
     run = SyncRuns(db, settings).here(group_id, trigger=DRIFT_CHECK, now=now)
     if run.drift:
         log.warning(
-            "drift check of group %s (run %s): the live membership had drifted by %s members "
-            "(+%s -%s), now repaired",
+            "drift check of group %s (run %s): the live membership had drifted, the full read "
+            "added %s and removed %s members (now repaired)",
             group_id,
             run.id,
-            run.drift,
             run.added,
             run.removed,
         )

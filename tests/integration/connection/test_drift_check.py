@@ -66,7 +66,7 @@ def test_membership_tampered_with_in_the_database_is_recorded_as_drift_and_repai
     [check] = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
 
     assert (check.drift, check.added, check.removed) == (2, 1, 1)
-    assert "had drifted by 2 members" in caplog.text
+    assert "the full read added 1 and removed 1 members" in caplog.text
     assert world.group_remote_ids("Posters") == {"L1", "L2"}
 
 

@@ -54,17 +54,22 @@ class LiveState:
 
 def switch_live(session: Session, group: TargetGroup, live: bool) -> None:
     """Switch a community group to live or to manual."""
+    _community(group).live = live
+    session.flush()
+
+
+def _community(group: TargetGroup) -> TargetGroup:
     if group.kind != "community":
         raise InvalidInput(
             f"{group.name!r} is a {group.kind} group; only community groups are live or manual"
         )
-    group.live = live
-    session.flush()
+    return group
 
 
 def live_state(db: Database, group: TargetGroup, *, now: datetime) -> LiveState:
     """The group's switch and last live change; a live group is paused while the connection is
     inactive, no worker runs, or it has not been synced in full once."""
+    _community(group)
     with db.session() as session:
         integration = get_integration(session)
         last_change = session.scalar(
