@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
+from sqlalchemy import delete, func, select
 
 from kith.community.models import Member
 from kith.connection.client import client_for
+from kith.connection.drift import check_drift
 from kith.connection.refresh import refresh_groups
 from kith.connection.runs import SyncRuns
 from kith.csvimport.report import ImportReport
@@ -22,11 +25,13 @@ from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing.groups.target_groups import get_group
 from kith.marketing.integration import configure_integration
+from kith.marketing.models import GroupMember
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from tests.e2e.conftest import MARKETER, Served, screenshot, sign_in
 from tests.support.community_world import add_events, add_member
 
 GROUP = "Has Started Discussion Thread"
+A_DAY_ON = timedelta(hours=25)  # past the drift check's period since the group's full sync
 LIVE_PASSES = 60  # seconds: the list pass (5), then the live pass (10), with room to spare
 
 
@@ -73,6 +78,12 @@ def a_member_starts_a_thread(served: Served) -> None:
     community.dispose()
 
 
+def accessible(page: Any) -> None:
+    """axe-core finds no violation on the page as it stands."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
 def info(page: Any, served: Served, group_id: int) -> None:
     page.goto(f"{served.url}/marketing/groups/{group_id}")
     expect(page.get_by_role("heading", name=f"Info: {GROUP}")).to_be_visible()
@@ -98,6 +109,7 @@ def test_info_says_live_and_when_the_live_pass_last_applied_a_change(
     expect(page.locator("#member-count")).to_have_text("6")
     expect(page.locator("#live-state")).not_to_contain_text("paused")
     screenshot(page, "group-info-live")
+    accessible(page)
 
 
 def test_the_switch_turns_the_group_to_manual_and_back_to_live(
@@ -113,6 +125,7 @@ def test_the_switch_turns_the_group_to_manual_and_back_to_live(
     expect(page.locator("#live-state")).to_contain_text("Manual")
     expect(page.get_by_role("button", name="Switch to live")).to_be_visible()
     screenshot(page, "group-info-manual")
+    accessible(page)
     page.goto(f"{served.url}/marketing/groups?folder=Online Community")
     row = page.locator("#groups tr", has=page.get_by_role("link", name=GROUP))
     expect(row.locator(".badge")).to_have_text("manual")
@@ -137,3 +150,27 @@ def test_the_switch_refuses_a_post_without_its_csrf_token(
     assert response.status == 403
     info(page, served, group_id)
     expect(page.locator("#live-state")).to_contain_text("Live")
+
+
+def test_history_shows_the_drift_a_drift_check_found_and_repaired(
+    context: Any, served: Served, group_id: int
+) -> None:
+    marketing = Database(served.settings.marketing_url)
+    in_group = GroupMember.group_id == group_id
+    with marketing.transaction() as session:  # a member lost behind the live pass's back
+        lost = session.scalar(select(func.min(GroupMember.subscriber_id)).where(in_group))
+        session.execute(delete(GroupMember).where(in_group, GroupMember.subscriber_id == lost))
+    [check] = check_drift(marketing, served.settings, now=datetime.now(UTC) + A_DAY_ON)
+    marketing.dispose()
+    page = context.new_page()
+    sign_in(page, served.url, "marketing", MARKETER)
+
+    page.goto(f"{served.url}/marketing/groups/{group_id}?tab=history")
+
+    first = page.locator("tbody tr").first
+    expect(first.locator("[data-label=Trigger]")).to_have_text("drift")
+    expect(first.locator("[data-label=Status]")).to_have_text("completed drift 1")
+    expect(page.get_by_role("link", name="Overview")).to_be_visible()
+    assert (check.drift, check.added) == (1, 1)
+    screenshot(page, "group-history-drift")
+    accessible(page)
