@@ -257,9 +257,10 @@ def _show(session: Session, group: TargetGroup, as_json: bool, verb: str = "") -
         print_json(view)
         return
     prefix = f"{verb} the" if verb else "The"
+    switch = {True: ", live", False: ", manual", None: ""}[view.get("live")]
     console.print(
         f"{prefix} {view['kind']} group {view['name']} in {view['folder']}: "
-        f"{view['member_count']} members",
+        f"{view['member_count']} members{switch}",
         highlight=False,
         markup=False,
     )

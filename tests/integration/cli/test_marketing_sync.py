@@ -217,6 +217,7 @@ def test_a_group_switched_to_manual_and_back_to_live_says_so(world: World) -> No
     assert (code, output) == (0, "Everyone: Manual\n")
     code, output = kith("list", "--json")
     assert [group["live"] for group in orjson.loads(output)] == [False]
+    assert kith("show", "everyone")[1].endswith("1 members, manual\n")
 
     code, output = kith("live", "Everyone", "--on", "--json")
     assert code == 0, output
