@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, insert, select
 
 from kith.config import Settings
-from kith.connection.drift import check_drift
+from kith.connection.drift import RETRY_AFTER, check_drift
 from kith.connection.live import sync_live_groups
 from kith.db import Database
 from kith.marketing.models import GroupMember, Subscriber, TargetGroup
@@ -87,3 +87,16 @@ def test_a_manual_group_is_neither_followed_nor_checked(world: World) -> None:
 
     assert (live, checked) == ([], [])
     assert world.group_remote_ids("Posters") == {"L1"}
+
+
+def test_a_check_that_failed_is_not_tried_again_within_the_hour(world: World) -> None:
+    world.posters(3)
+    world.configure(password="not the password")
+
+    first = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+    again = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+    later = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON + RETRY_AFTER)
+
+    assert [(run.trigger, run.status) for run in first] == [("drift", "failed")]
+    assert again == []
+    assert [(run.trigger, run.status) for run in later] == [("drift", "failed")]
