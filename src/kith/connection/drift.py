@@ -2,12 +2,13 @@
 KITH_DRIFT_CHECK_HOURS, recording the drift of its live membership (it should be none).
 
 A live group changes only by deltas (kith.connection.live). Once it has not been read in full
-for the period, the check brings it up to its list's latest changes, then syncs it in full
-(trigger `drift`, through the one entry point, kith.connection.runs): the members that full
-read added or removed are the drift, recorded on the run (kith.connection.sync) and repaired by
-it. When the list changed between the two, the run's figures mix the drift with those changes,
-so the drift is left unmeasured (None) until the next check. A check that fails (the community
-down ...) is tried again an hour later.
+for the period, the check brings it up to its list's latest changes (the community brought up
+to date first, as the full read will), then syncs it in full (trigger `drift`, through the one
+entry point, kith.connection.runs): the members that full read added or removed are the drift,
+recorded on the run (kith.connection.sync) and repaired by it. When the list changed between
+the two, the run's figures mix the drift with those changes, so the drift is left unmeasured
+(None) until the next check. A check that fails (the community down ...) is tried again an
+hour later.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def check_drift(db: Database, settings: Settings, *, now: datetime) -> list[Sync
 def check_group(db: Database, settings: Settings, group_id: int, *, now: datetime) -> SyncRun:
     """Bring a live group up to its list's changes, then sync it in full recording the drift."""
     try:
-        sync_live_groups(db, settings, now=now, only=[group_id])
+        sync_live_groups(db, settings, now=now, only=[group_id], fresh=True)
     except KithError as error:  # the full sync records it, if it lasts; the drift then waits
         log.info(
             "drift check of group %s: its latest changes were not applied: %s", group_id, error

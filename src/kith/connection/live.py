@@ -36,10 +36,16 @@ def live_groups() -> Select[tuple[int]]:
 
 
 def sync_live_groups(
-    db: Database, settings: Settings, *, now: datetime, only: Collection[int] | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime,
+    only: Collection[int] | None = None,
+    fresh: bool = False,
 ) -> list[SyncRun]:
     """One live pass: a delta sync of each live group (of `only`, when given) whose list
-    changed; the runs."""
+    changed since the community's last pass (with `fresh`, since a pass it makes first); the
+    runs."""
     with db.session() as session:
         integration = get_integration(session)
         if integration is None or not integration.active:
@@ -57,7 +63,7 @@ def sync_live_groups(
     with client:
         for group_id, list_key, cursor in live:
             try:
-                page = client.list_changes(list_key, cursor, details=False, limit=1, fresh=False)
+                page = client.list_changes(list_key, cursor, details=False, limit=1, fresh=fresh)
             except ChangesGone:  # the delta falls back to a full read
                 changed.append(group_id)
                 continue

@@ -24,7 +24,6 @@ from kith.cli.context import console
 from kith.clock import utcnow
 from kith.config import Settings, get_settings
 from kith.connection.drift import check_drift
-from kith.connection.live import sync_live_groups
 from kith.db import Database
 from kith.marketing.models import GroupMember
 from kith.marketing.workers import workers_alive
@@ -234,7 +233,7 @@ def test_live_shows_the_last_change_the_live_pass_applied(world: World) -> None:
     kith("sync", "Everyone", "--wait")
     world.subscribers(("five@example.org", "L5", "subscribed"))
     world.members(("m5", "L5", "five@example.org"))
-    [run] = sync_live_groups(world.marketing, world.settings, now=utcnow())
+    [run] = world.live_pass()
 
     code, output = kith("live", "Everyone")
 

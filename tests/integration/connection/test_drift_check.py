@@ -10,7 +10,6 @@ from sqlalchemy import delete, insert, select
 
 from kith.config import Settings
 from kith.connection.drift import RETRY_AFTER, check_drift
-from kith.connection.live import sync_live_groups
 from kith.db import Database
 from kith.marketing.models import GroupMember, Subscriber, TargetGroup
 from tests.support.connection_world import World, joined_world
@@ -28,7 +27,7 @@ def world(community_db: Database, marketing_db: Database, settings: Settings) ->
 def test_after_live_changes_the_drift_check_finds_no_drift(world: World) -> None:
     key = world.posters(3)
     world.change_criteria(key, TWO_POSTERS)
-    [live] = sync_live_groups(world.marketing, world.settings, now=world.now)
+    [live] = world.live_pass()
 
     [check] = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
 
@@ -38,12 +37,24 @@ def test_after_live_changes_the_drift_check_finds_no_drift(world: World) -> None
     assert world.group_remote_ids("Posters") == {"L1", "L2"}
 
 
+def test_changes_the_live_pass_has_not_applied_yet_are_applied_before_the_full_read(
+    world: World,
+) -> None:
+    key = world.posters(3)
+    world.change_criteria(key, TWO_POSTERS)  # no pass of the community's lists since
+
+    [check] = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
+
+    assert (check.trigger, check.drift) == ("drift", 0)
+    assert world.group_remote_ids("Posters") == {"L1", "L2"}
+
+
 def test_membership_tampered_with_in_the_database_is_recorded_as_drift_and_repaired(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = world.posters(3)
     world.change_criteria(key, TWO_POSTERS)
-    sync_live_groups(world.marketing, world.settings, now=world.now)
+    world.live_pass()
     group_id = world.group_id("Posters")
     with world.marketing.transaction() as session:
         subscriber = {
@@ -82,7 +93,7 @@ def test_a_manual_group_is_neither_followed_nor_checked(world: World) -> None:
         session.get_one(TargetGroup, world.group_id("Posters")).live = False
     world.change_criteria(key, TWO_POSTERS)
 
-    live = sync_live_groups(world.marketing, world.settings, now=world.now)
+    live = world.live_pass()
     checked = check_drift(world.marketing, world.settings, now=world.now + A_DAY_ON)
 
     assert (live, checked) == ([], [])

@@ -12,7 +12,6 @@ from sqlalchemy import delete
 from kith.clock import utcnow
 from kith.config import Settings
 from kith.connection.drift import check_drift
-from kith.connection.live import sync_live_groups
 from kith.db import Database
 from kith.marketing.models import GroupMember
 from tests.integration.marketing.api.test_api import (  # noqa: F401  (fixtures)
@@ -49,7 +48,7 @@ def test_a_community_group_is_switched_to_manual_and_back_to_live(
     assert manual == {"group": "Posters", "live": False, "paused": None, "last_change": None}
     assert api.ok(api.get("/groups/Posters"))["live"] is False
     assert api.ok(api.get("/groups"))[0]["live"] is False
-    assert sync_live_groups(world.marketing, world.settings, now=world.now) == []
+    assert world.live_pass() == []
     live = api.ok(api.put("/groups/posters/live", {"live": True}))
     assert (live["live"], live["paused"]) == (
         True,
@@ -63,7 +62,7 @@ def test_the_live_state_names_the_last_change_the_live_pass_applied(
 ) -> None:
     key = world.posters(2)
     world.change_criteria(key, TWO_POSTERS)
-    [run] = sync_live_groups(world.marketing, world.settings, now=world.now)
+    [run] = world.live_pass()
 
     state = api.ok(api.get("/groups/posters/live"))
 
