@@ -20,6 +20,7 @@ from kith.community.live_lists import keep_lists_current
 from kith.config import Settings, get_settings
 from kith.connection.activity import pull_for_marketing
 from kith.connection.client import check_connection
+from kith.connection.drift import DRIFT_PASS_SECONDS, check_drift
 from kith.connection.duplicates import check_duplicates
 from kith.connection.lists import provide_community_list
 from kith.connection.live import sync_live_groups
@@ -69,11 +70,12 @@ def create_worker(
     settings: Settings, *, workers: int = 1, tick_seconds: float = TICK_SECONDS
 ) -> Worker:
     """A job worker that also ticks (`kith tick`) every `tick_seconds`, keeps the community's
-    live lists current every `KITH_LIST_PASS_SECONDS` and syncs the community groups whose
-    lists changed every `KITH_LIVE_SYNC_SECONDS`. Each step asks the next to run at once when it
-    changed something (a list's members, a group's), so that what a member does reaches the
-    group, and a campaign enrolls them, within seconds rather than at the next intervals. It
-    takes in the bounce mailbox, if one is set, every `KITH_BOUNCE_MAILBOX_SECONDS`."""
+    live lists current every `KITH_LIST_PASS_SECONDS`, syncs the live groups whose lists changed
+    every `KITH_LIVE_SYNC_SECONDS` and checks those due for a drift check every minute. Each
+    step asks the next to run at once when it changed something (a list's members, a group's),
+    so that what a member does reaches the group, and a campaign enrolls them, within seconds
+    rather than at the next intervals. It takes in the bounce mailbox, if one is set, every
+    `KITH_BOUNCE_MAILBOX_SECONDS`."""
     start(settings)
     queue = JobQueue(settings)
     marketing, community = queue.context.marketing, queue.context.community
@@ -105,6 +107,11 @@ def create_worker(
                 "bounce mailbox",
                 settings.bounce_mailbox_seconds,
                 lambda: poll_mailbox(marketing, settings, clock=utcnow),
+            ),
+            Periodic(
+                "drift checks",
+                DRIFT_PASS_SECONDS,
+                lambda: check_drift(marketing, settings, now=utcnow()),
             ),
         ],
         workers=workers,

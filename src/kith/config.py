@@ -62,8 +62,14 @@ class Settings(BaseSettings):
     list_pass_seconds: float = Field(5.0, gt=0)
     # how often a worker syncs the community groups whose lists changed (a delta each)
     live_sync_seconds: float = Field(10.0, gt=0)
+    # a live group not read in full for this many hours gets a full sync, its drift recorded
+    drift_check_hours: float = Field(24.0, gt=0)
     # `kith` shows the traceback of an unexpected failure (as `kith --debug` does), not one line
     debug: bool = False
+
+    @property
+    def drift_check_every(self) -> timedelta:
+        return timedelta(hours=self.drift_check_hours)
 
     @property
     def list_changes_retention(self) -> timedelta:

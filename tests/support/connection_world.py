@@ -19,6 +19,7 @@ from kith.community.lists import create_list, delete_list, update_list
 from kith.community.live_lists import keep_lists_current
 from kith.config import Settings
 from kith.connection.client import client_for
+from kith.connection.live import sync_live_groups
 from kith.connection.refresh import RefreshReport, refresh_groups
 from kith.connection.sync import execute_sync, request_sync
 from kith.csvimport.report import ImportReport
@@ -111,6 +112,12 @@ class World:
             clock=lambda: self.now,
             empty_guard=self.settings.empty_guard,
         )
+
+    def live_pass(self) -> list[SyncRun]:
+        """What a worker does: a pass on the community's lists, then the live pass."""
+        retention = self.settings.list_changes_retention
+        keep_lists_current(self.community, now=self.now, retention=retention)
+        return sync_live_groups(self.marketing, self.settings, now=self.now)
 
     def posters(self, count: int) -> str:
         """Members m1..m{count}, each with a subscriber (L1..); the list "Informz Posters"

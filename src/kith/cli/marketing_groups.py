@@ -17,6 +17,7 @@ from kith.csvimport.report import ImportReport
 from kith.marketing.groups import deletion
 from kith.marketing.groups import target_groups as groups
 from kith.marketing.groups.folders import create_folder, list_folders
+from kith.marketing.groups.live import LiveState, live_state, switch_live
 from kith.marketing.groups.members import change_members
 from kith.marketing.models import TargetGroup
 from kith.marketing.subscribers import subscriber_json
@@ -167,7 +168,9 @@ def list_(
         table.add_row(
             view["name"],
             view["folder"],
-            view["kind"],
+            f"{view['kind']}, {'live' if view['live'] else 'manual'}"
+            if view["kind"] == "community"
+            else view["kind"],
             str(view["member_count"]),
             view["last_synced_at"] or "never",
             view["sync_status"] or "",
@@ -180,6 +183,43 @@ def show(name: str = GROUP, as_json: bool = JSON) -> None:
     """One group: folder, kind, member count, sections of a compound, sync state."""
     with user_errors(), marketing_db().session() as session:
         _show(session, groups.get_group(session, name), as_json)
+
+
+@app.command("live")
+def live(
+    name: str = GROUP,
+    switch: bool | None = typer.Option(
+        None, "--on/--off", help="Live (follows its list's changes) or manual; neither: show it."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Whether a community group is live or manual, and the last change the live pass applied."""
+    db = marketing_db()
+    with user_errors():
+        with db.transaction() as session:
+            group = groups.get_group(session, name)
+            if switch is not None:
+                switch_live(session, group, switch)
+        state = live_state(db, group, now=utcnow())
+    if as_json:
+        print_json({"group": group.name, **state.as_json()})
+    else:
+        console.print(f"{group.name}: {_live_words(state)}", highlight=False, markup=False)
+
+
+def _live_words(state: LiveState) -> str:
+    words = state.word
+    if state.paused:
+        words += f" (paused: {state.paused})"
+    change = state.last_change
+    if change is not None and change.finished_at is not None:
+        words += (
+            f"; last change applied {change.finished_at.isoformat(timespec='seconds')}"
+            f" (+{change.added} -{change.removed})"
+        )
+    elif state.live:
+        words += "; no change applied yet"
+    return words
 
 
 @app.command("members")
@@ -217,9 +257,10 @@ def _show(session: Session, group: TargetGroup, as_json: bool, verb: str = "") -
         print_json(view)
         return
     prefix = f"{verb} the" if verb else "The"
+    switch = {True: ", live", False: ", manual", None: ""}[view.get("live")]
     console.print(
         f"{prefix} {view['kind']} group {view['name']} in {view['folder']}: "
-        f"{view['member_count']} members",
+        f"{view['member_count']} members{switch}",
         highlight=False,
         markup=False,
     )

@@ -7,7 +7,6 @@ from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from kith.cli.context import console, marketing_db, print_json, user_errors
 from kith.cli.marketing_groups import GROUP, JSON
@@ -24,9 +23,11 @@ from kith.marketing.groups.sync_history import (
     REJECTION_COLUMNS,
     last_completed_run,
     rejected_members,
+    run_json,
+    sync_runs,
 )
 from kith.marketing.groups.target_groups import get_group
-from kith.marketing.models import SKIP_REASONS, SyncRun
+from kith.marketing.models import SKIP_REASONS
 
 
 def register(groups: typer.Typer) -> None:
@@ -96,7 +97,7 @@ def sync(
                 group_id, trigger="manual", now=utcnow(), allow_empty=allow_empty
             )
             run = requested.run
-    view = _run_json(run, requested.group_name)
+    view = run_json(run, requested.group_name)
     if as_json:
         print_json(view)
     elif run.status == "in progress":
@@ -122,13 +123,8 @@ def history(
     """The group's sync runs, newest first: trigger, status, counts, error."""
     with user_errors(), marketing_db().session() as session:
         group = get_group(session, name)
-        runs = session.scalars(
-            select(SyncRun)
-            .where(SyncRun.group_id == group.id)
-            .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
-            .limit(limit)
-        ).all()
-        views = [_run_json(run, group.name) for run in runs]
+        runs = sync_runs(session, group, limit=limit)
+        views = [run_json(run, group.name) for run in runs]
     if as_json:
         print_json(views)
         return
@@ -138,7 +134,7 @@ def history(
             str(view["run"]),
             view["requested_at"][:16],
             view["trigger"],
-            view["status"],
+            view["status"] + (f", drift {view['drift']}" if view["drift"] else ""),
             *(_count(view[key]) for key in ("in_list", "members", "added", "removed")),
             view["error"] or "",
         )
@@ -195,28 +191,6 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _run_json(run: SyncRun, group: str) -> dict[str, Any]:
-    """A run as `--json` prints it: the issue's fields, then when and why."""
-    return {
-        "group": group,
-        "run": run.id,
-        "status": run.status,
-        "trigger": run.trigger,
-        "in_list": run.in_list,
-        "members": run.members,
-        "added": run.added,
-        "removed": run.removed,
-        "unchanged": run.unchanged,
-        "created": run.created,
-        "linked": run.linked,
-        "skipped": run.skipped or {reason: 0 for reason in SKIP_REASONS},
-        "error": run.error,
-        "requested_at": run.requested_at.isoformat(),
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
-
-
 def _print_run(view: dict[str, Any]) -> None:
     say = console.print
     if view["status"] != "completed":
@@ -227,6 +201,8 @@ def _print_run(view: dict[str, Any]) -> None:
         f"(+{view['added']} -{view['removed']}, {view['unchanged']} unchanged)",
         markup=False,
     )
+    if view["drift"]:
+        say(f"  drift {view['drift']}: the live membership differed, now repaired", markup=False)
     if view["created"] or view["linked"]:
         say(f"  subscribers created {view['created']}, linked {view['linked']}", markup=False)
     for reason, count in view["skipped"].items():

@@ -1,5 +1,5 @@
 """Live groups: every community group synced once in full follows its list's change log and
-its subscribers' changes.
+its subscribers' changes, unless it was switched to manual (kith.marketing.groups.live).
 
 A worker's live pass (every KITH_LIVE_SYNC_SECONDS while Integration Settings are Active) syncs
 by a delta (trigger `live`, through the one entry point, kith.connection.runs) the groups whose
@@ -13,9 +13,10 @@ what a subscriber does within one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from kith.config import Settings
 from kith.connection.client import ChangesGone, client_for
@@ -27,13 +28,35 @@ from kith.marketing.integration import get_integration
 from kith.marketing.models import SyncRun, TargetGroup
 
 
-def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list[SyncRun]:
-    """One live pass: a delta sync of each live group whose list or subscribers changed; the
-    runs."""
+def live_groups() -> Select[tuple[int]]:
+    """The ids of the groups the live pass follows: community groups synced once in full,
+    not switched to manual, whose list is still in the community."""
+    return select(TargetGroup.id).where(
+        TargetGroup.kind == "community",
+        TargetGroup.live.is_(True),
+        TargetGroup.list_cursor.is_not(None),
+        TargetGroup.source_removed_at.is_(None),
+    )
+
+
+def sync_live_groups(
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime,
+    only: Collection[int] | None = None,
+    fresh: bool = False,
+) -> list[SyncRun]:
+    """One live pass: a delta sync of each live group (of `only`, when given) whose list
+    changed since the community's last pass (with `fresh`, since a pass it makes first), or
+    whose subscribers changed; the runs."""
     with db.session() as session:
         integration = get_integration(session)
         if integration is None or not integration.active:
             return []
+        followed = live_groups()
+        if only is not None:
+            followed = followed.where(TargetGroup.id.in_(only))
         live = session.execute(
             select(
                 TargetGroup.id,
@@ -41,11 +64,7 @@ def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list
                 TargetGroup.list_cursor,
                 TargetGroup.subscriber_changes_seen,
             )
-            .where(
-                TargetGroup.kind == "community",
-                TargetGroup.list_cursor.is_not(None),
-                TargetGroup.source_removed_at.is_(None),
-            )
+            .where(TargetGroup.id.in_(followed))
             .order_by(TargetGroup.id)
         ).all()
         changed = [
@@ -59,7 +78,7 @@ def sync_live_groups(db: Database, settings: Settings, *, now: datetime) -> list
             if group_id in changed:
                 continue
             try:
-                page = client.list_changes(list_key, cursor, details=False, limit=1, fresh=False)
+                page = client.list_changes(list_key, cursor, details=False, limit=1, fresh=fresh)
             except ChangesGone:  # the delta falls back to a full read
                 changed.append(group_id)
                 continue

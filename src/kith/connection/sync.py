@@ -99,6 +99,8 @@ log = logging.getLogger(__name__)
 
 SKIPS_KEPT = timedelta(days=90)
 EMPTY_SOURCE = "source returned no members"
+# The trigger of a drift check (kith.connection.drift): a full sync that records its drift
+DRIFT_CHECK = "drift"
 
 
 # The subscriber statuses that are outcomes of their own (step 5)
@@ -461,6 +463,9 @@ class _Reconciliation:
         else:
             leaving = members_before(self.group_id)
             added, removed = update_members(session, self.group_id, members_now, leaving, now=now)
+        live_cursor = group.list_cursor  # where the membership stands, before this run moves it
+        if run.trigger == DRIFT_CHECK and live_cursor is not None and staged.cursor == live_cursor:
+            run.drift = added + removed
         _record_skips(session, run, now=now)
         skipped = self._skipped(session, run) if before is None else before.skipped_now(session)
         members = in_list - sum(skipped.values())

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -134,6 +135,8 @@ class TargetGroup(Base):
     # the subscribers' change sequence its last sync had seen (a delta decides again the members
     # whose subscribers changed after it)
     subscriber_changes_seen: Mapped[int | None] = mapped_column(BigInteger)
+    # a community group follows its list's changes (kith.connection.live) unless switched to manual
+    live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -241,6 +244,8 @@ class SyncRun(Base):
     created: Mapped[int | None] = mapped_column(Integer)
     linked: Mapped[int | None] = mapped_column(Integer)
     skipped: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # a drift check's: the members its full read added or removed against the live membership
+    drift: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_sync_runs_group_requested", "group_id", "requested_at"),

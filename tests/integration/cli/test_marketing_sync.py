@@ -9,18 +9,23 @@ import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from kith.app import create_worker
 from kith.cli import app
+from kith.cli.context import console
 from kith.clock import utcnow
 from kith.config import Settings, get_settings
+from kith.connection.drift import check_drift
 from kith.db import Database
+from kith.marketing.models import GroupMember
 from kith.marketing.workers import workers_alive
 from tests.support.connection_world import World, joined_world
 
@@ -201,3 +206,69 @@ def test_a_failed_or_held_sync_exits_1(world: World) -> None:
     world.configure(active=False)
     code, output = kith("sync", "Everyone", "--wait")
     assert code == 1 and "not Active" in output
+
+
+def test_a_group_switched_to_manual_and_back_to_live_says_so(world: World) -> None:
+    kith("refresh")
+    kith("sync", "Everyone", "--wait")
+
+    code, output = kith("live", "everyone", "--off")
+    assert (code, output) == (0, "Everyone: Manual\n")
+    code, output = kith("list", "--json")
+    assert [group["live"] for group in orjson.loads(output)] == [False]
+    assert kith("show", "everyone")[1].endswith("1 members, manual\n")
+
+    code, output = kith("live", "Everyone", "--on", "--json")
+    assert code == 0, output
+    assert orjson.loads(output) == {
+        "group": "Everyone",
+        "live": True,
+        "paused": "no worker is running (kith serve or kith worker)",
+        "last_change": None,
+    }
+
+
+def test_live_shows_the_last_change_the_live_pass_applied(world: World) -> None:
+    kith("refresh")
+    kith("sync", "Everyone", "--wait")
+    world.subscribers(("five@example.org", "L5", "subscribed"))
+    world.members(("m5", "L5", "five@example.org"))
+    [run] = world.live_pass()
+
+    code, output = kith("live", "Everyone")
+
+    assert code == 0, output
+    assert output.startswith("Everyone: Live (paused: no worker is running")
+    assert (
+        f"; last change applied {run.finished_at.isoformat(timespec='seconds')} (+1 -0)" in output
+    )
+
+
+def test_only_community_groups_are_live_or_manual(world: World) -> None:
+    kith("create", "--name", "Handpicked")
+
+    code, output = kith("live", "Handpicked", "--off")
+
+    assert code != 0
+    assert "'Handpicked' is a static group; only community groups are live or manual" in output
+
+
+def test_history_shows_the_drift_a_drift_check_repaired(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kith("refresh")
+    kith("sync", "Everyone", "--wait")
+    with world.marketing.transaction() as session:  # the membership tampered with
+        session.execute(delete(GroupMember))
+
+    check_drift(world.marketing, world.settings, now=utcnow() + timedelta(hours=25))
+    code, output = kith("history", "Everyone", "--json")
+
+    assert code == 0, output
+    assert [(run["trigger"], run["drift"]) for run in orjson.loads(output)] == [
+        ("drift", 1),
+        ("manual", None),
+    ]
+    monkeypatch.setattr(console, "width", 160)  # a table's cells unwrapped
+    assert "│ completed, drift 1 │" in kith("history", "Everyone")[1]
+    assert world.group_remote_ids("Everyone") == {"L1"}

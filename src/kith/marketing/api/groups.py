@@ -1,12 +1,13 @@
-"""Folder and target group routes: static and compound groups, their members, deletion."""
+"""Folder and target group routes: static and compound groups, their members, deletion; a
+community group's live/manual switch and its sync history."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -24,10 +25,13 @@ from kith.marketing.api.context import (
 from kith.marketing.groups import deletion
 from kith.marketing.groups import target_groups as groups
 from kith.marketing.groups.folders import FolderSummary, create_folder, list_folders
+from kith.marketing.groups.live import live_state, switch_live
 from kith.marketing.groups.members import REFERENCE_COLUMNS, change_members
+from kith.marketing.groups.sync_history import run_json, sync_runs
 from kith.web.requests import db_of, json_response, now_of
 
 MAX_MEMBERS = 10_000
+MAX_RUNS = 1_000  # sync runs in one answer
 # Rejections name a member by its 1-based position in `members`, not by a CSV line.
 POSITION_OFFSET = 1 - FIRST_DATA_LINE
 
@@ -57,6 +61,7 @@ class GroupOut(BaseModel):
     last_synced_at: datetime | None
     sync_status: str | None
     source_removed_at: datetime | None = None
+    live: bool | None = None
     include: SectionOut | None = None
     exclude: SectionOut | None = None
 
@@ -112,6 +117,46 @@ class MembersRemovedOut(BaseModel):
     removed: int
     not_members: int
     rejected: list[dict[str, Any]]
+
+
+class LiveIn(BaseModel):
+    """`true`: the group follows its list's changes; `false`: it changes only when synced."""
+
+    live: bool
+
+
+class LastChangeOut(BaseModel):
+    applied_at: datetime
+    added: int | None
+    removed: int | None
+
+
+class LiveOut(BaseModel):
+    group: str
+    live: bool
+    paused: str | None
+    last_change: LastChangeOut | None
+
+
+class SyncRunOut(BaseModel):
+    group: str
+    run: int
+    status: str
+    trigger: str
+    mode: str
+    in_list: int | None
+    members: int | None
+    added: int | None
+    removed: int | None
+    unchanged: int | None
+    created: int | None
+    linked: int | None
+    skipped: dict[str, int]
+    error: str | None
+    drift: int | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 STRICT_REJECTED: dict[int | str, dict[str, Any]] = {
@@ -202,6 +247,31 @@ def get_group(request: Request, name: str) -> Response:
     return json_response(view)
 
 
+@router.get("/groups/{name}/live", response_model=LiveOut, responses=errors(404, 422))
+def get_group_live(request: Request, name: str) -> Response:
+    """Whether a community group is live or manual, why a live one is paused (else null), and
+    the last change the live pass applied to it."""
+    return _live(request, name, None)
+
+
+@router.put("/groups/{name}/live", response_model=LiveOut, responses=errors(404, 422))
+def put_group_live(request: Request, name: str, body: LiveIn) -> Response:
+    """Switch a community group to live or to manual."""
+    return _live(request, name, body.live)
+
+
+@router.get("/groups/{name}/sync-runs", response_model=list[SyncRunOut], responses=errors(404, 422))
+def get_group_sync_runs(
+    request: Request, name: str, limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = 20
+) -> Response:
+    """A community group's sync history, newest first; `drift` is what a drift check's full
+    read added and removed against the live membership (it should be 0)."""
+    with db_of(request).session() as session:
+        group = groups.get_group(session, name)
+        views = [run_json(run, group.name) for run in sync_runs(session, group, limit=limit)]
+    return json_response(views)
+
+
 @router.get("/groups/{name}/members", response_model=list[MemberOut], responses=errors(404))
 def get_group_members(request: Request, name: str) -> StreamingResponse:
     """The group's subscribers in a stable order (a compound evaluated now), as one JSON array."""
@@ -266,6 +336,16 @@ def _change_members(
     view = report.as_json()
     view["rejected"] = renumbered(report.rejected, POSITION_OFFSET)
     return json_response(view)
+
+
+def _live(request: Request, name: str, switch: bool | None) -> Response:
+    db = db_of(request)
+    with db.transaction() as session:
+        group = groups.get_group(session, name)
+        if switch is not None:
+            switch_live(session, group, switch)
+    state = live_state(db, group, now=now_of(request))
+    return json_response({"group": group.name, **state.as_json()})
 
 
 def _member_stream(db: Database, name: str) -> Iterator[bytes]:

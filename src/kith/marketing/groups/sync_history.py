@@ -32,6 +32,31 @@ def sync_runs(session: Session, group: TargetGroup, *, limit: int = 20) -> list[
     )
 
 
+def run_json(run: SyncRun, group: str) -> dict[str, Any]:
+    """A run as `--json` and the API show it: the issue's fields, then the drift a drift check
+    found, when and why."""
+    return {
+        "group": group,
+        "run": run.id,
+        "status": run.status,
+        "trigger": run.trigger,
+        "mode": run.mode,
+        "in_list": run.in_list,
+        "members": run.members,
+        "added": run.added,
+        "removed": run.removed,
+        "unchanged": run.unchanged,
+        "created": run.created,
+        "linked": run.linked,
+        "skipped": run.skipped or {reason: 0 for reason in SKIP_REASONS},
+        "error": run.error,
+        "drift": run.drift,
+        "requested_at": run.requested_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
 def get_run(session: Session, group: TargetGroup, run_id: int) -> SyncRun:
     run = session.get(SyncRun, run_id)
     if run is None or run.group_id != group.id:

@@ -43,6 +43,7 @@ class GroupSummary:
         }
         if group.kind == "community":
             view["source_removed_at"] = _iso(group.source_removed_at)
+            view["live"] = group.live
         for name, section in self.sections.items():
             view[name] = {"groups": section.names(), "mode": section.mode}
         return view

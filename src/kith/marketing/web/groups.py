@@ -1,6 +1,7 @@
 """Contacts > Groups: the folder dropdown, the groups with their menus, and each group's Info.
 
-Info has tabs: Overview (the sync button and the live result), History (sync runs), Rejected
+Info has tabs: Overview (the sync button and the live result; for a community group, whether it
+is live or manual, with its switch, and the last change applied), History (sync runs), Rejected
 members (with a CSV download) and, when the connection is installed, Diagnosis. Syncing and
 refreshing are the connection's (kith.connection.web), which renders these same pages.
 """
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from kith.csvexport import csv_chunks
 from kith.db import Database
-from kith.errors import NotFound
+from kith.errors import InvalidInput, NotFound
 from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.groups.deletion import delete_group
 from kith.marketing.groups.folders import list_folders
+from kith.marketing.groups.live import live_state, switch_live
 from kith.marketing.groups.sync_history import (
     REJECTION_COLUMNS,
     check_reason,
@@ -30,8 +32,8 @@ from kith.marketing.groups.sync_history import (
 )
 from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
-from kith.web.requests import PathId, db_of
-from kith.web.site import Admin, page_router, render, see_other, site_of
+from kith.web.requests import PathId, db_of, now_of
+from kith.web.site import Admin, FormData, page_router, render, see_other, site_of
 
 router = page_router()
 
@@ -72,6 +74,17 @@ def delete(request: Request, visitor: Admin, group_id: PathId) -> Response:
     with db_of(request).transaction() as session:
         delete_group(session, group_by_id(session, group_id).name)
     return see_other(request, "groups")
+
+
+@router.post("/groups/{group_id}/live", name="switch_live")
+def switch(request: Request, visitor: Admin, group_id: PathId, form: FormData) -> Response:
+    """Switch a community group to live (`live=on`) or to manual (`live=off`), then its Info."""
+    live = {"on": True, "off": False}.get(form.text("live"))
+    if live is None:
+        raise InvalidInput(f"live: {form.text('live')!r} is neither 'on' nor 'off'")
+    with db_of(request).transaction() as session:
+        switch_live(session, group_by_id(session, group_id), live)
+    return see_other(request, "group_info", group_id=group_id)
 
 
 @router.get("/groups/{group_id}/runs/{run_id}", name="sync_run")
@@ -153,7 +166,8 @@ def group_info_page(
         tab = "overview"
     if reason:
         check_reason(reason)
-    with db_of(request).session() as session:
+    db = db_of(request)
+    with db.session() as session:
         group = group_by_id(session, group_id)
         summary = summarize(session, group)
         runs = sync_runs(session, group)
@@ -163,6 +177,7 @@ def group_info_page(
             if completed is not None and tab == "rejected"
             else []
         )
+    live = live_state(db, group, now=now_of(request)) if group.kind == "community" else None
     return render(
         request,
         "group_info.html",
@@ -178,6 +193,7 @@ def group_info_page(
         reason=reason or "",
         skip_words=SKIP_WORDS,
         diagnosis=diagnosis,
+        live=live,
     )
 
 
