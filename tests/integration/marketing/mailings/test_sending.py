@@ -278,7 +278,7 @@ def test_a_send_killed_midway_and_resumed_delivers_every_address_exactly_once(
 
     smtp_sink.on_message(15, kill_the_sender)
     first.wait(timeout=60)
-    assert first.returncode == -signal.SIGKILL
+    assert first.returncode == -signal.SIGKILL, first.communicate()
     assert len(smtp_sink.messages) == 14
 
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
