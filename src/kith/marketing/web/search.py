@@ -1,8 +1,9 @@
-"""The read behind Contacts > Subscribers: a page of subscribers matching some text."""
+"""The read behind the pages that list people (Contacts > Subscribers, a group's members, a
+mailing's recipients): a page of subscribers matching some text."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from kith.marketing.models import Subscriber
@@ -11,10 +12,18 @@ from kith.web.paging import Page, page_of
 
 
 def search_subscribers(
-    session: Session, text: str, *, status: str | None = None, page: int = 1
+    session: Session,
+    text: str,
+    *,
+    status: str | None = None,
+    page: int = 1,
+    within: ColumnElement[bool] | None = None,
 ) -> Page[Subscriber]:
-    """Subscribers whose email, Remote ID or name contains `text` (any case), by email."""
+    """Subscribers whose email, Remote ID or name contains `text` (any case), by email; only
+    those `within` holds for when given (a group's members, a mailing's recipients)."""
     query = select(Subscriber)
+    if within is not None:
+        query = query.where(within)
     words = text.strip().lower()
     if words:
         name = (

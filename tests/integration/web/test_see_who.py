@@ -1,0 +1,146 @@
+"""Seeing who is in everything, over real HTTP on SQLite and PostgreSQL: a group's members of
+every kind, a mailing's recipients before the send and its deliveries after, a subscriber's
+mailings, score and campaigns, and the people behind a sync's keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import select
+
+from kith.csvimport.report import ImportReport
+from kith.marketing.groups.members import change_members
+from kith.marketing.groups.target_groups import create_compound_group, create_group, get_group
+from kith.marketing.models import Subscriber
+from kith.marketing.scoring.compute import apply_model
+from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
+from tests.conftest import BACKENDS, _side_database
+from tests.integration.web.test_app import MARKETER, NOW, Site, _served
+from tests.support.web_client import text_of
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("see-who")
+    with (
+        contextmanager(_side_database)("community", request.param, request, folder) as community,
+        contextmanager(_side_database)("marketing", request.param, request, folder) as marketing,
+    ):
+        yield from _served(community, marketing, folder)
+
+
+def _add_people(site: Site, prefix: str, count: int, *, status: str = "subscribed") -> None:
+    rows = [
+        SubscriberRow(
+            line, f"{prefix}{line:03}@example.org", f"{prefix.upper()}-{line}", status=status
+        )
+        for line in range(1, count + 1)
+    ]
+    with site.marketing.transaction() as session:
+        SubscriberUpsert(session, now=NOW, source="import").write(rows, ImportReport())
+
+
+def _member_emails(html: str) -> list[str]:
+    return re.findall(r'<a href="/marketing/subscribers/\d+">([^<]+)</a>', html)
+
+
+def test_a_static_groups_members_are_paged_searched_and_link_to_each_subscriber(
+    site: Site,
+) -> None:
+    _add_people(site, "crowd", 60)
+    with site.marketing.transaction() as session:
+        group = create_group(session, "Crowd", now=NOW)
+        change_members(
+            session,
+            group,
+            [["email"], *([f"crowd{n:03}@example.org"] for n in range(1, 61))],
+            now=NOW,
+        )
+        group_id = group.id
+        first = session.scalar(select(Subscriber).where(Subscriber.email == "crowd001@example.org"))
+        assert first is not None
+        first_id = first.id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    groups = marketer.page("/groups")
+    info = marketer.page(f"/groups/{group_id}")
+    page_one = marketer.page(f"/groups/{group_id}/members")
+    page_two = marketer.page(f"/groups/{group_id}/members", page=2)
+    searched = marketer.page(f"/groups/{group_id}/members", q="CROWD-7")
+
+    assert f'href="/marketing/groups/{group_id}/members"' in groups
+    assert f'href="/marketing/groups/{group_id}/members"' in info
+    assert "60 subscribers" in text_of(page_one) and "Page 1 of 2" in text_of(page_one)
+    assert len(_member_emails(page_one)) == 50 and len(_member_emails(page_two)) == 10
+    assert _member_emails(page_two)[0] == "crowd051@example.org"
+    assert f'<a href="/marketing/subscribers/{first_id}">crowd001@example.org</a>' in page_one
+    assert _member_emails(searched) == ["crowd007@example.org"]
+    assert "crowd007@example.org CROWD-7 subscribed import" in text_of(searched)
+
+
+def test_compound_and_grade_groups_show_who_they_hold_now_with_their_status(site: Site) -> None:
+    _add_people(site, "mix", 3)
+    _add_people(site, "gone", 1, status="unsubscribed")
+    with site.marketing.transaction() as session:
+        everyone = create_group(session, "Mix all", now=NOW)
+        change_members(
+            session,
+            everyone,
+            [
+                ["email"],
+                ["mix001@example.org"],
+                ["mix002@example.org"],
+                ["mix003@example.org"],
+                ["gone001@example.org"],
+            ],
+            now=NOW,
+        )
+        left = create_group(session, "Mix left", now=NOW)
+        change_members(session, left, [["email"], ["mix002@example.org"]], now=NOW)
+        compound_id = create_compound_group(
+            session,
+            "Mix stayed",
+            include=["Mix all"],
+            include_mode="any",
+            exclude=["Mix left"],
+            now=NOW,
+        ).id
+        apply_model(
+            session,
+            {
+                "rules": [{"name": "left", "group": "Mix left", "points": 5}],
+                "grades": [{"grade": "Leavers", "min_score": 5}],
+            },
+            now=NOW,
+        )
+        grade_id = get_group(session, "Grade Leavers").id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    compound = marketer.page(f"/groups/{compound_id}/members")
+    unsubscribed = marketer.page(f"/groups/{compound_id}/members", status="unsubscribed")
+    grade = marketer.page(f"/groups/{grade_id}/members")
+    nobody = marketer.page(f"/groups/{grade_id}/members", q="no such person")
+
+    assert _member_emails(compound) == [
+        "gone001@example.org",
+        "mix001@example.org",
+        "mix003@example.org",
+    ]
+    assert "gone001@example.org GONE-1 unsubscribed" in text_of(compound)
+    assert _member_emails(unsubscribed) == ["gone001@example.org"]
+    assert _member_emails(grade) == ["mix002@example.org"]
+    assert "No member matches." in text_of(nobody)
+
+
+def test_a_group_that_does_not_exist_has_no_members_page(site: Site) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+
+    missing = marketer.get("/groups/999999/members")
+
+    assert missing.status_code == 404
+    assert "no target group has the id 999999" in text_of(missing.text)
