@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +15,15 @@ from sqlalchemy import select
 from kith.csvimport.report import ImportReport
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_compound_group, create_group, get_group
+from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.mailings.tracking import record_event
 from kith.marketing.models import Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from tests.conftest import BACKENDS, _side_database
 from tests.integration.web.test_app import MARKETER, NOW, Site, _served
+from tests.support.bounce_world import add_readers, send_to_readers
+from tests.support.smtp_sink import SmtpSink
 from tests.support.web_client import text_of
 
 
@@ -144,3 +149,43 @@ def test_a_group_that_does_not_exist_has_no_members_page(site: Site) -> None:
 
     assert missing.status_code == 404
     assert "no target group has the id 999999" in text_of(missing.text)
+
+
+def test_a_mailing_shows_who_it_would_reach_then_each_delivery_with_its_outcome(
+    site: Site, smtp_sink: SmtpSink
+) -> None:
+    backend = site.marketing.engine.dialect.name
+    readers = tuple(f"reader{n}-{backend}@example.net" for n in (1, 2, 3))
+    add_readers(site.marketing, readers, group_name="Who reads")
+    with site.marketing.transaction() as session:
+        draft = MailingDraft(
+            name="Who draft", subject="Hi", html="<p>Hi</p>", include=["Who reads"]
+        )
+        draft_id = create_mailing(session, draft, now=NOW).id
+    sent = send_to_readers(
+        site.marketing, site.settings, smtp_sink, name="Who sent", group_name="Who reads"
+    )
+    with site.marketing.transaction() as session:
+        opened = sent.deliveries[readers[1]]
+        for kind in ("open", "open", "click"):
+            record_event(session, opened, kind, now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+
+    mailing = marketer.page(f"/mailings/{draft_id}")
+    before = marketer.page(f"/mailings/{draft_id}/people")
+    found = marketer.page(f"/mailings/{draft_id}/people", q="reader2")
+    after = marketer.page(f"/mailings/{sent.mailing_id}/people")
+    failed = marketer.page(f"/mailings/{sent.mailing_id}/people", status="failed")
+    bad = marketer.get(f"/mailings/{sent.mailing_id}/people", status="lost")
+
+    assert f'href="/marketing/mailings/{draft_id}/people"' in mailing
+    assert "See who the send would reach" in text_of(mailing)
+    assert _member_emails(before) == list(readers)
+    assert _member_emails(found) == [readers[1]]
+    assert "Recipients" in text_of(before) and "3 subscribers" in text_of(before)
+    assert _member_emails(after) == list(readers)
+    assert "3 deliveries" in text_of(after)
+    assert f"{readers[1]} sent 2026-06-15" in text_of(after)
+    assert re.search(rf"{readers[1]} sent [^|]*? 2 1 ", text_of(after))
+    assert "No delivery matches." in text_of(failed)
+    assert bad.status_code == 422 and "not 'lost'" in unescape(text_of(bad.text))
