@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from kith.csvimport.report import ImportReport
+from kith.marketing.campaigns.definition import activate, create_campaign
+from kith.marketing.campaigns.progress import enroll
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_compound_group, create_group, get_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
@@ -189,3 +191,45 @@ def test_a_mailing_shows_who_it_would_reach_then_each_delivery_with_its_outcome(
     assert re.search(rf"{readers[1]} sent [^|]*? 2 1 ", text_of(after))
     assert "No delivery matches." in text_of(failed)
     assert bad.status_code == 422 and "not 'lost'" in unescape(text_of(bad.text))
+
+
+def test_a_subscribers_page_shows_the_mailings_they_received_their_score_and_campaigns(
+    site: Site, smtp_sink: SmtpSink
+) -> None:
+    reader = f"followed-{site.marketing.engine.dialect.name}@example.net"
+    add_readers(site.marketing, (reader,), group_name="Followed")
+    sent = send_to_readers(
+        site.marketing, site.settings, smtp_sink, name="Followed news", group_name="Followed"
+    )
+    with site.marketing.transaction() as session:
+        for kind in ("open", "click", "click"):
+            record_event(session, sent.deliveries[reader], kind, now=NOW)
+        campaign = create_campaign(
+            session,
+            {
+                "name": "Followed series",
+                "activation": {"group": "Followed", "mode": "at_once"},
+                "steps": [{"id": "hello", "mailing": "Followed news"}],
+            },
+            now=NOW,
+        )
+        activate(session, str(campaign.id), now=NOW)
+        enroll(session, campaign, now=NOW)
+        apply_model(
+            session,
+            {
+                "rules": [{"name": "followed", "group": "Followed", "points": 7}],
+                "grades": [{"grade": "Keen", "min_score": 5}],
+            },
+            now=NOW,
+        )
+        subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == reader))
+    marketer = site.signed_in("marketing", MARKETER)
+
+    shown = text_of(marketer.page(f"/subscribers/{subscriber_id}"))
+
+    assert "Score 7 points, grade Keen" in shown
+    assert "Followed news sent 2026-06-15" in shown
+    assert re.search(r"Followed news sent [^|]*? 1 2 ", shown)
+    assert "Followed series 2026-06-15" in shown and "at step hello" in shown
+    assert "Not in any campaign." not in shown
