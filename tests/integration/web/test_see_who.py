@@ -12,6 +12,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
+from kith.community.lists import create_list
 from kith.csvimport.report import ImportReport
 from kith.marketing.campaigns.definition import activate, create_campaign
 from kith.marketing.campaigns.progress import enroll
@@ -23,8 +24,9 @@ from kith.marketing.models import Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from tests.conftest import BACKENDS, _side_database
-from tests.integration.web.test_app import MARKETER, NOW, Site, _served
+from tests.integration.web.test_app import MARKETER, NOW, Site, _done, _served
 from tests.support.bounce_world import add_readers, send_to_readers
+from tests.support.community_world import add_member
 from tests.support.smtp_sink import SmtpSink
 from tests.support.web_client import text_of
 
@@ -233,3 +235,41 @@ def test_a_subscribers_page_shows_the_mailings_they_received_their_score_and_cam
     assert re.search(r"Followed news sent [^|]*? 1 2 ", shown)
     assert "Followed series 2026-06-15" in shown and "at step hello" in shown
     assert "Not in any campaign." not in shown
+
+
+def test_rejected_members_and_the_diagnosis_name_the_people_left_out(site: Site) -> None:
+    with site.community.transaction() as session:
+        add_member(
+            session,
+            "dee",
+            email="dee@example.org",
+            legacy_contact_key="R-DEE",
+            first_name="Dee",
+            last_name="Left",
+        )
+        add_member(session, "eve", email="eve@example.org")
+        create_list(
+            session,
+            name="Informz Who left",
+            criteria={"field": "contact_key", "op": "in", "value": ["dee", "eve"]},
+            by="sam",
+            now=NOW,
+        )
+    with site.marketing.transaction() as session:
+        rows = [SubscriberRow(2, "dee@example.org", "R-DEE", "Dee", "Left", status="unsubscribed")]
+        SubscriberUpsert(session, now=NOW, source="import").write(rows, ImportReport())
+        dee_id = session.scalar(select(Subscriber.id).where(Subscriber.remote_id == "R-DEE"))
+    marketer = site.signed_in("marketing", MARKETER)
+    marketer.post("/groups/refresh")
+    with site.marketing.session() as session:
+        group_id = get_group(session, "Who left").id
+    started = marketer.post_json(f"/groups/{group_id}/sync", {})
+    assert _done(marketer, started.json()["poll"])["status"] == "completed"
+
+    rejected = marketer.page(f"/groups/{group_id}", tab="rejected")
+    diagnosis = text_of(marketer.page(f"/groups/{group_id}/diagnosis"))
+
+    assert "— eve@example.org eve — no Legacy Contact Key" in text_of(rejected)
+    assert f'<a href="/marketing/subscribers/{dee_id}">Dee Left</a>' in rejected
+    assert "(unsubscribed; e.g. dee (Dee Left, dee@example.org))" in diagnosis
+    assert "(missing_contact_key; e.g. eve (eve@example.org))" in diagnosis

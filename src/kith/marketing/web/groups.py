@@ -26,6 +26,7 @@ from kith.marketing.groups.sync_history import (
     get_run,
     last_completed_run,
     rejected_members,
+    rejected_people,
     sync_runs,
 )
 from kith.marketing.groups.target_groups import list_groups, summarize
@@ -159,7 +160,7 @@ def group_info_page(
         runs = sync_runs(session, group)
         completed = last_completed_run(session, group)
         rejected = (
-            list(rejected_members(session, completed, reason=reason, limit=REJECTED_SHOWN))
+            rejected_people(session, completed, reason=reason, limit=REJECTED_SHOWN)
             if completed is not None and tab == "rejected"
             else []
         )
