@@ -18,9 +18,9 @@ from kith.marketing.campaigns.definition import activate, create_campaign
 from kith.marketing.campaigns.progress import enroll
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_compound_group, create_group, get_group
-from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.mailings.definition import MailingDraft, create_mailing, mailing_groups
 from kith.marketing.mailings.tracking import record_event
-from kith.marketing.models import Subscriber
+from kith.marketing.models import Mailing, Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from tests.conftest import BACKENDS, _side_database
@@ -273,3 +273,48 @@ def test_rejected_members_and_the_diagnosis_name_the_people_left_out(site: Site)
     assert f'<a href="/marketing/subscribers/{dee_id}">Dee Left</a>' in rejected
     assert "(unsubscribed; e.g. dee (Dee Left, dee@example.org))" in diagnosis
     assert "(missing_contact_key; e.g. eve (eve@example.org))" in diagnosis
+
+
+def test_a_sent_mailing_is_duplicated_as_a_draft_with_its_message_and_groups(
+    site: Site, smtp_sink: SmtpSink
+) -> None:
+    reader = f"again-{site.marketing.engine.dialect.name}@example.net"
+    add_readers(site.marketing, (reader,), group_name="Again")
+    sent = send_to_readers(
+        site.marketing, site.settings, smtp_sink, name="Say it again", group_name="Again"
+    )
+    marketer = site.signed_in("marketing", MARKETER)
+
+    duplicated = marketer.post(f"/mailings/{sent.mailing_id}/duplicate")
+    missing = marketer.post("/mailings/999999/duplicate")
+
+    assert duplicated.status_code == 303
+    copy_id = int(duplicated.headers["location"].split("/")[-2])
+    assert duplicated.headers["location"] == f"/marketing/mailings/{copy_id}/edit"
+    with site.marketing.session() as session:
+        original, copy = session.get(Mailing, sent.mailing_id), session.get(Mailing, copy_id)
+        assert original is not None and copy is not None
+        groups = mailing_groups(session, copy)
+        assert [group.name for group in groups["include"]] == ["Again"]
+    assert (copy.name, copy.status, copy.prepared_at) == ("Say it again (copy)", "draft", None)
+    assert (copy.subject, copy.html, copy.from_address) == (
+        original.subject,
+        original.html,
+        original.from_address,
+    )
+    assert original.status == "sent"
+    assert _member_emails(marketer.page(f"/mailings/{copy_id}/people")) == [reader]
+    assert missing.status_code == 404 and "no mailing has the id 999999" in text_of(missing.text)
+
+
+@pytest.mark.parametrize(
+    "path", ["/groups/{id}/members", "/mailings/{id}/people", "/mailings/{id}/duplicate"]
+)
+def test_an_id_no_row_can_have_is_refused_by_the_new_pages(site: Site, path: str) -> None:
+    marketer = site.signed_in("marketing", MARKETER)
+    url = path.replace("{id}", "2147483648")
+
+    answer = marketer.post(url) if path.endswith("duplicate") else marketer.get(url)
+
+    assert answer.status_code == 422
+    assert "the request is not valid: path." in unescape(text_of(answer.text))
