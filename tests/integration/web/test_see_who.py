@@ -318,3 +318,46 @@ def test_an_id_no_row_can_have_is_refused_by_the_new_pages(site: Site, path: str
 
     assert answer.status_code == 422
     assert "the request is not valid: path." in unescape(text_of(answer.text))
+
+
+def test_mailings_and_campaigns_are_searched_and_paged_beyond_fifty(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Bulk readers", now=NOW)
+        for number in range(1, 56):
+            draft = MailingDraft(
+                name=f"Bulk mailing {number:02}",
+                subject=f"Bulk news {number:02}",
+                html="<p>Hi</p>",
+                include=["Bulk readers"],
+            )
+            create_mailing(session, draft, now=NOW)
+        for number in range(1, 53):
+            definition = {
+                "name": f"Bulk series {number:02}",
+                "activation": {"group": "Bulk readers", "mode": "at_once"},
+                "steps": [{"id": "hello", "mailing": "Bulk mailing 01"}],
+            }
+            create_campaign(session, definition, now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+
+    mailings = marketer.page("/mailings", q="bulk MAILING")
+    mailings_two = marketer.page("/mailings", q="bulk mailing", page=2)
+    by_subject = marketer.page("/mailings", q="Bulk news 07", status="draft")
+    none_sent = marketer.page("/mailings", q="bulk mailing", status="sent")
+    bad_status = marketer.get("/mailings", status="lost")
+    campaigns = marketer.page("/campaigns", q="bulk series")
+    campaigns_two = marketer.page("/campaigns", q="bulk series", page=2)
+
+    def names(html: str, kind: str) -> list[str]:
+        return re.findall(rf'<a href="/marketing/{kind}/\d+">(Bulk [^<]+)</a>', html)
+
+    assert "55 mailings" in text_of(mailings) and "Page 1 of 2" in text_of(mailings)
+    assert names(mailings, "mailings")[:2] == ["Bulk mailing 55", "Bulk mailing 54"]
+    assert len(names(mailings, "mailings")) == 50
+    assert names(mailings_two, "mailings") == [f"Bulk mailing {n:02}" for n in range(5, 0, -1)]
+    assert names(by_subject, "mailings") == ["Bulk mailing 07"]
+    assert "No mailing matches." in text_of(none_sent)
+    assert bad_status.status_code == 422
+    assert "not 'lost'" in unescape(text_of(bad_status.text))
+    assert "52 campaigns" in text_of(campaigns) and len(names(campaigns, "campaigns")) == 50
+    assert names(campaigns_two, "campaigns") == ["Bulk series 51", "Bulk series 52"]
