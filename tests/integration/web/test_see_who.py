@@ -361,3 +361,23 @@ def test_mailings_and_campaigns_are_searched_and_paged_beyond_fifty(site: Site) 
     assert "not 'lost'" in unescape(text_of(bad_status.text))
     assert "52 campaigns" in text_of(campaigns) and len(names(campaigns, "campaigns")) == 50
     assert names(campaigns_two, "campaigns") == ["Bulk series 51", "Bulk series 52"]
+
+
+def test_groups_are_searched_by_name_and_paged_beyond_fifty(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        for number in range(1, 56):
+            create_group(session, f"Paged group {number:02}", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+
+    first = marketer.page("/groups", q=" PAGED group ")
+    second = marketer.page("/groups", q="paged group", page=2)
+    nothing = marketer.page("/groups", q="100%_")
+
+    def names(html: str) -> list[str]:
+        return re.findall(r'<a href="/marketing/groups/\d+">(Paged group \d+)</a>', html)
+
+    assert "55 groups" in text_of(first) and "Page 1 of 2" in text_of(first)
+    assert len(names(first)) == 50 and names(first)[0] == "Paged group 01"
+    assert names(second) == [f"Paged group {number}" for number in range(51, 56)]
+    assert 'href="?folder=&amp;q=paged+group&amp;page=1"' in second
+    assert "No group matches." in text_of(nothing)
