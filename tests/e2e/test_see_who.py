@@ -115,3 +115,29 @@ def test_a_mailing_shows_its_recipients_before_the_send_and_its_deliveries_after
     expect(row).to_contain_text("reader07@example.net")
     expect(row).to_contain_text("sent")
     shown(page, "mailing-deliveries")
+
+
+def test_groups_mailings_and_campaigns_are_searched_by_name(
+    context: Any, served: Served, readers: dict[str, int]
+) -> None:
+    page = context.new_page()
+    sign_in(page, served.url, "marketing", MARKETER)
+
+    page.goto(f"{served.url}/marketing/groups")
+    page.get_by_label("Name").fill("read")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#groups tbody tr")).to_have_count(1)
+    expect(page.locator("#groups")).to_contain_text("Readers")
+    shown(page, "groups-searched")
+
+    page.goto(f"{served.url}/marketing/mailings")
+    page.get_by_label("Name or subject").fill("reader")
+    page.get_by_label("Status").select_option("sent")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#mailing-count")).to_have_text("1 mailing")
+    expect(page.get_by_role("link", name="Reader news")).to_be_visible()
+    shown(page, "mailings-searched")
+
+    page.goto(f"{served.url}/marketing/campaigns?q=nothing+like+this")
+    expect(page.locator("#campaign-count")).to_have_text("0 campaigns")
+    shown(page, "campaigns-searched")
