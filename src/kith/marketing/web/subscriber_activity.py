@@ -36,6 +36,7 @@ class SubscriberActivity:
     mailings: list[MailingReceived]
     score: SubscriberScore | None
     campaigns: list[CampaignJoined]
+    mailings_shown: int = MAILINGS_SHOWN
 
 
 def subscriber_activity(session: Session, subscriber: Subscriber) -> SubscriberActivity:
