@@ -69,6 +69,7 @@ def _print(report: DemoReport) -> None:
     for login in report.logins:
         say(f"      {login}", highlight=False)
     say("      (lost one? .venv/bin/kith users set-password --side marketing --email ...)")
+    _print_who(report)
     say(f"   http://127.0.0.1:8000/community/docs for the community API  (data: {data_dir})")
     say(
         f"   curl -H 'HLIAMKey: {issued.credential.iam_key}' -H 'HLPassword: {issued.password}' "
@@ -264,3 +265,17 @@ def _print_scoring(report: DemoReport) -> None:
         highlight=False,
     )
     say("   .venv/bin/kith reports community   |   .venv/bin/kith reports sync --html sync.html")
+
+
+def _print_who(report: DemoReport) -> None:
+    """Where the web admin shows who is in a group and who a mailing reaches."""
+    say = console.print
+    admin = "http://127.0.0.1:8000/marketing"
+    name, run = next(iter(report.connection.syncs.items()))
+    sent, held = report.mailings.sent, report.mailings.held
+    say(f"   {admin}/groups/{run.group_id}/members   who is in {name}", highlight=False)
+    say(
+        f"   {admin}/mailings/{held.id}/people   who {held.name!r} would reach if sent now",
+        highlight=False,
+    )
+    say(f"   {admin}/mailings/{sent.id}/people   each delivery of {sent.name!r}", highlight=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.connection.client import ConnectionFailed, client_for
@@ -18,7 +18,7 @@ from kith.connection.names import judge_list_name
 from kith.encryption import SecretBox
 from kith.errors import NotFound
 from kith.marketing.groups.community import community_groups
-from kith.marketing.groups.sync_history import left_out
+from kith.marketing.groups.sync_history import rejected_people
 from kith.marketing.groups.target_groups import count_members, get_group
 from kith.marketing.models import SKIP_REASONS, SyncRun, TargetGroup
 
@@ -189,7 +189,7 @@ def _explain_counts(
             f"the list has {source['member_count']} members now: resync to bring the group "
             "up to date"
         )
-    examples = _examples(session, run)
+    examples = _examples(session, run, skipped)
     for reason in SKIP_REASONS:
         if skipped.get(reason):
             names = ", ".join(examples.get(reason, []))
@@ -204,17 +204,12 @@ def _explain_counts(
     }
 
 
-def _examples(session: Session, run: SyncRun) -> dict[str, list[str]]:
-    """A few members left out for each reason, by contact key."""
-    met = left_out(session, run).order_by(None).subquery()
-    ranked = select(
-        met.c.reason,
-        met.c.contact_key,
-        func.row_number().over(partition_by=met.c.reason, order_by=met.c.met).label("n"),
-    ).subquery()
-    examples: dict[str, list[str]] = {}
-    for reason, contact_key in session.execute(
-        select(ranked.c.reason, ranked.c.contact_key).where(ranked.c.n <= EXAMPLES)
-    ).tuples():
-        examples.setdefault(reason, []).append(str(contact_key))
-    return examples
+def _examples(session: Session, run: SyncRun, skipped: dict[str, int]) -> dict[str, list[str]]:
+    """A few members left out for each reason: contact key, name and email."""
+    return {
+        reason: [
+            str(person) for person in rejected_people(session, run, reason=reason, limit=EXAMPLES)
+        ]
+        for reason in SKIP_REASONS
+        if skipped.get(reason)
+    }

@@ -29,3 +29,10 @@ def page_of(
     number = min(max(1, number), pages)
     rows = session.scalars(query.order_by(*order).offset((number - 1) * size).limit(size))
     return Page(list(rows), total, number, pages)
+
+
+def page_of_list(rows: list[Row], *, number: int, size: int = PAGE_SIZE) -> Page[Row]:
+    """Page `number` of rows already read, for lists worked out outside SQL."""
+    pages = max(1, -(-len(rows) // size))
+    number = min(max(1, number), pages)
+    return Page(rows[(number - 1) * size : number * size], len(rows), number, pages)

@@ -389,7 +389,7 @@ def test_diagnose_explains_a_delta_as_it_explains_a_full_sync(world: World) -> N
         after_full = diagnose(session, world.box, "Insiders").figures["last_sync"]
 
     assert after_delta["skipped"] == after_full["skipped"]
-    assert after_delta["examples"]["duplicate_email"] == ["m07"]
+    assert after_delta["examples"]["duplicate_email"] == ["m07 (g@example.org)"]
     assert {reason: set(keys) for reason, keys in after_delta["examples"].items()} == {
         reason: set(keys) for reason, keys in after_full["examples"].items()
     }

@@ -1,17 +1,21 @@
-"""A community group's sync runs and the members its last completed sync left out, for reading."""
+"""A community group's sync runs and the members its last completed sync left out, for reading:
+as rows for the CSV, and as people (name and email, and their subscriber if one has their key)
+for the pages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from kith.errors import InvalidInput, NotFound
 from kith.marketing.models import (
     SKIP_REASONS,
     CommunityListMember,
+    Subscriber,
     SyncRun,
     SyncSkip,
     TargetGroup,
@@ -133,3 +137,78 @@ def _latest_completed_id(session: Session, group_id: int) -> int | None:
         .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
         .limit(1)
     )
+
+
+@dataclass(frozen=True)
+class RejectedPerson:
+    """A member a sync left out, as a marketer reads them: who they are, not only their keys."""
+
+    contact_key: str | None
+    legacy_contact_key: str | None
+    email: str | None
+    reason: str
+    name: str
+    subscriber_id: int | None  # the subscriber whose Remote ID is their Legacy Contact Key
+
+    def __str__(self) -> str:
+        known = ", ".join(part for part in (self.name, self.email) if part)
+        return f"{self.contact_key} ({known})" if known else str(self.contact_key)
+
+
+def rejected_people(
+    session: Session, run: SyncRun, *, reason: str | None = None, limit: int
+) -> list[RejectedPerson]:
+    """The first `limit` members `run` left out (for one reason, if given), named as the list had
+    them (the platform edition's sync keeps names) or else as the subscriber their Legacy Contact
+    Key names has it, with that subscriber."""
+    query = left_out(session, run)
+    if reason is not None:
+        query = query.where(query.selected_columns.reason == check_reason(reason))
+    met = query.order_by(None).subquery()
+    listed = and_(
+        CommunityListMember.group_id == run.group_id,
+        CommunityListMember.contact_key == met.c.contact_key,
+    )
+    rows = session.execute(
+        select(
+            met.c.contact_key,
+            met.c.legacy_contact_key,
+            met.c.email,
+            met.c.reason,
+            CommunityListMember.first_name,
+            CommunityListMember.last_name,
+            Subscriber.first_name,
+            Subscriber.last_name,
+            Subscriber.id,
+        )
+        .select_from(met)
+        .outerjoin(CommunityListMember, listed)
+        .outerjoin(Subscriber, Subscriber.remote_id == met.c.legacy_contact_key)
+        .order_by(met.c.met)
+        .limit(limit)
+    ).tuples()
+    return [
+        RejectedPerson(
+            contact_key,
+            legacy_key,
+            email,
+            why,
+            _name(first, last) or _name(subscriber_first, subscriber_last),
+            subscriber_id,
+        )
+        for (
+            contact_key,
+            legacy_key,
+            email,
+            why,
+            first,
+            last,
+            subscriber_first,
+            subscriber_last,
+            subscriber_id,
+        ) in rows
+    ]
+
+
+def _name(first: str | None, last: str | None) -> str:
+    return " ".join(part for part in (first, last) if part)

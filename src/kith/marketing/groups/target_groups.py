@@ -188,8 +188,11 @@ def summarize(session: Session, group: TargetGroup) -> GroupSummary:
     return GroupSummary(group, folder.name, count_members(session, group), sections)
 
 
-def list_groups(session: Session, *, folder: str | None = None) -> list[GroupSummary]:
-    """Every group (or those in one folder) by folder then name, each with its member count.
+def list_groups(
+    session: Session, *, folder: str | None = None, named: str = ""
+) -> list[GroupSummary]:
+    """Every group (or those in one folder, or whose name contains `named` in any case) by
+    folder then name, each with its member count.
 
     Static and community groups are counted in one grouped query; each compound is counted
     by evaluating it.
@@ -201,6 +204,8 @@ def list_groups(session: Session, *, folder: str | None = None) -> list[GroupSum
     )
     if folder is not None:
         query = query.where(TargetGroup.folder_id == get_folder(session, folder).id)
+    if named.strip():
+        query = query.where(TargetGroup.name_key.contains(name_key(named.strip()), autoescape=True))
     rows = session.execute(query).tuples().all()
     counted = select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
     held: dict[int, int] = dict(session.execute(counted).tuples().all())

@@ -4,9 +4,10 @@ pause."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import orjson
 from fastapi import Request, Response
-from sqlalchemy import select
 
 from kith.errors import KithError
 from kith.marketing.campaigns.definition import (
@@ -18,8 +19,8 @@ from kith.marketing.campaigns.definition import (
     deactivate,
     get_campaign,
 )
-from kith.marketing.campaigns.models import Campaign
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
+from kith.marketing.web.search import search_campaigns
 from kith.web.forms import parse_json_field
 from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render, render_form, see_other
@@ -42,14 +43,20 @@ EXAMPLE = """{
 
 
 @router.get("/campaigns", name="campaigns")
-def campaigns(request: Request, visitor: Admin) -> Response:
+def campaigns(request: Request, visitor: Admin, q: str = "", page: int = 1) -> Response:
+    """The campaigns with their counts, searched by name, a page at a time."""
     now = now_of(request)
     with db_of(request).session() as session:
-        views = [
-            campaign_json(session, campaign, now=now)
-            for campaign in session.scalars(select(Campaign).order_by(Campaign.id))
-        ]
-    return render(request, "campaigns.html", campaigns=views)
+        found = search_campaigns(session, q, page=page)
+        views = [campaign_json(session, campaign, now=now) for campaign in found.rows]
+    return render(
+        request,
+        "campaigns.html",
+        campaigns=views,
+        found=found,
+        q=q,
+        page_link=lambda number: "?" + urlencode({"q": q, "page": number}),
+    )
 
 
 @router.get("/campaigns/new", name="new_campaign")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -28,10 +29,12 @@ from kith.marketing.groups.sync_history import (
     get_run,
     last_completed_run,
     rejected_members,
+    rejected_people,
     sync_runs,
 )
 from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
+from kith.web.paging import page_of_list
 from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import Admin, FormData, page_router, render, see_other, site_of
 
@@ -53,8 +56,10 @@ assert tuple(SKIP_WORDS) == SKIP_REASONS
 
 
 @router.get("/groups", name="groups")
-def groups(request: Request, visitor: Admin, folder: str = "") -> Response:
-    return groups_page(request, folder=folder)
+def groups(
+    request: Request, visitor: Admin, folder: str = "", q: str = "", page: int = 1
+) -> Response:
+    return groups_page(request, folder=folder, q=q, page=page)
 
 
 @router.get("/groups/{group_id}", name="group_info")
@@ -123,22 +128,26 @@ def groups_page(
     request: Request,
     *,
     folder: str,
+    q: str = "",
+    page: int = 1,
     refresh: dict[str, Any] | None = None,
     refresh_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The groups of one folder (every folder when blank), with a refresh's report if any.
+    """The groups of one folder (every folder when blank) whose name contains `q`, a page at a
+    time, with a refresh's report if any.
 
     Online Community is offered before the first refresh has created it, as the place to go.
     """
     with db_of(request).session() as session:
         names = [each.name for each in list_folders(session)]
         chosen = next((name for name in names if name.lower() == folder.strip().lower()), "")
-        summaries = list_groups(session, folder=chosen or None)
+        summaries = list_groups(session, folder=chosen or None, named=q)
     if ONLINE_COMMUNITY not in names:
         names.append(ONLINE_COMMUNITY)
         if folder.strip().lower() == ONLINE_COMMUNITY.lower():
             chosen, summaries = ONLINE_COMMUNITY, []
+    shown = page_of_list(summaries, number=page)
     return render(
         request,
         "groups.html",
@@ -146,7 +155,10 @@ def groups_page(
         folders=names,
         folder=chosen,
         online_community=ONLINE_COMMUNITY,
-        groups=summaries,
+        groups=shown.rows,
+        found=shown,
+        q=q,
+        page_link=lambda number: "?" + urlencode({"folder": chosen, "q": q, "page": number}),
         refresh=refresh,
         refresh_error=refresh_error,
     )
@@ -173,7 +185,7 @@ def group_info_page(
         runs = sync_runs(session, group)
         completed = last_completed_run(session, group)
         rejected = (
-            list(rejected_members(session, completed, reason=reason, limit=REJECTED_SHOWN))
+            rejected_people(session, completed, reason=reason, limit=REJECTED_SHOWN)
             if completed is not None and tab == "rejected"
             else []
         )

@@ -4,10 +4,10 @@ duplicate-mailing warning to acknowledge); the report is with the others (report
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from kith.errors import KithError
@@ -25,7 +25,8 @@ from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
 from kith.marketing.mailings.sending import SendOptions
-from kith.marketing.models import Mailing
+from kith.marketing.models import MAILING_STATUSES, Mailing
+from kith.marketing.web.search import search_mailings
 from kith.marketing.workers import workers_alive
 from kith.web.forms import Form
 from kith.web.requests import PathId, db_of, now_of, settings_of
@@ -38,10 +39,21 @@ DUPLICATE_RISK = "duplicate mailing risk"
 
 
 @router.get("/mailings", name="mailings")
-def mailings(request: Request, visitor: Admin) -> Response:
+def mailings(
+    request: Request, visitor: Admin, q: str = "", status: str = "", page: int = 1
+) -> Response:
+    """The mailings, newest first, searched by name or subject, a page at a time."""
     with db_of(request).session() as session:
-        rows = list(session.scalars(select(Mailing).order_by(Mailing.id.desc())))
-    return render(request, "mailings.html", mailings=rows)
+        found = search_mailings(session, q, status=status or None, page=page)
+    return render(
+        request,
+        "mailings.html",
+        found=found,
+        q=q,
+        status=status,
+        statuses=MAILING_STATUSES,
+        page_link=lambda number: "?" + urlencode({"q": q, "status": status, "page": number}),
+    )
 
 
 @router.get("/mailings/new", name="new_mailing")

@@ -1,6 +1,6 @@
 """Contacts > Subscribers: search by email, Remote ID or name, a page at a time; each
 subscriber's page with the history of their status (a bounce's evidence) and reactivation,
-their data to download, and erasing them."""
+their data to download, erasing them, and what marketing did with them (subscriber_activity)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from kith.marketing.models import SUBSCRIBER_STATUSES, Subscriber
 from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
 from kith.marketing.subscribers import reactivate, status_history
 from kith.marketing.web.search import search_subscribers
+from kith.marketing.web.subscriber_activity import subscriber_activity
 from kith.web.requests import PathId, db_of, json_download, now_of, settings_of
 from kith.web.site import Admin, FormData, page_router, render, see_other
 
@@ -55,7 +56,15 @@ def subscriber(request: Request, visitor: Admin, subscriber_id: PathId) -> Respo
         found = _subscriber(session, subscriber_id)
         groups = export_subscriber(session, _reference(found))["groups"]
         history = status_history(session, found)
-    return render(request, "subscriber.html", subscriber=found, groups=groups, history=history)
+        activity = subscriber_activity(session, found)
+    return render(
+        request,
+        "subscriber.html",
+        subscriber=found,
+        groups=groups,
+        history=history,
+        activity=activity,
+    )
 
 
 @router.post("/subscribers/{subscriber_id}/reactivate", name="reactivate_subscriber")
