@@ -189,6 +189,8 @@ class ListChange(Base):
     __table_args__ = (
         CheckConstraint("change IN ('added', 'removed')", name="change"),
         Index("ix_list_changes_list_seq", "list_id", "seq"),
+        # a seq is never given twice, even once every change was pruned (migration 0007)
+        {"sqlite_autoincrement": True},
     )
 
 

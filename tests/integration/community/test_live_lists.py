@@ -38,6 +38,7 @@ from kith.community.models import (
     Community,
     CustomField,
     CustomUserList,
+    ListChange,
     ListMember,
     Member,
     Membership,
@@ -418,3 +419,23 @@ def test_an_edit_of_a_lists_criteria_waits_for_a_pass_under_way(
     assert edited.is_set()
     with community_db.session() as session:
         assert get_list(session, "Informz 1").evaluated_at is None  # the next pass: in full
+
+
+def test_a_change_after_the_whole_log_was_pruned_numbers_after_every_cursor_given(
+    community_db: Database,
+) -> None:
+    community = LiveCommunity(community_db)
+    community.setup()
+    community.keep_current()
+    community.apply(("member", 1, "L{n}", "m{n}@example.org", 0, "gold"))
+    community.keep_current()
+    given = max(community.cursors().values())
+    assert given > 0
+    with community_db.transaction() as session:  # what pruning does once all are old enough
+        session.execute(delete(ListChange))
+
+    community.apply(("member", 2, "L{n}", "m{n}@example.org", 0, "gold"))
+    community.keep_current()
+
+    with community_db.session() as session:
+        assert min(session.scalars(select(ListChange.seq))) > given
