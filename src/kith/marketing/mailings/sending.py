@@ -2,7 +2,9 @@
 
 A send is a background job. It first resyncs every community group the mailing uses (directly
 or inside compound groups) and checks the community's automation rules for duplicate mailings;
-either can hold the mailing with the reason. It then writes one delivery per address (the
+either can hold the mailing with the reason. A mailing with nobody to send to once the groups
+are synced goes back to being a draft, saying so (it would otherwise be "sent" to nobody and
+could never be sent later). It then writes one delivery per address (the
 unique key (mailing, address) is what makes a message go at most once) and sends them over
 `connections` parallel connections, each delivery claimed before it is sent and settled right
 after.
@@ -54,7 +56,11 @@ from kith.marketing.mailings.messages import (
     SubscriberFields,
     delivery_key,
 )
-from kith.marketing.mailings.recipients import iter_recipients, recipients_query
+from kith.marketing.mailings.recipients import (
+    count_recipients,
+    iter_recipients,
+    recipients_query,
+)
 from kith.marketing.mailings.transport import (
     Sender,
     Transport,
@@ -151,6 +157,8 @@ class MailingSender:
                 reason = f"the duplicate-mailing check could not read the community: {error}"
             if reason:
                 return self._hold(reason)
+        if nobody := self._nobody_to_send_to():
+            return self._back_to_draft(nobody)
         with self.db.bulk_transaction() as session:
             mailing = get_mailing(session, self.mailing_id)
             writer = BatchWriter(session, _prepared_insert(session), _PREPARED)
@@ -208,6 +216,25 @@ class MailingSender:
             for o in overlaps
         )
         return f"duplicate mailing risk: {named}; send with --ack-duplicates to send anyway"
+
+    def _nobody_to_send_to(self) -> str | None:
+        """Why the mailing has no recipient now, or None when it has some."""
+        with self.db.session() as session:
+            mailing = get_mailing(session, self.mailing_id)
+            if count_recipients(session, mailing):
+                return None
+            groups = mailing_groups(session, mailing)["include"]
+            included = ", ".join(group.name for group in groups)
+        return (
+            f"nobody to send to: no subscribed subscriber is in {included or 'any group'} "
+            "(minus the excluded groups); the mailing stays a draft"
+        )
+
+    def _back_to_draft(self, reason: str) -> bool:
+        with self.db.transaction() as session:
+            mailing = get_mailing(session, self.mailing_id)
+            mailing.status, mailing.status_reason = "draft", reason
+        return False
 
     def _hold(self, reason: str) -> bool:
         with self.db.transaction() as session:
