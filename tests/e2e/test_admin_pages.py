@@ -160,12 +160,14 @@ def test_a_mailing_is_previewed_acknowledged_and_sent_to_the_smtp_sink(
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#preview-subject")).to_have_text("Thanks, Member2!")
 
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send", exact=True).click()
 
     warning = page.locator("#duplicate-warning")
     expect(warning).to_contain_text("Welcome to the discussion", timeout=30_000)
     screenshot(page, "mailing-duplicate-warning")
     page.get_by_label(re.compile("send anyway")).check()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send anyway").click()
     expect(page.locator("#mailing-status")).to_contain_text("Sent", timeout=30_000)
     received = served.sink.wait_for(5)
@@ -211,6 +213,7 @@ def test_a_welcome_campaign_is_made_from_its_template_and_activated(
     steps = page.locator("#steps")
     for step in ("welcome", "wait-3-days", "posted", "thank-you", "nudge"):
         expect(steps).to_contain_text(step)
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Activate").click()
     expect(facts).to_contain_text("active")
     expect(page.get_by_role("button", name="Pause")).to_be_visible()

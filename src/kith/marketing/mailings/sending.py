@@ -223,11 +223,13 @@ class MailingSender:
             mailing = get_mailing(session, self.mailing_id)
             if count_recipients(session, mailing):
                 return None
-            groups = mailing_groups(session, mailing)["include"]
-            included = ", ".join(group.name for group in groups)
+            groups = mailing_groups(session, mailing)
+        included = ", ".join(group.name for group in groups["include"]) or "any group"
+        excluded = ", ".join(group.name for group in groups["exclude"])
+        outside = f" outside {excluded}" if excluded else ""
         return (
-            f"nobody to send to: no subscribed subscriber is in {included or 'any group'} "
-            "(minus the excluded groups); the mailing stays a draft"
+            f"nobody to send to: no subscribed subscriber is in {included}{outside}; "
+            "the mailing stays a draft"
         )
 
     def _back_to_draft(self, reason: str) -> bool:
