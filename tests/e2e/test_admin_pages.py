@@ -165,6 +165,14 @@ def test_a_mailing_is_previewed_acknowledged_and_sent_to_the_smtp_sink(
 
     warning = page.locator("#duplicate-warning")
     expect(warning).to_contain_text("Welcome to the discussion", timeout=30_000)
+    expect(warning).to_contain_text(
+        "the community rule 'Welcome to the discussion' (it e-mails 'Thanks for starting a "
+        "thread') also reaches 5 of the recipients: member1@example.org, member2@example.org, "
+        "member3@example.org and 2 more."
+    )
+    said_twice = re.compile("risk.*duplicate mailing risk", re.IGNORECASE)
+    expect(page.locator("main")).not_to_contain_text(said_twice)
+    expect(page.locator("main")).not_to_contain_text("--ack-duplicates")
     screenshot(page, "mailing-duplicate-warning")
     page.get_by_label(re.compile("send anyway")).check()
     page.once("dialog", lambda dialog: dialog.accept())

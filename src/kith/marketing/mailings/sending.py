@@ -66,13 +66,15 @@ from kith.marketing.mailings.transport import (
     Transport,
 )
 from kith.marketing.models import Delivery, Mailing
-from kith.marketing.ports import NotWired, ports
+from kith.marketing.ports import NotWired, Overlapping, RuleOverlap, ports
 from kith.processes import lease_held, this_thread
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 PREPARE_BATCH = 10_000
+DUPLICATE_RISK = "duplicate mailing risk"  # how a hold for duplicates begins
+NAMED_OVERLAPS = 3  # recipients a duplicate-mailing warning names per rule
 LEASE = timedelta(minutes=2)
 LEASE_RENEWAL_SECONDS = 15.0  # how often a running send pushes its lease forward
 
@@ -204,18 +206,19 @@ class MailingSender:
             mailing = get_mailing(session, self.mailing_id)
             recipients = recipients_query(session, mailing).subquery()
 
-            def recipients_among(remote_ids: Collection[str]) -> int:
+            def recipients_among(remote_ids: Collection[str]) -> Overlapping:
                 among_them = among(session, recipients.c.remote_id, remote_ids)
-                return session.scalar(select(func.count()).where(among_them)) or 0
+                count = session.scalar(select(func.count()).where(among_them)) or 0
+                if not count:
+                    return Overlapping(0)
+                first = select(recipients.c.email).where(among_them).order_by(recipients.c.email)
+                return Overlapping(count, tuple(session.scalars(first.limit(NAMED_OVERLAPS))))
 
             overlaps = check_duplicates(session, recipients_among)
         if not overlaps:
             return None
-        named = "; ".join(
-            f"rule {o.rule!r} (send_email {o.subject!r}) also e-mails {o.recipients} of them"
-            for o in overlaps
-        )
-        return f"duplicate mailing risk: {named}; send with --ack-duplicates to send anyway"
+        named = "; ".join(_overlap_in_words(overlap) for overlap in overlaps)
+        return f"{DUPLICATE_RISK}: {named}; send with --ack-duplicates to send anyway"
 
     def _nobody_to_send_to(self) -> str | None:
         """Why the mailing has no recipient now, or None when it has some."""
@@ -395,6 +398,19 @@ class MailingSender:
     def _mailing(self) -> Mailing:
         with self.db.session() as session:
             return get_mailing(session, self.mailing_id)
+
+
+def _overlap_in_words(overlap: RuleOverlap) -> str:
+    """'the community rule 'R' (it e-mails 'S') also reaches 12 of the recipients: a, b, c and
+    9 more'."""
+    sends = f" (it e-mails {overlap.subject!r})" if overlap.subject else ""
+    who = ", ".join(overlap.some)
+    if overlap.recipients > len(overlap.some):
+        who += f" and {overlap.recipients - len(overlap.some):,} more"
+    return (
+        f"the community rule {overlap.rule!r}{sends} also reaches "
+        f"{overlap.recipients:,} of the recipients: {who}"
+    )
 
 
 _PREPARED = ("mailing_id", "subscriber_id", "email", "email_key", "status", "attempts")
