@@ -31,9 +31,14 @@ from kith.marketing.groups.sync_history import (
 from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
 from kith.web.requests import PathId, db_of
-from kith.web.site import Admin, page_router, render, see_other, site_of
+from kith.web.site import Admin, back_to_page, page_router, render, see_other, site_of
 
 router = page_router()
+# before /groups/{group_id}, which would take "refresh" for an id; the form is the
+# connection's (kith.connection.web.groups), its page this module's
+back_to_page(router, "/groups/refresh", "groups")
+back_to_page(router, "/groups/{group_id}/delete", "groups", same_ids=False)
+back_to_page(router, "/groups/{group_id}/sync", "group_info")
 
 TABS = ("overview", "history", "rejected", "diagnosis")
 REJECTED_SHOWN = 200

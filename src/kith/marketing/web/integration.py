@@ -13,9 +13,10 @@ from kith.marketing.api.integration import CheckReport, ConnectionCheck
 from kith.marketing.integration import IntegrationView, configure_integration, get_integration
 from kith.marketing.models import EDITIONS
 from kith.web.requests import db_of, now_of, settings_of
-from kith.web.site import Admin, FormData, page_router, render, see_other
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, see_other
 
 router = page_router()
+back_to_page(router, "/settings/integration/test", "integration_settings")
 
 
 @router.get("/settings/integration", name="integration_settings")

@@ -29,9 +29,19 @@ from kith.marketing.models import Mailing
 from kith.marketing.workers import workers_alive
 from kith.web.forms import Form
 from kith.web.requests import PathId, db_of, now_of, settings_of
-from kith.web.site import Admin, FormData, page_router, render, render_form, see_other, site_of
+from kith.web.site import (
+    Admin,
+    FormData,
+    back_to_page,
+    page_router,
+    render,
+    render_form,
+    see_other,
+    site_of,
+)
 
 router = page_router()
+back_to_page(router, "/mailings/{mailing_id}/send", "mailing")
 
 EDITABLE = ("draft", "held")
 
