@@ -99,11 +99,15 @@ def test_info_then_sync_target_group_now_shows_progress_then_the_counts(
     page.get_by_role("link", name="Info", exact=True).click()
     expect(page.get_by_role("heading", name=f"Info: {GROUP}")).to_be_visible()
     result = page.locator("#sync-result")
+    expect(page.locator("#member-count")).to_have_text("0")
+    expect(page.locator("#last-synced")).to_have_text("never")
 
     page.get_by_role("button", name="Sync Target Group Now").click()
 
     expect(result).to_contain_text("Sync in progress")
     expect(result).to_contain_text("Synced: 7 in the list, 5 members in the group", timeout=30_000)
+    expect(page.locator("#member-count")).to_have_text("5")  # the Overview, without a reload
+    expect(page.locator("#last-synced")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d"))
     expect(result.locator("tr[data-reason=missing_contact_key]")).to_contain_text("1")
     expect(result.locator("tr[data-reason=unsubscribed]")).to_contain_text("1")
     screenshot(page, "group-info")

@@ -90,7 +90,19 @@ def sync_run(request: Request, visitor: Admin, group_id: PathId, run_id: PathId)
             .templates.get_template("sync_run.html")
             .render(run=run, skip_words=SKIP_WORDS)
         )
-    return JSONResponse({"done": run.status != "in progress", "status": run.status, "html": html})
+        done = run.status != "in progress"
+        facts = _overview_facts(request, session, group) if done else {}
+    return JSONResponse({"done": done, "status": run.status, "html": html, "facts": facts})
+
+
+def _overview_facts(request: Request, session: Session, group: TargetGroup) -> dict[str, str]:
+    """The Overview's values a sync changes, by element id, as the page shows them."""
+    filters = site_of(request).templates.filters
+    synced = group.last_synced_at
+    return {
+        "member-count": filters["number"](summarize(session, group).member_count),
+        "last-synced": filters["when"](synced) if synced else "never",
+    }
 
 
 @router.get("/groups/{group_id}/rejected.csv", name="rejected_csv")
