@@ -60,7 +60,9 @@ def test_integration_settings_are_updated_and_the_connection_tested(
     page.get_by_label("IAMKey").fill(served.iam_key)
     page.get_by_label("Password").fill(served.password)
     page.get_by_role("button", name="Update").click()
-    expect(page.get_by_role("status")).to_contain_text("The Integration Settings are updated")
+    expect(page.locator("main .alert").first).to_have_text(
+        "The Integration Settings are updated, and the connection works."
+    )
 
     page.get_by_role("button", name="Test connection").click()
 

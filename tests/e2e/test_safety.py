@@ -102,3 +102,27 @@ def test_activating_a_campaign_asks_first(context: Any, served: Served) -> None:
 
     expect(facts.locator("dd").first).to_have_text("active")
     screenshot(page, "campaign-activated")
+
+
+def test_an_update_the_community_refuses_is_said_in_red(context: Any, served: Served) -> None:
+    page = context.new_page()
+    sign_in(page, served.url, "marketing", MARKETER)
+
+    integration_settings(page, served, password="not the password")
+
+    alert = page.get_by_role("alert").first
+    expect(alert).to_contain_text("saved, but the connection does not work with them")
+    expect(alert).to_have_class("alert error")
+    expect(page.locator("#connection-check")).to_contain_text("The connection failed")
+    expect(page.locator("main")).not_to_contain_text("are updated")
+    assert serious_violations(page) == []
+    screenshot(page, "integration-settings-refused")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "integration-settings-refused-phone")
+
+    integration_settings(page, served, password=served.password)
+
+    expect(page.get_by_role("status").first).to_have_text(
+        "The Integration Settings are updated, and the connection works."
+    )
+    expect(page.locator("#connection-check")).to_contain_text("Connected")
