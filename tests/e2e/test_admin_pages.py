@@ -102,6 +102,7 @@ def test_info_then_sync_target_group_now_shows_progress_then_the_counts(
     expect(page.get_by_role("heading", name=f"Info: {GROUP}")).to_be_visible()
     result = page.locator("#sync-result")
     expect(page.locator("#member-count")).to_have_text("0")
+    expect(page.locator("#community-list")).to_have_text(f"Informz {GROUP}")
     expect(page.locator("#last-synced")).to_have_text("never")
 
     page.get_by_role("button", name="Sync Target Group Now").click()
