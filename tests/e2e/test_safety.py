@@ -126,3 +126,28 @@ def test_an_update_the_community_refuses_is_said_in_red(context: Any, served: Se
         "The Integration Settings are updated, and the connection works."
     )
     expect(page.locator("#connection-check")).to_contain_text("Connected")
+
+
+def test_a_failing_sync_shows_on_the_start_page_and_the_groups_row(
+    context: Any, served: Served
+) -> None:
+    page = context.new_page()
+    sign_in(page, served.url, "marketing", MARKETER)
+    integration_settings(page, served, password="not the password")
+    page.goto(f"{served.url}/marketing/groups?folder=Online Community")
+    page.get_by_role("link", name="Joined In The Last 7 Days").click()
+    page.get_by_role("button", name="Sync Target Group Now").click()
+    expect(page.locator("#sync-result")).to_contain_text("failed", timeout=30_000)
+
+    page.goto(f"{served.url}/marketing/")
+
+    banner = page.get_by_role("alert").filter(has_text="Joined In The Last 7 Days")
+    expect(banner).to_contain_text("Not synced: the group Joined In The Last 7 Days failed to sync")
+    expect(banner).to_contain_text("HTTP 401")
+    assert serious_violations(page) == []
+    screenshot(page, "start-sync-failed")
+    page.goto(f"{served.url}/marketing/groups?folder=Online Community")
+    row = page.locator("#groups tr", has_text="Joined In The Last 7 Days")
+    screenshot(page, "groups-sync-failed")
+    row.get_by_role("link", name="failed: see why").click()
+    expect(page.locator("#sync-result")).to_contain_text("HTTP 401")
