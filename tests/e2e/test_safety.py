@@ -79,6 +79,10 @@ def test_a_send_asks_with_the_count_and_groups_and_a_send_to_nobody_stays_a_draf
     screenshot(page, "mailing-sent-to-nobody")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "mailing-sent-to-nobody-phone")
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("button", name="Save").click()
+    expect(facts).to_be_visible()
+    expect(page.locator("#not-sent")).to_have_count(0)  # the reason went with the change
 
 
 def test_activating_a_campaign_asks_first(context: Any, served: Served) -> None:
