@@ -60,7 +60,9 @@ def test_integration_settings_are_updated_and_the_connection_tested(
     page.get_by_label("IAMKey").fill(served.iam_key)
     page.get_by_label("Password").fill(served.password)
     page.get_by_role("button", name="Update").click()
-    expect(page.get_by_role("status")).to_contain_text("The Integration Settings are updated")
+    expect(page.locator("main .alert").first).to_have_text(
+        "The Integration Settings are updated, and the connection works."
+    )
 
     page.get_by_role("button", name="Test connection").click()
 
@@ -99,11 +101,16 @@ def test_info_then_sync_target_group_now_shows_progress_then_the_counts(
     page.get_by_role("link", name="Info", exact=True).click()
     expect(page.get_by_role("heading", name=f"Info: {GROUP}")).to_be_visible()
     result = page.locator("#sync-result")
+    expect(page.locator("#member-count")).to_have_text("0")
+    expect(page.locator("#community-list")).to_have_text(f"Informz {GROUP}")
+    expect(page.locator("#last-synced")).to_have_text("never")
 
     page.get_by_role("button", name="Sync Target Group Now").click()
 
     expect(result).to_contain_text("Sync in progress")
     expect(result).to_contain_text("Synced: 7 in the list, 5 members in the group", timeout=30_000)
+    expect(page.locator("#member-count")).to_have_text("5")  # the Overview, without a reload
+    expect(page.locator("#last-synced")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d"))
     expect(result.locator("tr[data-reason=missing_contact_key]")).to_contain_text("1")
     expect(result.locator("tr[data-reason=unsubscribed]")).to_contain_text("1")
     screenshot(page, "group-info")
@@ -160,12 +167,22 @@ def test_a_mailing_is_previewed_acknowledged_and_sent_to_the_smtp_sink(
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#preview-subject")).to_have_text("Thanks, Member2!")
 
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send", exact=True).click()
 
     warning = page.locator("#duplicate-warning")
     expect(warning).to_contain_text("Welcome to the discussion", timeout=30_000)
+    expect(warning).to_contain_text(
+        "the community rule 'Welcome to the discussion' (it e-mails 'Thanks for starting a "
+        "thread') also reaches 5 of the recipients: member1@example.org, member2@example.org, "
+        "member3@example.org and 2 more."
+    )
+    said_twice = re.compile("risk.*duplicate mailing risk", re.IGNORECASE)
+    expect(page.locator("main")).not_to_contain_text(said_twice)
+    expect(page.locator("main")).not_to_contain_text("--ack-duplicates")
     screenshot(page, "mailing-duplicate-warning")
     page.get_by_label(re.compile("send anyway")).check()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send anyway").click()
     expect(page.locator("#mailing-status")).to_contain_text("Sent", timeout=30_000)
     received = served.sink.wait_for(5)
@@ -211,6 +228,7 @@ def test_a_welcome_campaign_is_made_from_its_template_and_activated(
     steps = page.locator("#steps")
     for step in ("welcome", "wait-3-days", "posted", "thank-you", "nudge"):
         expect(steps).to_contain_text(step)
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Activate").click()
     expect(facts).to_contain_text("active")
     expect(page.get_by_role("button", name="Pause")).to_be_visible()

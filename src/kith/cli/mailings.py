@@ -172,9 +172,11 @@ def send(
         console.print(f"Mailing {mailing.id} is queued for sending.", markup=False)
     elif mailing.status == "held":
         console.print(f"Mailing {mailing.id} is held: {mailing.status_reason}", markup=False)
+    elif mailing.status == "draft":
+        console.print(f"Mailing {mailing.id} was not sent: {mailing.status_reason}", markup=False)
     else:
         _print_report(report)
-    if mailing.status in ("held", "failed"):
+    if mailing.status in ("held", "failed", "draft"):
         raise typer.Exit(1)
 
 

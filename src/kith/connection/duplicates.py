@@ -1,5 +1,6 @@
 """The duplicate-mailing guard, the connection's part: the community's automation rules that
-would e-mail some of a mailing's recipients themselves, and how many of them each reaches."""
+would e-mail some of a mailing's recipients themselves, how many of them each reaches and who
+the first few are."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from kith.config import Settings
 from kith.connection.client import client_for
 from kith.connection.staging import batches
 from kith.encryption import SecretBox
-from kith.marketing.ports import RuleOverlap
+from kith.marketing.ports import Overlapping, RuleOverlap
 
 
 def check_duplicates(
-    session: Session, recipients_among: Callable[[Collection[str]], int], *, settings: Settings
+    session: Session,
+    recipients_among: Callable[[Collection[str]], Overlapping],
+    *,
+    settings: Settings,
 ) -> list[RuleOverlap]:
     """The community's active send_email rules that reach some of the recipients, with how many
     (marketing's `check_duplicates` port).
@@ -36,7 +40,10 @@ def check_duplicates(
                 for member in client.stream_rule_members(rule["key"])
                 if member.legacy_contact_key
             )
-            count = sum(recipients_among(batch) for batch in batches(keys))
+            count, some = 0, tuple[str, ...]()
+            for batch in batches(keys):
+                found = recipients_among(batch)
+                count, some = count + found.count, some or found.some
             if count:
-                overlaps.append(RuleOverlap(rule["name"], rule.get("subject"), count))
+                overlaps.append(RuleOverlap(rule["name"], rule.get("subject"), count, some))
     return overlaps

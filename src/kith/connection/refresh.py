@@ -89,6 +89,7 @@ def refresh_groups(session: Session, client: CommunityClient, *, now: datetime) 
         else:
             name = group.name
             report.unchanged += group.source_removed_at is None
+        group.list_name = list_name
         if group.source_removed_at is not None:
             restore_source(group)
             report.restored.append({"group": name, "list": list_name})

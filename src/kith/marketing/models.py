@@ -126,6 +126,7 @@ class TargetGroup(Base):
     include_mode: Mapped[str | None] = mapped_column(String(3))
     exclude_mode: Mapped[str | None] = mapped_column(String(3))
     list_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    list_name: Mapped[str | None] = mapped_column(String(300))  # as the last refresh read it
     source_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_status: Mapped[str | None] = mapped_column(String(20))

@@ -31,12 +31,22 @@ class SyncOutcome:
 
 
 @dataclass(frozen=True)
+class Overlapping:
+    """How many of some Remote IDs are a mailing's recipients, and the first few's addresses."""
+
+    count: int
+    some: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleOverlap:
-    """A community automation rule that e-mails some of a mailing's recipients itself."""
+    """A community automation rule that e-mails some of a mailing's recipients itself (the
+    first few of them named in `some`)."""
 
     rule: str
     subject: str | None
     recipients: int
+    some: tuple[str, ...] = ()
 
 
 Port = TypeVar("Port")
@@ -50,7 +60,7 @@ class GroupSyncer(Protocol):
 
 class DuplicateChecker(Protocol):
     def __call__(
-        self, session: Session, recipients_among: Callable[[Collection[str]], int]
+        self, session: Session, recipients_among: Callable[[Collection[str]], Overlapping]
     ) -> list[RuleOverlap]: ...
 
 

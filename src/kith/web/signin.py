@@ -11,6 +11,7 @@ from kith.web.sessions import SessionState
 from kith.web.site import (
     FormData,
     SignedIn,
+    back_to_page,
     page_router,
     render,
     see_other,
@@ -21,6 +22,7 @@ from kith.web.site import (
 )
 
 router = page_router()
+back_to_page(router, "/sign-out", "sign_in")
 
 
 @router.get("/sign-in", name="sign_in")

@@ -260,6 +260,17 @@ def see_other(
     return RedirectResponse(target, status_code=303)
 
 
+def back_to_page(router: APIRouter, action: str, page: str, *, same_ids: bool = True) -> None:
+    """A GET of a form's action (a reload of the answer, a bookmark, a typed address) goes to
+    the page the form is on (given the action's path parameters, when `same_ids`), instead of
+    ending in an error."""
+
+    def go_to_page(request: Request) -> Response:
+        return see_other(request, page, **(request.path_params if same_ids else {}))
+
+    router.add_api_route(action, go_to_page, methods=["GET"], name=f"{page}_again")
+
+
 def url_path(request: Request, name: str, **params: Any) -> str:
     """The path of a route of this side's app (names repeat across the mounted apps)."""
     app: FastAPI = request.app

@@ -9,12 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from kith.db import Database
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
-from kith.marketing.models import Subscriber
+from kith.marketing.models import Subscriber, TargetGroup
 from kith.marketing.subscriber_import import import_subscribers
 from tests.support.cli_world import kith_command
 from tests.support.community_world import NOW
@@ -153,3 +153,31 @@ def test_a_preview_for_a_subscriber_the_template_runs_away_for_is_refused(
         "error: html, line 2, column 36: '*' makes more than 1,000,000 characters (the limit "
         "of a render)"
     ]
+
+
+def test_a_send_to_nobody_is_refused_and_the_mailing_stays_a_draft_to_send_later(
+    kith: Any, marketing_db: Database, tmp_path: Path
+) -> None:
+    with marketing_db.transaction() as session:
+        create_group(session, "Nobody yet", now=NOW)
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>")
+    code, output = kith(
+        "mailings", "create", "--name", "Early", "--subject", "Hi", "--html", str(html),
+        "--include", "Nobody yet", "--json",
+    )  # fmt: skip
+    mailing_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("mailings", "send", mailing_id, "--wait")
+
+    assert code == 1
+    assert "was not sent: nobody to send to: no subscribed subscriber is in Nobody yet" in output
+    code, output = kith("mailings", "list", "--json")
+    [listed] = [row for row in orjson.loads(output) if str(row["id"]) == mailing_id]
+    assert listed["status"] == "draft"
+    with marketing_db.transaction() as session:
+        group = session.scalar(select(TargetGroup).where(TargetGroup.name == "Nobody yet"))
+        assert group is not None
+        change_members(session, group, csv_rows("remote_id", "R1"), now=NOW)
+    code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
+    assert code == 0 and orjson.loads(output)["totals"]["sent"] == 1

@@ -119,8 +119,9 @@ def test_the_duplicate_guard_fires_on_an_overlapping_rule_and_not_a_disjoint_one
     held = send(world, smtp_sink)
     assert held.status == "held"
     assert held.status_reason == (
-        "duplicate mailing risk: rule 'Thanks posters' (send_email 'Thanks posters!') also "
-        "e-mails 1 of them; send with --ack-duplicates to send anyway"
+        "duplicate mailing risk: the community rule 'Thanks posters' (it e-mails 'Thanks "
+        "posters!') also reaches 1 of the recipients: m2@example.org; send with "
+        "--ack-duplicates to send anyway"
     )
     sent_before = len(smtp_sink.messages)
 
@@ -203,5 +204,7 @@ def test_every_send_path_runs_the_duplicate_guard(
         sent = session.get_one(Mailing, mailing.id)
     assert sent.status == "held"
     assert sent.status_reason is not None
-    assert sent.status_reason.startswith("duplicate mailing risk: rule 'Thanks posters'")
+    assert sent.status_reason.startswith(
+        "duplicate mailing risk: the community rule 'Thanks posters'"
+    )
     assert smtp_sink.messages == []

@@ -72,11 +72,12 @@ def test_a_method_an_api_path_does_not_take_gets_405_naming_every_method_it_take
         assert response.json()["message"].startswith(f"{path} does not take PATCH; it takes ")
 
 
-def test_a_page_that_only_takes_a_form_names_post_in_allow(client: httpx.Client) -> None:
-    response = client.get("/marketing/groups/1/delete")
+def test_a_forms_action_names_post_and_get_in_allow(client: httpx.Client) -> None:
+    """GET goes back to the form's page (test_reloads.py); other methods are refused."""
+    response = client.put("/marketing/groups/1/delete")
 
     assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
+    assert response.headers["allow"] == "GET, POST"
 
 
 @pytest.mark.parametrize("document_path", DOCUMENTS)

@@ -8,9 +8,10 @@ from kith.community.credentials import create_credential, list_credentials, revo
 from kith.community.web.acting import acting_member
 from kith.errors import KithError
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, admin, page_router, render, see_other
+from kith.web.site import Admin, FormData, admin, back_to_page, page_router, render, see_other
 
 router = page_router(admin)
+back_to_page(router, "/credentials/{iam_key}/revoke", "credentials", same_ids=False)
 
 
 @router.get("/credentials", name="credentials")

@@ -26,12 +26,13 @@ from kith.community.web.acting import acting_member
 from kith.errors import KithError
 from kith.web.forms import Form, parse_json_field
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, JsonBody, Visitor, admin, page_router, render_form
+from kith.web.site import Admin, JsonBody, Visitor, admin, back_to_page, page_router, render_form
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 router = page_router(admin)
+back_to_page(router, "/lists/preview", "new_list")
 
 SAMPLE_SIZE = 10
 TEXT_OPS = tuple(op for op in OPS if op != "within_days")

@@ -13,9 +13,10 @@ from kith.community.web.acting import acting_member
 from kith.community.web.criteria_builder import render_editor, save_form
 from kith.errors import KithError
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, admin, page_router, render, see_other
+from kith.web.site import Admin, FormData, admin, back_to_page, page_router, render, see_other
 
 router = page_router(admin)
+back_to_page(router, "/lists/{key}/delete", "list_builder", same_ids=False)
 
 
 @router.get("/lists", name="list_builder")

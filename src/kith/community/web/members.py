@@ -20,9 +20,19 @@ from kith.community.web.search import (
 from kith.erasures import forget_deleted_rows
 from kith.errors import PermissionDenied
 from kith.web.requests import PathId, db_of, json_download, now_of
-from kith.web.site import Admin, SignedIn, Visitor, page_router, render, see_other, site_of
+from kith.web.site import (
+    Admin,
+    SignedIn,
+    Visitor,
+    back_to_page,
+    page_router,
+    render,
+    see_other,
+    site_of,
+)
 
 router = page_router()
+back_to_page(router, "/members/{member_id}/delete", "member")
 
 
 @router.get("/", name="home")

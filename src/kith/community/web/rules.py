@@ -23,9 +23,19 @@ from kith.community.web.criteria_builder import render_editor, save_form
 from kith.errors import KithError
 from kith.web.forms import Form
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, Visitor, admin, page_router, render, see_other
+from kith.web.site import (
+    Admin,
+    FormData,
+    Visitor,
+    admin,
+    back_to_page,
+    page_router,
+    render,
+    see_other,
+)
 
 router = page_router(admin)
+back_to_page(router, "/rules/{key}/delete", "rules", same_ids=False)
 
 
 @router.get("/rules", name="rules")

@@ -188,6 +188,25 @@ def summarize(session: Session, group: TargetGroup) -> GroupSummary:
     return GroupSummary(group, folder.name, count_members(session, group), sections)
 
 
+NOT_SYNCED = ("failed", "held")  # a community group's last sync that left it as it was
+
+
+def groups_not_synced(session: Session) -> list[TargetGroup]:
+    """Community groups whose last sync failed or was held (their lists still in the community),
+    by name: mailings and campaigns use them as last synced."""
+    return list(
+        session.scalars(
+            select(TargetGroup)
+            .where(
+                TargetGroup.kind == "community",
+                TargetGroup.sync_status.in_(NOT_SYNCED),
+                TargetGroup.source_removed_at.is_(None),
+            )
+            .order_by(TargetGroup.name_key)
+        )
+    )
+
+
 def list_groups(
     session: Session, *, folder: str | None = None, named: str = ""
 ) -> list[GroupSummary]:

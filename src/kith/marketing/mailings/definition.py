@@ -48,6 +48,8 @@ def change_mailing(
     if mailing.status != "draft" and mailing.status != "held":
         raise Conflict(f"mailing {mailing.id} is {mailing.status}: only a draft can change")
     _apply(session, mailing, draft, now=now)
+    if mailing.status == "draft":  # why a send found nobody no longer holds for the change
+        mailing.status_reason = None
     return mailing
 
 

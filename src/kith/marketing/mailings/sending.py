@@ -2,7 +2,9 @@
 
 A send is a background job. It first resyncs every community group the mailing uses (directly
 or inside compound groups) and checks the community's automation rules for duplicate mailings;
-either can hold the mailing with the reason. It then writes one delivery per address (the
+either can hold the mailing with the reason. A mailing with nobody to send to once the groups
+are synced goes back to being a draft, saying so (it would otherwise be "sent" to nobody and
+could never be sent later). It then writes one delivery per address (the
 unique key (mailing, address) is what makes a message go at most once) and sends them over
 `connections` parallel connections, each delivery claimed before it is sent and settled right
 after.
@@ -54,19 +56,25 @@ from kith.marketing.mailings.messages import (
     SubscriberFields,
     delivery_key,
 )
-from kith.marketing.mailings.recipients import iter_recipients, recipients_query
+from kith.marketing.mailings.recipients import (
+    count_recipients,
+    iter_recipients,
+    recipients_query,
+)
 from kith.marketing.mailings.transport import (
     Sender,
     Transport,
 )
 from kith.marketing.models import Delivery, Mailing
-from kith.marketing.ports import NotWired, ports
+from kith.marketing.ports import NotWired, Overlapping, RuleOverlap, ports
 from kith.processes import lease_held, this_thread
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 PREPARE_BATCH = 10_000
+DUPLICATE_RISK = "duplicate mailing risk"  # how a hold for duplicates begins
+NAMED_OVERLAPS = 3  # recipients a duplicate-mailing warning names per rule
 LEASE = timedelta(minutes=2)
 LEASE_RENEWAL_SECONDS = 15.0  # how often a running send pushes its lease forward
 
@@ -151,6 +159,8 @@ class MailingSender:
                 reason = f"the duplicate-mailing check could not read the community: {error}"
             if reason:
                 return self._hold(reason)
+        if nobody := self._nobody_to_send_to():
+            return self._back_to_draft(nobody)
         with self.db.bulk_transaction() as session:
             mailing = get_mailing(session, self.mailing_id)
             writer = BatchWriter(session, _prepared_insert(session), _PREPARED)
@@ -196,18 +206,40 @@ class MailingSender:
             mailing = get_mailing(session, self.mailing_id)
             recipients = recipients_query(session, mailing).subquery()
 
-            def recipients_among(remote_ids: Collection[str]) -> int:
+            def recipients_among(remote_ids: Collection[str]) -> Overlapping:
                 among_them = among(session, recipients.c.remote_id, remote_ids)
-                return session.scalar(select(func.count()).where(among_them)) or 0
+                count = session.scalar(select(func.count()).where(among_them)) or 0
+                if not count:
+                    return Overlapping(0)
+                first = select(recipients.c.email).where(among_them).order_by(recipients.c.email)
+                return Overlapping(count, tuple(session.scalars(first.limit(NAMED_OVERLAPS))))
 
             overlaps = check_duplicates(session, recipients_among)
         if not overlaps:
             return None
-        named = "; ".join(
-            f"rule {o.rule!r} (send_email {o.subject!r}) also e-mails {o.recipients} of them"
-            for o in overlaps
+        named = "; ".join(_overlap_in_words(overlap) for overlap in overlaps)
+        return f"{DUPLICATE_RISK}: {named}; send with --ack-duplicates to send anyway"
+
+    def _nobody_to_send_to(self) -> str | None:
+        """Why the mailing has no recipient now, or None when it has some."""
+        with self.db.session() as session:
+            mailing = get_mailing(session, self.mailing_id)
+            if count_recipients(session, mailing):
+                return None
+            groups = mailing_groups(session, mailing)
+        included = ", ".join(group.name for group in groups["include"]) or "any group"
+        excluded = ", ".join(group.name for group in groups["exclude"])
+        outside = f" outside {excluded}" if excluded else ""
+        return (
+            f"nobody to send to: no subscribed subscriber is in {included}{outside}; "
+            "the mailing stays a draft"
         )
-        return f"duplicate mailing risk: {named}; send with --ack-duplicates to send anyway"
+
+    def _back_to_draft(self, reason: str) -> bool:
+        with self.db.transaction() as session:
+            mailing = get_mailing(session, self.mailing_id)
+            mailing.status, mailing.status_reason = "draft", reason
+        return False
 
     def _hold(self, reason: str) -> bool:
         with self.db.transaction() as session:
@@ -366,6 +398,19 @@ class MailingSender:
     def _mailing(self) -> Mailing:
         with self.db.session() as session:
             return get_mailing(session, self.mailing_id)
+
+
+def _overlap_in_words(overlap: RuleOverlap) -> str:
+    """'the community rule 'R' (it e-mails 'S') also reaches 12 of the recipients: a, b, c and
+    9 more'."""
+    sends = f" (it e-mails {overlap.subject!r})" if overlap.subject else ""
+    who = ", ".join(overlap.some)
+    if overlap.recipients > len(overlap.some):
+        who += f" and {overlap.recipients - len(overlap.some):,} more"
+    return (
+        f"the community rule {overlap.rule!r}{sends} also reaches "
+        f"{overlap.recipients:,} of the recipients: {who}"
+    )
 
 
 _PREPARED = ("mailing_id", "subscriber_id", "email", "email_key", "status", "attempts")

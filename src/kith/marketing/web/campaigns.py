@@ -23,9 +23,11 @@ from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.marketing.web.search import search_campaigns
 from kith.web.forms import parse_json_field
 from kith.web.requests import PathId, db_of, now_of
-from kith.web.site import Admin, FormData, page_router, render, render_form, see_other
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, render_form, see_other
 
 router = page_router()
+back_to_page(router, "/campaigns/{campaign_id}/activate", "campaign")
+back_to_page(router, "/campaigns/{campaign_id}/deactivate", "campaign")
 
 # what the definition field starts with: the shape of a campaign, its names to be filled in
 EXAMPLE = """{

@@ -36,9 +36,14 @@ from kith.marketing.groups.target_groups import list_groups, summarize
 from kith.marketing.models import SKIP_REASONS, TargetGroup
 from kith.web.paging import page_of_list
 from kith.web.requests import PathId, db_of, now_of
-from kith.web.site import Admin, FormData, page_router, render, see_other, site_of
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, see_other, site_of
 
 router = page_router()
+# before /groups/{group_id}, which would take "refresh" for an id; the form is the
+# connection's (kith.connection.web.groups), its page this module's
+back_to_page(router, "/groups/refresh", "groups")
+back_to_page(router, "/groups/{group_id}/delete", "groups", same_ids=False)
+back_to_page(router, "/groups/{group_id}/sync", "group_info")
 
 TABS = ("overview", "history", "rejected", "diagnosis")
 REJECTED_SHOWN = 200
@@ -103,7 +108,19 @@ def sync_run(request: Request, visitor: Admin, group_id: PathId, run_id: PathId)
             .templates.get_template("sync_run.html")
             .render(run=run, skip_words=SKIP_WORDS)
         )
-    return JSONResponse({"done": run.status != "in progress", "status": run.status, "html": html})
+        done = run.status != "in progress"
+        facts = _overview_facts(request, session, group) if done else {}
+    return JSONResponse({"done": done, "status": run.status, "html": html, "facts": facts})
+
+
+def _overview_facts(request: Request, session: Session, group: TargetGroup) -> dict[str, str]:
+    """The Overview's values a sync changes, by element id, as the page shows them."""
+    filters = site_of(request).templates.filters
+    synced = group.last_synced_at
+    return {
+        "member-count": filters["number"](summarize(session, group).member_count),
+        "last-synced": filters["when"](synced) if synced else "never",
+    }
 
 
 @router.get("/groups/{group_id}/rejected.csv", name="rejected_csv")

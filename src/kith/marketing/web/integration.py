@@ -13,19 +13,33 @@ from kith.marketing.api.integration import CheckReport, ConnectionCheck
 from kith.marketing.integration import IntegrationView, configure_integration, get_integration
 from kith.marketing.models import EDITIONS
 from kith.web.requests import db_of, now_of, settings_of
-from kith.web.site import Admin, FormData, page_router, render, see_other
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, see_other
 
 router = page_router()
+back_to_page(router, "/settings/integration/test", "integration_settings")
 
 
 @router.get("/settings/integration", name="integration_settings")
 def integration_settings(request: Request, visitor: Admin, updated: bool = False) -> Response:
-    return _settings_page(request, updated=updated)
+    """The settings; just after an Update of an Active connection, with the connection tested
+    on them (a refused IAMKey or Password is said then, not at the first sync)."""
+    with db_of(request).session() as session:
+        active = IntegrationView.of(get_integration(session)).active
+    if not (updated and active) or request.app.state.connection_check is None:
+        return _settings_page(request, updated=updated)
+    result, _ = _tested(request)
+    return _settings_page(request, updated=True, check=result)
 
 
 @router.post("/settings/integration/test", name="test_connection")
 def test_connection(request: Request, visitor: Admin) -> Response:
     """Call the community API with the stored settings and show what came back."""
+    result, status = _tested(request)
+    return _settings_page(request, check=result, status_code=status)
+
+
+def _tested(request: Request) -> tuple[dict[str, Any], int]:
+    """The connection check on the stored settings, and the HTTP status it calls for."""
     check: ConnectionCheck | None = request.app.state.connection_check
     if check is None:
         result: dict[str, Any] = {
@@ -34,15 +48,12 @@ def test_connection(request: Request, visitor: Admin) -> Response:
             "message": "this server runs without the connection; it cannot test it",
             "detail": "",
         }
-        return _settings_page(request, check=result, status_code=503)
+        return result, 503
     with db_of(request).session() as session:
         try:
-            result = check(session, SecretBox.from_settings(settings_of(request))).as_json()
-            status = 200
+            return check(session, SecretBox.from_settings(settings_of(request))).as_json(), 200
         except KithError as failure:
-            result = _failure(failure)
-            status = failure.http_status
-    return _settings_page(request, check=result, status_code=status)
+            return _failure(failure), failure.http_status
 
 
 @router.get("/settings/integration/edit", name="edit_integration_settings")

@@ -24,18 +24,27 @@ from kith.marketing.mailings.jobs import run_send, start_send
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
-from kith.marketing.mailings.sending import SendOptions
+from kith.marketing.mailings.sending import DUPLICATE_RISK, SendOptions
 from kith.marketing.models import MAILING_STATUSES, Mailing
 from kith.marketing.web.search import search_mailings
 from kith.marketing.workers import workers_alive
 from kith.web.forms import Form
 from kith.web.requests import PathId, db_of, now_of, settings_of
-from kith.web.site import Admin, FormData, page_router, render, render_form, see_other, site_of
+from kith.web.site import (
+    Admin,
+    FormData,
+    back_to_page,
+    page_router,
+    render,
+    render_form,
+    see_other,
+    site_of,
+)
 
 router = page_router()
+back_to_page(router, "/mailings/{mailing_id}/send", "mailing")
 
 EDITABLE = ("draft", "held")
-DUPLICATE_RISK = "duplicate mailing risk"
 
 
 @router.get("/mailings", name="mailings")
@@ -225,8 +234,9 @@ def _shown(message: Any) -> dict[str, str]:
 
 
 def _duplicate_risk(mailing: Mailing) -> str | None:
-    """The reason a send was held for duplicates, without the command-line advice."""
+    """Which rules a send was held for (the reason without its heading, said by the page, nor
+    the command-line advice)."""
     reason = mailing.status_reason or ""
-    if mailing.status != "held" or not reason.startswith(DUPLICATE_RISK):
+    if mailing.status != "held" or not reason.startswith(f"{DUPLICATE_RISK}: "):
         return None
-    return reason.split("; send with --ack-duplicates")[0]
+    return reason.removeprefix(f"{DUPLICATE_RISK}: ").split("; send with --ack-duplicates")[0]

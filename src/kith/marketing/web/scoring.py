@@ -12,9 +12,10 @@ from kith.marketing.scoring.grades import SCORING_FOLDER
 from kith.marketing.scoring.model import EXAMPLE_MODEL, active_model
 from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, page_router, render, render_form
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, render_form
 
 router = page_router()
+back_to_page(router, "/scoring/recompute", "scoring")
 
 
 @router.get("/scoring", name="scoring")

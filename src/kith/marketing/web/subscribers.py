@@ -20,9 +20,12 @@ from kith.marketing.subscribers import reactivate, status_history
 from kith.marketing.web.search import search_subscribers
 from kith.marketing.web.subscriber_activity import subscriber_activity
 from kith.web.requests import PathId, db_of, json_download, now_of, settings_of
-from kith.web.site import Admin, FormData, page_router, render, see_other
+from kith.web.site import Admin, FormData, back_to_page, page_router, render, see_other
 
 router = page_router()
+back_to_page(router, "/subscribers/{subscriber_id}/reactivate", "subscriber")
+back_to_page(router, "/subscribers/{subscriber_id}/erase", "subscriber")
+back_to_page(router, "/erasures/lift", "subscribers")
 
 
 @router.get("/subscribers", name="subscribers")

@@ -1,7 +1,8 @@
 // Kith's pages work without this script; with it, a region updates in place instead of reloading.
 //
 // <div data-poll="URL" data-reload-when-done>: fetches URL (JSON {done, html}) every second,
-// puts `html` in the region, and stops when `done` (or reloads the page, when asked to).
+// puts `html` in the region, and stops when `done` (or reloads the page, when asked to); each
+// of `facts` ({id: text}) becomes the text of the element with that id elsewhere on the page.
 // <form data-async data-target="ID">: posts the form with fetch (CSRF token in a header), shows
 // the form's data-pending text in the region at once, then polls the URL the answer names;
 // when done, its button works again (labelled data-done-label, if given).
@@ -35,6 +36,10 @@ function poll(region, url, onDone) {
       return;
     }
     if (data.html !== undefined) region.innerHTML = data.html;  // rendered (escaped) by the server
+    for (const [id, text] of Object.entries(data.facts || {})) {
+      const fact = document.getElementById(id);
+      if (fact) fact.textContent = text;
+    }
     if (!data.done) {
       setTimeout(tick, POLL_MS);
     } else if ("reloadWhenDone" in region.dataset) {
