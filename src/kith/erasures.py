@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # What an anonymised row says where the person's address or key was.
 ERASED = "(erased)"
+# an erased person's deliveries say so when they had bounced, for the reports' bounced count
+ERASED_BOUNCED = "(erased: bounced)"
 # What a command says when SQLite stayed busy (forget_deleted_rows)
 LINGERING = (
     "warning: the database stayed busy, so the deleted rows' bytes remain in its file until the"

@@ -28,6 +28,7 @@ from kith.marketing.mailings.outbox import outbox_folder
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.models import ErasedPerson, Erasure, Subscriber, SyncSkip
 from kith.marketing.personal_data import erase_subscriber, export_subscriber, lift_erasure
+from kith.marketing.subscribers import set_status
 from kith.marketing.tokens import create_token
 from kith.web.loopback import serve_on_loopback
 from tests.support.community_world import NOW
@@ -110,6 +111,21 @@ def erase_everywhere(world: World) -> None:
             outbox=outbox_folder(world.settings.data_dir),
         )
     assert forget_deleted_rows(world.community) and forget_deleted_rows(world.marketing)
+
+
+def test_a_bounced_person_erased_still_counts_as_bounced_in_the_report(
+    world: World, person: Person
+) -> None:
+    with world.marketing.transaction() as session:
+        set_status(session, LEGACY_KEY, "bounced", now=NOW)
+    with world.marketing.session() as session:
+        before = mailing_report(session, person.mailing_id)["totals"]
+
+    erase_everywhere(world)
+
+    with world.marketing.session() as session:
+        assert mailing_report(session, person.mailing_id)["totals"] == before
+    assert before["bounced"] == 1
 
 
 def test_after_erasure_nothing_on_either_side_names_the_person_and_reports_add_up(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from kith.db import affected
 from kith.emails import email_key
 from kith.encryption import SecretBox
-from kith.erasures import ERASED, json_value, row_json
+from kith.erasures import ERASED, ERASED_BOUNCED, json_value, row_json
 from kith.errors import NotFound
 from kith.marketing.bounces.models import Bounce, BounceMessage, StatusChange
 from kith.marketing.campaigns.models import (
@@ -175,6 +175,7 @@ class _Person:
 
     def __init__(self, subscriber: Subscriber) -> None:
         self.id = subscriber.id
+        self.status = subscriber.status
         self.email_key = subscriber.email_key
         self.remote_id = subscriber.remote_id
 
@@ -348,8 +349,8 @@ def _message_text(session: Session, message_id: int) -> str:
 
 
 def _anonymise_deliveries(session: Session, person: _Person) -> int:
-    """No address, no subscriber, no server reply (which may quote the address); the status
-    and the opens and clicks stay, so reports add up."""
+    """No address, no subscriber, no server reply (which may quote the address); the status,
+    whether they had bounced, and the opens and clicks stay, so reports add up."""
     return affected(
         session.execute(
             update(Delivery)
@@ -358,7 +359,7 @@ def _anonymise_deliveries(session: Session, person: _Person) -> int:
                 email=ERASED,
                 email_key=_erased_key(Delivery.id),
                 subscriber_id=None,
-                detail=None,
+                detail=ERASED_BOUNCED if person.status == "bounced" else None,
             )
         )
     )

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kith.erasures import ERASED_BOUNCED
 from kith.marketing.bounces.models import Bounce
 from kith.marketing.mailings.definition import get_mailing
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
@@ -59,12 +60,16 @@ def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     by_segment: dict[str, Counter[str]] = {segment: Counter() for segment in SEGMENTS}
     deliveries = session.execute(
-        select(Delivery.id, Delivery.status, Subscriber.status, Subscriber.community)
+        select(
+            Delivery.id, Delivery.status, Delivery.detail, Subscriber.status, Subscriber.community
+        )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.mailing_id == mailing.id)
         .execution_options(yield_per=10_000)
     )
-    for delivery_id, status, subscriber_status, community in deliveries.tuples():
+    for delivery_id, status, detail, subscriber_status, community in deliveries.tuples():
+        if detail == ERASED_BOUNCED:  # an erased person who had bounced still counts
+            subscriber_status = "bounced"
         figures = _figures(status, subscriber_status, events.get(delivery_id, set()))
         segment = by_segment[_segment(community)]
         for figure in figures:
