@@ -181,6 +181,7 @@ def _print_mailings(report: DemoReport) -> None:
     say(f"   {demo.held.status_reason}", highlight=False)
     say(f"   .venv/bin/kith mailings send {demo.held.id} --wait --ack-duplicates", highlight=False)
     _print_bounce(report)
+    _print_privacy(report)
 
 
 def _print_bounce(report: DemoReport) -> None:
@@ -204,6 +205,21 @@ def _print_bounce(report: DemoReport) -> None:
         highlight=False,
     )
     say(f"   .venv/bin/kith bounces show {bounce.intake.message_id}", highlight=False)
+
+
+def _print_privacy(report: DemoReport) -> None:
+    privacy = report.privacy
+    if privacy is None:
+        return
+    say = console.print
+    held = ", ".join(f"{name} {count}" for name, count in privacy.sections.items() if count)
+    say(f"\n    Everything marketing keeps about {privacy.email}: {held}", highlight=False)
+    say(f"   .venv/bin/kith marketing subscribers export-data {privacy.email}", highlight=False)
+    say(
+        f"   .venv/bin/kith marketing subscribers erase {privacy.email}   (and, in the community,"
+        " kith community members delete CONTACT_KEY --by SUPER_ADMIN)",
+        highlight=False,
+    )
 
 
 def _print_campaign(report: DemoReport) -> None:
@@ -230,6 +246,11 @@ def _print_campaign(report: DemoReport) -> None:
             f"   The live pass (every 10 s in a worker) synced {group!r} by a delta: run "
             f"{run.id} {run.status}, +{run.added} -{run.removed}, {run.members} members "
             f"(kith marketing groups history {group!r} shows trigger live)",
+            highlight=False,
+        )
+        say(
+            f"   kith marketing groups live {group!r} --off makes it manual; a daily drift check"
+            " compares each live group with a full sync",
             highlight=False,
         )
     for tick in (demo.first_tick, demo.later_tick):

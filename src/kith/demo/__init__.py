@@ -32,6 +32,7 @@ from kith.demo.community import SUPER_ADMIN_EMAIL, write_demo_community
 from kith.demo.connection import ConnectionDemo, community_online, refresh_and_sync
 from kith.demo.mailings import MailingDemo, send_demo_mailings
 from kith.demo.marketing import MarketingDemo, build_marketing_demo
+from kith.demo.privacy import PrivacyDemo, privacy_demo
 from kith.demo.scoring import ScoringDemo, score_demo
 from kith.errors import Conflict
 from kith.marketing.app import create_marketing_app
@@ -84,6 +85,7 @@ class DemoReport:
     integration: IntegrationView
     mailings: MailingDemo
     bounce: BounceDemo | None
+    privacy: PrivacyDemo | None
     campaign: CampaignDemo
     scoring: ScoringDemo
     logins: tuple[DemoLogin, DemoLogin]
@@ -142,6 +144,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         campaign = run_demo_campaign(community, marketing, settings, now=now)
         scoring = score_demo(marketing, settings, now=now)
     bounce = bounce_demo(marketing, settings, mailings.sent.id, now=now)
+    privacy = privacy_demo(marketing, settings, bounce.email) if bounce else None
     community.dispose()
     with marketing.session() as session:
         integration = IntegrationView.of(get_integration(session))
@@ -169,6 +172,7 @@ def run_demo(settings: Settings, *, now: datetime) -> DemoReport:
         integration=integration,
         mailings=mailings,
         bounce=bounce,
+        privacy=privacy,
         campaign=campaign,
         scoring=scoring,
         logins=logins,

@@ -91,6 +91,9 @@ def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path
     assert [(c.email, c.status) for c in bounce.intake.changes] == [(bounce.email, "bounced")]
     assert "subscribed -> bounced (hard_bounce)" in bounce.history[0]
     assert (bounce.totals["bounced"], bounce.totals["hard_bounces"]) == (1, 1)
+    privacy = report.privacy  # their data, as export-data gives it: the bounce among it
+    assert privacy is not None and privacy.email == bounce.email
+    assert (privacy.sections["subscriber"], privacy.sections["bounces"]) == (1, 1)
 
 
 def test_demo_runs_again_over_its_own_data(tmp_path: Path) -> None:
