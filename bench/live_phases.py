@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.sync_phases import Config, _box
+from bench.sync_phases import Config, _box, super_admin
 
 # The ten live lists: who did one of these in the last day, once or twice
 LOAD_TYPES = (
@@ -56,11 +56,7 @@ def live_setup(config: Config) -> dict[str, Any]:
         )
     community = Database(config["community_url"])
     with community.transaction() as session:
-        admin = session.scalar(
-            select(Member.contact_key).where(Member.is_super_admin).order_by(Member.id).limit(1)
-        )
-        if admin is None:
-            raise SystemExit("the generated community has no Super Admin")
+        admin = super_admin(session)
         issued = create_credential(session, name="Marketing (live bench)", by=admin, now=now)
         for name, criteria in (*LIVE_LISTS.items(), (WELCOME_LIST, WELCOME_CRITERIA)):
             create_list(session, name=name, criteria=criteria, by=admin, now=now)

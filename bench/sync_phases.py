@@ -50,11 +50,9 @@ CHURN_EVERY = 100  # 1% of the members
 def sync_setup(config: Config) -> dict[str, Any]:
     """The credential, the list, the Integration Settings and the group, through kith's own
     services; returns the group's name and id and the list's key."""
-    from sqlalchemy import select
 
     from kith.community.credentials import create_credential
     from kith.community.lists import create_list
-    from kith.community.models import Member
     from kith.connection.client import client_for
     from kith.connection.refresh import refresh_groups
     from kith.db import Database
@@ -63,11 +61,7 @@ def sync_setup(config: Config) -> dict[str, Any]:
     now = utcnow()
     community = Database(config["community_url"])
     with community.transaction() as session:
-        admin = session.scalar(
-            select(Member.contact_key).where(Member.is_super_admin).order_by(Member.id).limit(1)
-        )
-        if admin is None:
-            raise SystemExit("the generated community has no Super Admin")
+        admin = super_admin(session)
         issued = create_credential(session, name="Marketing (bench)", by=admin, now=now)
         iam_key = issued.credential.iam_key
         list_key = create_list(
@@ -94,6 +88,21 @@ def sync_setup(config: Config) -> dict[str, Any]:
     if groups != [GROUP_NAME]:
         raise SystemExit(f"the refresh added {groups}, expected [{GROUP_NAME!r}]")
     return {"group": GROUP_NAME, "group_id": group_id, "list_key": list_key}
+
+
+def super_admin(session: Any) -> str:
+    """The contact key of the generated community's first Super Admin, who issues credentials
+    and makes lists."""
+    from sqlalchemy import select
+
+    from kith.community.models import Member
+
+    admin = session.scalar(
+        select(Member.contact_key).where(Member.is_super_admin).order_by(Member.id).limit(1)
+    )
+    if admin is None:
+        raise SystemExit("the generated community has no Super Admin")
+    return str(admin)
 
 
 def kith_sync(config: Config) -> dict[str, Any]:

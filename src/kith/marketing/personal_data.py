@@ -186,6 +186,9 @@ class _Person:
     def in_deliveries(self) -> ColumnElement[bool]:
         return or_(Delivery.subscriber_id == self.id, Delivery.email_key == self.email_key)
 
+    def in_enrollments(self) -> ColumnElement[bool]:
+        return or_(Enrollment.subscriber_id == self.id, Enrollment.email_key == self.email_key)
+
     def in_skips(self) -> ColumnElement[bool]:
         return or_(
             func.lower(func.trim(SyncSkip.email)) == self.email_key,
@@ -247,7 +250,7 @@ def _enrollments(session: Session, person: _Person) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Campaign.name, Enrollment)
         .join(Enrollment, Enrollment.campaign_id == Campaign.id)
-        .where(or_(Enrollment.subscriber_id == person.id, Enrollment.email_key == person.email_key))
+        .where(person.in_enrollments())
         .order_by(Enrollment.id)
     )
     found = []
@@ -367,7 +370,7 @@ def _anonymise_deliveries(session: Session, person: _Person) -> int:
 
 def _anonymise_enrollments(session: Session, person: _Person, *, now: datetime) -> int:
     """An enrollment of theirs names nobody, and one still going ends (nobody to mail)."""
-    theirs = or_(Enrollment.subscriber_id == person.id, Enrollment.email_key == person.email_key)
+    theirs = person.in_enrollments()
     session.execute(
         update(Enrollment)
         .where(theirs, Enrollment.status == "active")
