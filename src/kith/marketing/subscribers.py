@@ -80,15 +80,18 @@ def change_status(
     reason: str,
     now: datetime,
     bounce: Bounce | None = None,
+    change: int | None = None,
 ) -> bool:
     """Every change of a subscriber's status goes through here: the status, the time of the
     change, and a line of history saying why (with the bounce that decided it, if one did).
     Setting the status a subscriber already has changes nothing; whether it changed is returned.
-    A change is numbered for the live groups (kith.marketing.subscriber_changes).
+    A change is numbered for the live groups (kith.marketing.subscriber_changes): by `change`,
+    when the caller took the number for all its transaction's changes, else by a new one.
     """
     if subscriber.status == status:
         return False
-    change = next_change(session)  # before the subscriber's row, as every writer takes them
+    if change is None:
+        change = next_change(session)  # before the subscriber's row, as every writer takes them
     session.add(
         StatusChange(
             subscriber_id=subscriber.id,

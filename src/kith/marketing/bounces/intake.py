@@ -176,7 +176,10 @@ def process(
                     m.id: _apply(session, policy, m, readings[m.id], known, now) for m in waiting
                 }
         except Exception:
-            done = {m.id: _apply_alone(session, policy, m, readings[m.id], now) for m in waiting}
+            done = {
+                m.id: _apply_alone(session, policy, m, readings[m.id], known.change, now)
+                for m in waiting
+            }
         intakes = []
         for message_id in message_ids:
             intake = done.pop(message_id, None)  # a copy later in the batch: taken in already
@@ -222,12 +225,18 @@ def _apply(
 
 
 def _apply_alone(
-    session: Session, policy: BouncePolicy, message: BounceMessage, reading: Reading, now: datetime
+    session: Session,
+    policy: BouncePolicy,
+    message: BounceMessage,
+    reading: Reading,
+    change: int | None,
+    now: datetime,
 ) -> Intake:
     """`_apply` in a savepoint of its own: a failure rolls back this message's effects alone."""
     try:
         with session.begin_nested():
-            return _apply(session, policy, message, reading, load_known(session, [reading]), now)
+            known = load_known(session, [reading], change)
+            return _apply(session, policy, message, reading, known, now)
     except Exception as error:
         return _failed(message, error)
 

@@ -23,6 +23,7 @@ from kith.emails import email_key
 from kith.marketing.bounces.models import Bounce, BounceMessage, StatusChange
 from kith.marketing.bounces.reading import Reading, Report
 from kith.marketing.models import Delivery, Subscriber
+from kith.marketing.subscriber_changes import next_change
 from kith.marketing.subscribers import change_status
 
 _STATUS_AFTER = {"hard": "bounced", "soft": "bounced", "complaint": "unsubscribed"}
@@ -48,17 +49,24 @@ class Change:
 
 @dataclass
 class Known:
-    """The deliveries a batch's VERP tokens name, and their subscribers (locked), read in two
-    queries for the whole batch rather than two a message."""
+    """What a batch of readings needs from the database, read once for the whole batch rather
+    than for each message: the deliveries its VERP tokens name, their subscribers (locked), and
+    the number of the status changes it makes (kith.marketing.subscriber_changes; one number
+    serves the whole transaction, and is taken before any subscriber's row is locked)."""
 
     deliveries: dict[int, Delivery]
     subscribers: dict[int, Subscriber]
+    change: int | None = None
 
 
-def load_known(session: Session, readings: Iterable[Reading]) -> Known:
+def load_known(session: Session, readings: Iterable[Reading], change: int | None = None) -> Known:
+    """`Known` for `readings`, under the change number `change` if the caller has taken one."""
+    readings = list(readings)
+    if change is None and any(_followed(reading.reports) for reading in readings):
+        change = next_change(session)
     ids = [reading.token.delivery_id for reading in readings if reading.token is not None]
     if not ids:
-        return Known({}, {})
+        return Known({}, {}, change)
     deliveries = {
         delivery.id: delivery
         for delivery in session.scalars(select(Delivery).where(among(session, Delivery.id, ids)))
@@ -73,7 +81,7 @@ def load_known(session: Session, readings: Iterable[Reading]) -> Known:
             .with_for_update()
         )
     }
-    return Known(deliveries, subscribers)
+    return Known(deliveries, subscribers, change)
 
 
 def apply_reading(
@@ -81,10 +89,9 @@ def apply_reading(
     message: BounceMessage,
     reading: Reading,
     rule: SoftBounceRule,
-    known: Known | None = None,
+    known: Known,
 ) -> list[Change]:
     """Record each report of `reading` against its delivery and follow it; the changes made."""
-    known = known or Known({}, {})
     changes = []
     for delivery, report in _reports_by_delivery(session, reading, known):
         bounce = Bounce(
@@ -102,7 +109,7 @@ def apply_reading(
         subscriber = known.subscribers.get(delivery.subscriber_id or 0) or session.get(
             Subscriber, delivery.subscriber_id, with_for_update=True
         )
-        if subscriber is not None and _follow(session, subscriber, bounce, rule):
+        if subscriber is not None and _follow(session, subscriber, bounce, rule, known.change):
             changes.append(Change(subscriber.email, subscriber.status, _REASON[bounce.kind]))
     return changes
 
@@ -110,7 +117,7 @@ def apply_reading(
 def _reports_by_delivery(
     session: Session, reading: Reading, known: Known
 ) -> Iterator[tuple[Delivery, Report]]:
-    reports = [report for report in reading.reports if report.kind in _STATUS_AFTER]
+    reports = _followed(reading.reports)
     if not reports:
         return
     if reading.token is not None:
@@ -129,6 +136,11 @@ def _reports_by_delivery(
             yield delivery, report
 
 
+def _followed(reports: Iterable[Report]) -> list[Report]:
+    """The reports that can change a subscriber's status (not auto-replies, not unknowns)."""
+    return [report for report in reports if report.kind in _STATUS_AFTER]
+
+
 def _delivery_to(session: Session, address: str, message_id: str | None) -> Delivery | None:
     key = email_key(address)
     if message_id:
@@ -145,35 +157,55 @@ def _delivery_to(session: Session, address: str, message_id: str | None) -> Deli
     )
 
 
-def _follow(session: Session, subscriber: Subscriber, bounce: Bounce, rule: SoftBounceRule) -> bool:
+def _follow(
+    session: Session,
+    subscriber: Subscriber,
+    bounce: Bounce,
+    rule: SoftBounceRule,
+    change: int | None,
+) -> bool:
     now = bounce.occurred_at
     if bounce.kind == "complaint":
         return change_status(
-            session, subscriber, "unsubscribed", reason="complaint", now=now, bounce=bounce
+            session,
+            subscriber,
+            "unsubscribed",
+            reason="complaint",
+            now=now,
+            bounce=bounce,
+            change=change,
         )
     if subscriber.status != "subscribed":
         return False
     if bounce.kind == "soft" and _recent_soft_bounces(session, subscriber, now, rule) < rule.limit:
         return False
     return change_status(
-        session, subscriber, "bounced", reason=_REASON[bounce.kind], now=now, bounce=bounce
+        session,
+        subscriber,
+        "bounced",
+        reason=_REASON[bounce.kind],
+        now=now,
+        bounce=bounce,
+        change=change,
     )
 
 
 def _recent_soft_bounces(
     session: Session, subscriber: Subscriber, now: datetime, rule: SoftBounceRule
 ) -> int:
-    """Soft bounces of the subscriber within the window, since their last reactivation."""
-    since = now - rule.window
-    reactivated = session.scalar(
-        select(func.max(StatusChange.changed_at)).where(
-            StatusChange.subscriber_id == subscriber.id, StatusChange.to_status == "subscribed"
+    """Soft bounces of the subscriber within the window, since their last reactivation: those
+    written, and those of this transaction not written yet (counted without writing them, so
+    that a batch's rows are written together, once)."""
+    with session.no_autoflush:
+        since = now - rule.window
+        reactivated = session.scalar(
+            select(func.max(StatusChange.changed_at)).where(
+                StatusChange.subscriber_id == subscriber.id, StatusChange.to_status == "subscribed"
+            )
         )
-    )
-    if reactivated is not None and reactivated > since:
-        since = reactivated
-    return (
-        session.scalar(
+        if reactivated is not None and reactivated > since:
+            since = reactivated
+        written = session.scalar(
             select(func.count()).where(
                 Bounce.subscriber_id == subscriber.id,
                 Bounce.kind == "soft",
@@ -181,8 +213,14 @@ def _recent_soft_bounces(
                 Bounce.occurred_at <= now,
             )
         )
-        or 0
+    unwritten = sum(
+        isinstance(pending, Bounce)
+        and pending.subscriber_id == subscriber.id
+        and pending.kind == "soft"
+        and since < pending.occurred_at <= now
+        for pending in session.new
     )
+    return (written or 0) + unwritten
 
 
 _RANK = {"complaint": 3, "hard": 2, "soft": 1}

@@ -120,6 +120,36 @@ def test_soft_bounces_bounce_the_subscriber_at_the_third_within_fourteen_days(
     assert change["evidence"]["status_code"] == "4.2.2"  # type: ignore[index]
 
 
+def test_soft_bounces_arriving_in_one_batch_are_all_counted(
+    marketing_db: Database, sent: SentMailing, policy: BouncePolicy
+) -> None:
+    address = return_path(sent, "bo@example.net")
+    retries = [
+        gmail_dsn(address, "bo@example.net", over_quota=True).replace(
+            b"abcdGMR", f"retry{n}".encode()
+        )
+        for n in range(3)
+    ]
+
+    hard = postfix_dsn(return_path(sent, "ann@example.org"), "ann@example.org")
+    arrivals = [Arrival(raw, "file") for raw in [*retries, hard]]
+
+    batch = take_in_batch(marketing_db, policy, arrivals, now=NOW)
+
+    assert [len(intake.changes) for intake in batch] == [0, 0, 1, 1]
+    assert [c.email for intake in batch for c in intake.changes] == [
+        "bo@example.net",
+        "ann@example.org",
+    ]
+    with marketing_db.session() as session:
+        numbers = {
+            s.email: s.change_seq
+            for s in session.scalars(select(Subscriber).where(Subscriber.status == "bounced"))
+        }
+    # the batch's changes share one number, taken once for its transaction
+    assert numbers["bo@example.net"] == numbers["ann@example.org"] is not None
+
+
 def test_a_complaint_unsubscribes_with_the_reason_complaint(
     marketing_db: Database, sent: SentMailing, policy: BouncePolicy
 ) -> None:
