@@ -122,7 +122,7 @@ def recompute_scores(session: Session, *, now: datetime) -> Recomputed | None:
     if definition is None:
         return None
     _take_turn(session)
-    totals = _totals(session, definition, now).subquery()
+    totals = score_totals(session, definition, now).subquery()
     grade = _grade_case(definition, totals.c.score)
     session.execute(delete(SubscriberScore))
     session.execute(
@@ -292,7 +292,7 @@ def _activity(rule: Rule, now: datetime) -> Select[Any]:
     return query
 
 
-def _totals(session: Session, definition: Definition, now: datetime) -> Select[Any]:
+def score_totals(session: Session, definition: Definition, now: datetime) -> Select[Any]:
     """(subscriber_id, score) for every subscriber: the rules' points summed, 0 if none."""
     given = union_all(
         *(rule_points(session, rule, now=now) for rule in definition.rules)

@@ -61,8 +61,22 @@ GRADE_LENGTH = 20
 GRADE_GROUP_PREFIX = "Grade "
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where in a model a refusal points: a rule or grade by its position (from 1), and the
+    key at fault when it is one key (None: the rule or grade as a whole)."""
+
+    part: str
+    position: int
+    key: str | None = None
+
+
 class InvalidModel(InvalidInput):
-    """A scoring model refused; the message names the rule or grade at fault."""
+    """A scoring model refused; the message names the rule or grade at fault, `at` places it."""
+
+    def __init__(self, message: str, at: Place | None = None) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -149,55 +163,67 @@ def parse_definition(raw: Any) -> Definition:
     for rule in parsed:
         earlier = seen.setdefault(rule.name.lower(), rule)
         if earlier is not rule:
-            raise InvalidModel(f"{rule.label}: rule {earlier.position} has the same name")
+            raise InvalidModel(
+                f"{rule.label}: rule {earlier.position} has the same name",
+                Place("rule", rule.position, "name"),
+            )
     return Definition(parsed, _grades(grades))
 
 
 def _rule(position: int, raw: Any) -> Rule:
     if not isinstance(raw, Mapping):
-        raise InvalidModel(f"rule {position}: expected a JSON object")
+        raise InvalidModel(f"rule {position}: expected a JSON object", Place("rule", position))
     name = raw.get("name")
     kinds = [kind for kind in RULE_KINDS if kind in raw]
     label = f"rule {position}" + (f" ({name})" if isinstance(name, str) and name.strip() else "")
     unknown = sorted(set(raw) - RULE_KEYS)
     if unknown:
         raise InvalidModel(
-            f"{label}: unknown key {unknown[0]!r}; a rule has {', '.join(sorted(RULE_KEYS))}"
+            f"{label}: unknown key {unknown[0]!r}; a rule has {', '.join(sorted(RULE_KEYS))}",
+            Place("rule", position),
         )
     if len(kinds) != 1:
-        raise InvalidModel(f"{label}: give exactly one of activity, mailing or group")
+        raise InvalidModel(
+            f"{label}: give exactly one of activity, mailing or group", Place("rule", position)
+        )
     kind = kinds[0]
-    target = _target(label, kind, raw[kind])
+    target = _target(label, Place("rule", position, kind), raw[kind])
     if name is None:
         name = _default_name(kind, target)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_LENGTH:
-        raise InvalidModel(f"{label}: name must be a text of 1 to {NAME_LENGTH} characters")
+        raise InvalidModel(
+            f"{label}: name must be a text of 1 to {NAME_LENGTH} characters",
+            Place("rule", position, "name"),
+        )
     label = f"rule {position} ({name.strip()})"
-    within_days = _optional_whole(label, raw, "within_days", MAX_DAYS)
+    within_days = _optional_whole(label, position, raw, "within_days", MAX_DAYS)
     if kind == "group" and within_days is not None:
-        raise InvalidModel(f"{label}: within_days does not apply to a group rule")
-    points = _optional_whole(label, raw, "points", MAX_POINTS)
+        raise InvalidModel(
+            f"{label}: within_days does not apply to a group rule",
+            Place("rule", position, "within_days"),
+        )
+    points = _optional_whole(label, position, raw, "points", MAX_POINTS)
     if points is None:
-        raise InvalidModel(f"{label}: points is required")
+        raise InvalidModel(f"{label}: points is required", Place("rule", position, "points"))
     return Rule(
         position=position,
         name=name.strip(),
         kind=kind,
         target=target,
         points=points,
-        cap=_optional_whole(label, raw, "cap", MAX_POINTS * 1000),
+        cap=_optional_whole(label, position, raw, "cap", MAX_POINTS * 1000),
         within_days=within_days,
     )
 
 
-def _target(label: str, kind: str, value: Any) -> tuple[str, ...] | str:
-    if kind == "mailing":
+def _target(label: str, at: Place, value: Any) -> tuple[str, ...] | str:
+    if at.key == "mailing":
         if value not in MAILING_EVENTS:
-            raise InvalidModel(f"{label}: mailing must be 'open' or 'click', not {value!r}")
+            raise InvalidModel(f"{label}: mailing must be 'open' or 'click', not {value!r}", at)
         return str(value)
-    if kind == "group":
+    if at.key == "group":
         if not isinstance(value, str) or not value.strip():
-            raise InvalidModel(f"{label}: group must name a target group")
+            raise InvalidModel(f"{label}: group must name a target group", at)
         return value.strip()
     if value == "any":
         return "any"
@@ -207,10 +233,12 @@ def _target(label: str, kind: str, value: Any) -> tuple[str, ...] | str:
         or not names
         or not all(isinstance(item, str) and item.strip() for item in names)
     ):
-        raise InvalidModel(f"{label}: activity must be an activity type, a list of them, or 'any'")
+        raise InvalidModel(
+            f"{label}: activity must be an activity type, a list of them, or 'any'", at
+        )
     cleaned = tuple(dict.fromkeys(item.strip() for item in names))
     if "any" in cleaned:
-        raise InvalidModel(f"{label}: 'any' stands alone, not in a list of activity types")
+        raise InvalidModel(f"{label}: 'any' stands alone, not in a list of activity types", at)
     return cleaned
 
 
@@ -222,12 +250,17 @@ def _default_name(kind: str, target: tuple[str, ...] | str) -> str:
     return "any activity" if target == "any" else " + ".join(target)
 
 
-def _optional_whole(label: str, raw: Mapping[str, Any], key: str, most: int) -> int | None:
+def _optional_whole(
+    label: str, position: int, raw: Mapping[str, Any], key: str, most: int
+) -> int | None:
     value = raw.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        raise InvalidModel(f"{label}: {key} must be a positive integer (at most {most:,})")
+        raise InvalidModel(
+            f"{label}: {key} must be a positive integer (at most {most:,})",
+            Place("rule", position, key),
+        )
     return value
 
 
@@ -237,47 +270,69 @@ def _grades(raw: Sequence[Any]) -> tuple[Grade, ...]:
         name = item.get("grade") if isinstance(item, Mapping) else None
         label = f"grade {position}" + (f" ({name})" if isinstance(name, str) else "")
         if not isinstance(item, Mapping) or set(item) - GRADE_KEYS:
-            raise InvalidModel(f"{label}: expected an object with grade and min_score")
+            raise InvalidModel(
+                f"{label}: expected an object with grade and min_score", Place("grade", position)
+            )
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= GRADE_LENGTH:
-            raise InvalidModel(f"{label}: grade must be a text of 1 to {GRADE_LENGTH} characters")
+            raise InvalidModel(
+                f"{label}: grade must be a text of 1 to {GRADE_LENGTH} characters",
+                Place("grade", position, "grade"),
+            )
         minimum = item.get("min_score")
         if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
-            raise InvalidModel(f"{label}: min_score must be a whole number, 0 or more")
+            raise InvalidModel(
+                f"{label}: min_score must be a whole number, 0 or more",
+                Place("grade", position, "min_score"),
+            )
         for earlier in grades:
             if earlier.name.lower() == name.strip().lower():
-                raise InvalidModel(f"{label}: the grade {earlier.name!r} is given twice")
+                raise InvalidModel(
+                    f"{label}: the grade {earlier.name!r} is given twice",
+                    Place("grade", position, "grade"),
+                )
         if grades and minimum >= grades[-1].min_score:
             raise InvalidModel(
                 f"{label}: min_score must be below the previous grade's "
-                f"({grades[-1].min_score}); grades go from the highest down"
+                f"({grades[-1].min_score}); grades go from the highest down",
+                Place("grade", position, "min_score"),
             )
         grades.append(Grade(name.strip(), minimum))
     return tuple(grades)
 
 
-def set_model(session: Session, raw: Any, *, now: datetime) -> Definition:
-    """Validate a model against the target groups and make it the active one (a new version)."""
+def check_model(session: Session, raw: Any) -> Definition:
+    """A model from its JSON form, checked against the target groups it names and its grades'
+    groups; InvalidModel placing the rule or grade at fault. Nothing is saved."""
     definition = parse_definition(raw)
     for rule in definition.rules:
         if rule.kind != "group":
             continue
+        at = Place("rule", rule.position, "group")
         try:
             group = get_group(session, str(rule.target))
         except KithError as error:  # no such group: said with the rule
-            raise InvalidModel(f"{rule.label}: {error}") from None
+            raise InvalidModel(f"{rule.label}: {error}", at) from None
         if group.kind == "scoring":
             raise InvalidModel(
-                f"{rule.label}: {group.name!r} is a grade group; a score cannot depend on grades"
+                f"{rule.label}: {group.name!r} is a grade group; a score cannot depend on grades",
+                at,
             )
-    for grade in definition.grades:
+    for position, grade in enumerate(definition.grades, start=1):
         holder = session.scalar(
             select(TargetGroup).where(TargetGroup.name_key == name_key(grade.group_name))
         )
         if holder is not None and holder.kind != "scoring":
             raise InvalidModel(
                 f"grade {grade.name!r}: its group name {grade.group_name!r} is taken by a "
-                f"{holder.kind} group; rename that group first"
+                f"{holder.kind} group; rename that group first",
+                Place("grade", position, "grade"),
             )
+    return definition
+
+
+def set_model(session: Session, raw: Any, *, now: datetime) -> Definition:
+    """Validate a model against the target groups and make it the active one (a new version)."""
+    definition = check_model(session, raw)
     version = (session.scalar(select(func.max(ScoringModel.version))) or 0) + 1
     stored = ScoringModel(
         version=version,

@@ -1,21 +1,54 @@
-"""Scoring: the active engagement model (rules and grades) and its editor, a subscriber's score
-explained rule by rule, and a recompute of every score."""
+"""Scoring: the active engagement model (rules and grades) and its editor with a preview of
+what a draft would give, a subscriber's score explained rule by rule, and a recompute of every
+score."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import orjson
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import distinct, select
+from sqlalchemy.orm import Session
 
 from kith.errors import KithError
+from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.compute import Recomputed, apply_model, explain, recompute_scores
 from kith.marketing.scoring.grades import SCORING_FOLDER
-from kith.marketing.scoring.model import EXAMPLE_MODEL, active_model
+from kith.marketing.scoring.model import (
+    EXAMPLE_MODEL,
+    GRADE_GROUP_PREFIX,
+    InvalidModel,
+    active_model,
+)
+from kith.marketing.scoring.models import CommunityActivityDay
+from kith.marketing.scoring.preview import preview_model
 from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
-from kith.web.site import Admin, FormData, back_to_page, page_router, render, render_form
+from kith.web.site import (
+    Admin,
+    FormData,
+    JsonBody,
+    back_to_page,
+    page_router,
+    render,
+    render_form,
+)
+
+# the model's keys as the editor's fields name them, for refusals shown next to those fields
+FORM_WORDS = {
+    "min_score": "the score",
+    "within_days": "the number of days",
+    "cap": "the most points",
+}
+KEY_WORDS = re.compile(r"\b(" + "|".join(FORM_WORDS) + r")\b")
+PLACE_PREFIX = re.compile(r"^(rule|grade) [^:]*: ")
 
 router = page_router()
 back_to_page(router, "/scoring/recompute", "scoring")
+back_to_page(router, "/scoring/preview", "edit_scoring")
 
 
 @router.get("/scoring", name="scoring")
@@ -87,5 +120,60 @@ def _recomputed(request: Request, recomputed: Recomputed | None) -> Response:
     )
 
 
+@router.post("/scoring/preview", name="preview_scoring")
+def preview(request: Request, visitor: Admin, body: JsonBody) -> Response:
+    """What a draft model would give everyone now (grades and scores), nothing saved; a model
+    saving would refuse is answered 422 with the reason and the rule or grade at fault."""
+    draft = body.get("model") if isinstance(body, dict) else None
+    try:
+        with db_of(request).session() as session:
+            previewed = preview_model(session, draft, now=now_of(request))
+    except KithError as error:
+        return JSONResponse(_refusal(error), error.http_status)
+    return JSONResponse(previewed.as_json())
+
+
 def _editor(request: Request, model: str, *, error: KithError | None = None) -> Response:
-    return render_form(request, "scoring_edit.html", error, model=model)
+    """The editor: the form (scoring.js) built from `model`, the text it keeps in step."""
+    with db_of(request).session() as session:
+        choices = _choices(session)
+    refusal = _refusal(error) if error else None
+    return render_form(
+        request,
+        "scoring_edit.html",
+        error,
+        model=model,
+        choices=choices,
+        refusal=refusal,
+        folder=SCORING_FOLDER,
+    )
+
+
+def _refusal(error: KithError) -> dict[str, Any]:
+    """Why a model was refused: the whole message, the reason in the form's words to show next
+    to the field at fault, and where that field is (None: above the form)."""
+    at = error.at if isinstance(error, InvalidModel) else None
+    message = str(error)
+    reason = PLACE_PREFIX.sub("", message) if at else message
+    reason = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], reason)
+    return {
+        "message": message,
+        "reason": reason[:1].upper() + reason[1:],
+        "at": at.__dict__ if at else None,
+    }
+
+
+def _choices(session: Session) -> dict[str, Any]:
+    """What the editor offers: the activity types pulled from the community, the groups a rule
+    may give points for (not the grades' own) and how a grade's group is named."""
+    types = select(distinct(CommunityActivityDay.activity_type)).order_by(
+        CommunityActivityDay.activity_type
+    )
+    groups = (
+        select(TargetGroup.name).where(TargetGroup.kind != "scoring").order_by(TargetGroup.name_key)
+    )
+    return {
+        "activity_types": list(session.scalars(types)),
+        "groups": list(session.scalars(groups)),
+        "grade_group_prefix": GRADE_GROUP_PREFIX,
+    }
