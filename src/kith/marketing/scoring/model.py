@@ -64,7 +64,8 @@ GRADE_GROUP_PREFIX = "Grade "
 @dataclass(frozen=True)
 class Place:
     """Where in a model a refusal points: a rule or grade by its position (from 1), and the
-    key at fault when it is one key (None: the rule or grade as a whole)."""
+    key at fault when it is one key (None: the rule or grade as a whole); or the model
+    (position 0) and its list of rules or grades."""
 
     part: str
     position: int
@@ -154,10 +155,12 @@ def parse_definition(raw: Any) -> Definition:
         raise InvalidModel(f"unknown key {unknown[0]!r}; a scoring model has rules and grades")
     rules = raw.get("rules")
     if not isinstance(rules, list) or not rules:
-        raise InvalidModel("'rules' must be a non-empty list of rules")
+        raise InvalidModel("'rules' must be a non-empty list of rules", Place("model", 0, "rules"))
     grades = raw.get("grades")
     if not isinstance(grades, list) or not grades:
-        raise InvalidModel("'grades' must be a non-empty list of {grade, min_score}")
+        raise InvalidModel(
+            "'grades' must be a non-empty list of {grade, min_score}", Place("model", 0, "grades")
+        )
     parsed = tuple(_rule(position, item) for position, item in enumerate(rules, start=1))
     seen: dict[str, Rule] = {}
     for rule in parsed:

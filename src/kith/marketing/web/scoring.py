@@ -154,8 +154,11 @@ def _refusal(error: KithError) -> dict[str, Any]:
     to the field at fault, and where that field is (None: above the form)."""
     at = error.at if isinstance(error, InvalidModel) else None
     message = str(error)
-    reason = PLACE_PREFIX.sub("", message) if at else message
-    reason = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], reason)
+    if at and at.part == "model":
+        reason = f"add at least one {at.key[:-1] if at.key else 'rule'}"
+    else:
+        reason = PLACE_PREFIX.sub("", message) if at else message
+        reason = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], reason)
     return {
         "message": message,
         "reason": reason[:1].upper() + reason[1:],

@@ -96,7 +96,7 @@
     previewTimer = setTimeout(runPreview, 400);
   }
 
-  function fieldId(part, position, key) { return `${part}-${position}-${key || "row"}`; }
+  function fieldId(part, position, key) { return key ? `${part}-${position}-${key}` : `${part}-${position}`; }
 
   function showRefusal(found) {
     for (const old of document.querySelectorAll(".field-error")) old.textContent = "";
