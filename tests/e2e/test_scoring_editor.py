@@ -100,9 +100,10 @@ def add_grade(page: Any, position: int, name: str, from_score: str) -> None:
 
 
 def grade_group_members(page: Any, served: Served, grade: str) -> Any:
-    page.goto(f"{served.url}/marketing/groups")
-    page.get_by_role("link", name=f"Grade {grade}", exact=True).click()
-    page.get_by_role("link", name="See who is in the group").click()
+    """The rows of the members page of the grade's group, reached from the scoring page."""
+    page.goto(f"{served.url}/marketing/scoring")
+    page.get_by_role("link", name=grade, exact=True).click()
+    expect(page.locator("h1")).to_contain_text(f"Grade {grade}")
     return page.locator("#people tbody tr")
 
 
@@ -121,7 +122,7 @@ def test_a_model_built_by_hand_is_previewed_saved_and_fills_the_grade_groups(
         (("Champion", "20"), ("Regular", "10"), ("Newcomer", "1")), start=1
     ):
         add_grade(page, position, name, from_score)
-    expect(page.locator("#model-0-rules-error")).to_have_text("Add at least one rule")
+    expect(page.locator("#model-0-rules-error")).to_have_text("Add at least one rule.")
     page.get_by_role("button", name="Add a rule").click()
     rule = page.locator("#rule-1")
     rule.get_by_label("Name").fill("Threads")

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from kith.errors import KithError
 from kith.marketing.models import TargetGroup
-from kith.marketing.scoring.compute import Recomputed, apply_model, explain, recompute_scores
+from kith.marketing.scoring.compute import (
+    Explanation,
+    Recomputed,
+    apply_model,
+    explain,
+    recompute_scores,
+)
 from kith.marketing.scoring.grades import SCORING_FOLDER
 from kith.marketing.scoring.model import (
     EXAMPLE_MODEL,
@@ -55,23 +61,13 @@ back_to_page(router, "/scoring/preview", "edit_scoring")
 def scoring(request: Request, visitor: Admin, who: str = "") -> Response:
     """The model, and with `who` (an email or Remote ID) that subscriber's points."""
     explanation, error = None, None
-    with db_of(request).session() as session:
-        model = active_model(session)
-        if who.strip():
+    if who.strip():
+        with db_of(request).session() as session:
             try:
                 explanation = explain(session, who, now=now_of(request))
             except KithError as refused:
                 error = str(refused)
-    return render(
-        request,
-        "scoring.html",
-        model=model,
-        folder=SCORING_FOLDER,
-        who=who,
-        explanation=explanation,
-        error=error,
-        recomputed=None,
-    )
+    return _scoring_page(request, who=who, explanation=explanation, error=error)
 
 
 @router.post("/scoring/recompute", name="recompute_scores")
@@ -106,16 +102,41 @@ def save_model(request: Request, visitor: Admin, form: FormData) -> Response:
 
 def _recomputed(request: Request, recomputed: Recomputed | None) -> Response:
     """The scoring page after scores were computed (None: there was no model to do it)."""
+    error = None if recomputed else "No scoring model is set yet."
+    return _scoring_page(request, error=error, recomputed=recomputed)
+
+
+def _scoring_page(
+    request: Request,
+    *,
+    who: str = "",
+    explanation: Explanation | None = None,
+    error: str | None = None,
+    recomputed: Recomputed | None = None,
+) -> Response:
+    """The active model in words, each grade leading to its group's members."""
     with db_of(request).session() as session:
         model = active_model(session)
+        grade_groups = dict(
+            session.execute(
+                select(TargetGroup.name, TargetGroup.id).where(TargetGroup.kind == "scoring")
+            )
+            .tuples()
+            .all()
+        )
     return render(
         request,
         "scoring.html",
         model=model,
+        grade_groups={
+            grade.name: grade_groups[grade.group_name]
+            for grade in (model.grades if model else ())
+            if grade.group_name in grade_groups
+        },
         folder=SCORING_FOLDER,
-        who="",
-        explanation=None,
-        error=None if recomputed else "No scoring model is set yet.",
+        who=who,
+        explanation=explanation,
+        error=error,
         recomputed=recomputed,
     )
 
@@ -150,15 +171,17 @@ def _editor(request: Request, model: str, *, error: KithError | None = None) -> 
 
 
 def _refusal(error: KithError) -> dict[str, Any]:
-    """Why a model was refused: the whole message, the reason in the form's words to show next
-    to the field at fault, and where that field is (None: above the form)."""
+    """Why a model was refused in the form's words: the whole message (naming the rule or
+    grade), the reason to show next to the field at fault, and where that field is (None:
+    above the form)."""
     at = error.at if isinstance(error, InvalidModel) else None
-    message = str(error)
-    if at and at.part == "model":
-        reason = f"add at least one {at.key[:-1] if at.key else 'rule'}"
+    message = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], str(error))
+    if at is None:
+        reason = message
+    elif at.part == "model":
+        message = reason = f"Add at least one {'grade' if at.key == 'grades' else 'rule'}."
     else:
-        reason = PLACE_PREFIX.sub("", message) if at else message
-        reason = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], reason)
+        reason = PLACE_PREFIX.sub("", message)
     return {
         "message": message,
         "reason": reason[:1].upper() + reason[1:],

@@ -141,16 +141,17 @@
 
   function previewOf(data) {
     const total = el("p", { id: "preview-scored", text: `${data.scored.toLocaleString("en")} subscribers would be scored.` });
-    const table = el("table", { id: "preview-grades" }, el("caption", { text: "How many each grade would hold" }),
-      el("thead", {}, el("tr", {}, ...["Grade", "From score", "Group", "Subscribers"]
-        .map((heading) => el("th", { scope: "col", text: heading })))));
+    const headings = ["Grade", "From score", "Group", "Subscribers"];
+    const table = el("table", { id: "preview-grades", className: "stack" }, el("caption", { text: "How many each grade would hold" }),
+      el("thead", {}, el("tr", {}, ...headings.map((heading, n) =>
+        el("th", { scope: "col", className: n === 3 ? "number" : "", text: heading })))));
+    const row = (...cells) => el("tr", {}, ...cells.map((cell, n) =>
+      el("td", { "data-label": headings[n], className: n === 3 ? "number" : "", text: cell })));
     const body = el("tbody");
     for (const grade of data.grades) {
-      body.append(el("tr", {}, el("td", { text: grade.grade }), el("td", { text: String(grade.min_score) }),
-        el("td", { text: grade.group }), el("td", { className: "number", text: grade.subscribers.toLocaleString("en") })));
+      body.append(row(grade.grade, String(grade.min_score), grade.group, grade.subscribers.toLocaleString("en")));
     }
-    body.append(el("tr", {}, el("td", { text: "No grade" }), el("td"), el("td", { text: "—" }),
-      el("td", { className: "number", text: data.ungraded.toLocaleString("en") })));
+    body.append(row("No grade", "", "—", data.ungraded.toLocaleString("en")));
     table.append(body);
     return [total, histogram(data.bars), table];
   }
