@@ -25,6 +25,7 @@ from kith.marketing.scoring.models import CommunityActivityDay
 from tests.e2e.conftest import MARKETER, Served, sign_in
 from tests.e2e.test_see_who import shown
 from tests.support.cli_world import kith_command
+from tests.support.scoring_models import every_kind
 
 # (Remote ID, activity type, events a week ago)
 ACTIVITY = (
@@ -50,18 +51,7 @@ BUILT: dict[str, Any] = {
         {"grade": "Newcomer", "min_score": 1},
     ],
 }
-# every kind of rule `kith scoring set` takes
-EVERY_KIND: dict[str, Any] = {
-    "rules": [
-        {"name": "posts", "activity": ["thread_started"], "points": 5, "cap": 50,
-         "within_days": 90},
-        {"name": "anything", "activity": "any", "points": 1},
-        {"name": "opens", "mailing": "open", "points": 2, "within_days": 30},
-        {"name": "clicks", "mailing": "click", "points": 3, "cap": 9},
-        {"name": "helpers", "group": "Volunteers", "points": 20},
-    ],
-    "grades": [{"grade": "Gold", "min_score": 40}, {"grade": "Silver", "min_score": 0}],
-}  # fmt: skip
+EVERY_KIND = every_kind("Volunteers")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from tests.conftest import BACKENDS, _side_database
 from tests.integration.web.test_app import MARKETER, NOW, Site, _served
 from tests.support.cli_world import kith_command
+from tests.support.scoring_models import every_kind
 
 # S-1 started 10 threads, S-2 three; S-3 only replied; S-4 is an editor's pick; S-5 did nothing
 ACTIVITY = (
@@ -43,18 +44,7 @@ DRAFT: dict[str, Any] = {
         {"grade": "C", "min_score": 1},
     ],
 }
-# every kind of rule the CLI takes, with and without cap and window
-EVERY_KIND: dict[str, Any] = {
-    "rules": [
-        {"name": "posts", "activity": ["thread_started", "discussion_reply"], "points": 5,
-         "cap": 50, "within_days": 90},
-        {"name": "anything", "activity": "any", "points": 1},
-        {"name": "opens", "mailing": "open", "points": 2, "within_days": 30},
-        {"name": "clicks", "mailing": "click", "points": 3, "cap": 9},
-        {"name": "picked", "group": "Editors' pick", "points": 20},
-    ],
-    "grades": [{"grade": "Gold", "min_score": 40}, {"grade": "Silver", "min_score": 0}],
-}  # fmt: skip
+EVERY_KIND = every_kind("Editors' pick")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

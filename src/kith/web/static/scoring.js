@@ -118,11 +118,7 @@
     const response = await fetch(previewUrl, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        "Accept": "application/json",
-        "Content-Type": "application/json",
-        "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content,
-      },
+      headers: { ...jsonHeaders(), "Content-Type": "application/json" },  // kith.js
       body: JSON.stringify({ model: toModel() }),
     });
     return { ok: response.ok, data: await response.json() };
@@ -236,17 +232,22 @@
     if (WINDOWED.includes(rule.kind)) {
       fields.append(labelled("In the last (days)", whole(rule, "within_days", id("within_days")), "Empty: ever"));
     }
-    const remove = el("button", { type: "button", className: "secondary", text: "Remove" });
-    remove.setAttribute("aria-label", `Remove rule ${position}`);
-    remove.addEventListener("click", () => {
-      model.rules.splice(index, 1);
-      renderRules();
-      changed();
-      document.getElementById("add-rule").focus();
-    });
-    fields.append(remove);
+    fields.append(removeButton(model.rules, index, `rule ${position}`, renderRules, "add-rule"));
     row.append(rowError, fields);
     return row;
+  }
+
+  // Removing a row puts the focus on the button that adds one, which stays where it was.
+  function removeButton(rows, index, what, render, addId) {
+    const button = el("button", { type: "button", className: "secondary", text: "Remove" });
+    button.setAttribute("aria-label", `Remove ${what}`);
+    button.addEventListener("click", () => {
+      rows.splice(index, 1);
+      render();
+      changed();
+      document.getElementById(addId).focus();
+    });
+    return button;
   }
 
   function redrawRule(row, rule, index, focusKey) {
@@ -303,14 +304,7 @@
     const from = whole(grade, "min_score", id("min_score"));
     const group = el("td", { "data-label": "Its group", text: `${choices.grade_group_prefix}${grade.grade.trim()}` });
     name.addEventListener("input", () => { group.textContent = `${choices.grade_group_prefix}${grade.grade.trim()}`; });
-    const remove = el("button", { type: "button", className: "secondary", text: "Remove" });
-    remove.setAttribute("aria-label", `Remove grade ${position}`);
-    remove.addEventListener("click", () => {
-      model.grades.splice(index, 1);
-      renderGrades();
-      changed();
-      document.getElementById("add-grade").focus();
-    });
+    const remove = removeButton(model.grades, index, `grade ${position}`, renderGrades, "add-grade");
     const cell = (label, control) => el("td", { "data-label": label },
       labelledHidden(`Grade ${position}: ${label.toLowerCase()}`, control));
     return el("tr", { id: id() }, cell("Grade", name), cell("From score", from), group,
