@@ -215,6 +215,8 @@ def test_a_model_set_with_kith_scoring_is_saved_unchanged_by_the_editor(
         open_editor(page, served)
         expect(page.locator("#rule-3-kind")).to_have_value("open")
         expect(page.locator("#rule-5-group")).to_have_value("Volunteers")
+        expect(page.locator("#rule-6-value")).to_have_value("Board")
+        shown(page, "scoring-editor-every-kind")
         expect(page.locator("#rule-2-activity")).to_have_text("Activity: any activity")
         page.get_by_role("button", name="Save and score everyone").click()
         expect(page.get_by_role("status")).to_contain_text("Scored 6 subscribers")

@@ -15,6 +15,7 @@ def every_kind(group: str) -> dict[str, Any]:
             {"name": "opens", "mailing": "open", "points": 2, "within_days": 30},
             {"name": "clicks", "mailing": "click", "points": 3, "cap": 9},
             {"name": "helpers", "group": group, "points": 20},
+            {"name": "board", "field": "member_type", "value": "Board", "points": 4, "cap": 4},
         ],
         "grades": [{"grade": "Gold", "min_score": 40}, {"grade": "Silver", "min_score": 0}],
     }  # fmt: skip

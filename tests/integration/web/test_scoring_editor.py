@@ -27,7 +27,8 @@ from tests.integration.web.test_app import MARKETER, NOW, Site, _served
 from tests.support.cli_world import kith_command
 from tests.support.scoring_models import every_kind
 
-# S-1 started 10 threads, S-2 three; S-3 only replied; S-4 is an editor's pick; S-5 did nothing
+# S-1 started 10 threads, S-2 three; S-3 only replied; S-4 is an editor's pick; S-5 is on the
+# board (the field member_type); S-3 is a plain member
 ACTIVITY = (
     ("S-1", "thread_started", 10),
     ("S-2", "thread_started", 3),
@@ -37,6 +38,7 @@ DRAFT: dict[str, Any] = {
     "rules": [
         {"name": "threads", "activity": ["thread_started"], "points": 5, "cap": 30},
         {"name": "picked", "group": "Editors' pick", "points": 20},
+        {"name": "board", "field": "member_type", "value": "board", "points": 3},
     ],
     "grades": [
         {"grade": "A", "min_score": 25},
@@ -64,7 +66,11 @@ def site(
 
 def _add_scorers(site: Site) -> None:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    rows = [SubscriberRow(n, f"s{n}@example.org", f"S-{n}") for n in range(1, 6)]
+    member_types = {3: "Member", 5: "Board"}
+    rows = [
+        SubscriberRow(n, f"s{n}@example.org", f"S-{n}", fields={"member_type": member_types.get(n)})
+        for n in range(1, 6)
+    ]
     with site.marketing.transaction() as session:
         SubscriberUpsert(session, now=NOW, source="import").write(rows, ImportReport())
         session.add_all(
@@ -96,14 +102,14 @@ def test_the_preview_counts_each_grade_and_the_scores_and_saves_nothing(site: Si
 
     assert answer.status_code == 200, answer.text
     shown = answer.json()
-    # S-1 30 (capped) A; S-2 15 B; S-4 20 B; S-3, S-5 and the site's two subscribers 0
+    # S-1 30 (capped) A; S-2 15 B; S-4 20 B; S-5 3 C; S-3 and the site's two subscribers 0
     assert shown["scored"] == 7
     assert [(g["grade"], g["group"], g["subscribers"]) for g in shown["grades"]] == [
         ("A", "Grade A", 1),
         ("B", "Grade B", 2),
-        ("C", "Grade C", 0),
+        ("C", "Grade C", 1),
     ]
-    assert shown["ungraded"] == 4
+    assert shown["ungraded"] == 3
     bars = shown["bars"]
     assert bars[0] == {"low": 0, "high": 3, "subscribers": 4} and bars[-1]["high"] >= 30
     assert sum(bar["subscribers"] for bar in bars) == 7
@@ -123,6 +129,11 @@ def test_the_preview_counts_each_grade_and_the_scores_and_saves_nothing(site: Si
             {"rules": [DRAFT["rules"][0], {"group": "Nobody", "points": 2}]},
             {"part": "rule", "position": 2, "key": "group"},
             "No target group is named 'Nobody'",
+        ),
+        (
+            {"rules": [DRAFT["rules"][0], {"field": "member_type", "points": 2}]},
+            {"part": "rule", "position": 2, "key": "value"},
+            "What the field holds must be a text of 1 to 500 characters",
         ),
         (
             {"grades": [{"grade": "A", "min_score": 5}, {"grade": "B", "min_score": 9}]},

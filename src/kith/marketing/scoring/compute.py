@@ -233,6 +233,8 @@ def _events(session: Session, rule: Rule, now: datetime, only: int | None) -> Se
     """(subscriber_id, events): what the rule counts per subscriber, only where it is > 0."""
     if rule.kind == "group":
         query = _group_membership(session, rule)
+    elif rule.kind == "field":
+        query = _field_holders(rule)
     elif rule.kind == "mailing":
         query = _mailings(rule, now)
     else:
@@ -250,6 +252,14 @@ def _group_membership(session: Session, rule: Rule) -> Select[Any]:
         raise InvalidInput(f"{rule.label}: {error}") from None
     return select(Subscriber.id.label("subscriber_id"), literal(1).label("events")).where(
         members_condition(session, group)
+    )
+
+
+def _field_holders(rule: Rule) -> Select[Any]:
+    """Subscribers whose personalization field holds the rule's value (in any case)."""
+    held = func.lower(Subscriber.fields[str(rule.target)].as_string())
+    return select(Subscriber.id.label("subscriber_id"), literal(1).label("events")).where(
+        held == (rule.value or "").lower()
     )
 
 

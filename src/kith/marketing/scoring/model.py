@@ -6,12 +6,14 @@ A model is JSON:
         {"name": "posts", "activity": ["thread_started", "discussion_reply"],
          "points": 5, "cap": 50, "within_days": 90},
         {"name": "opens", "mailing": "open", "points": 2, "within_days": 90},
-        {"name": "board", "group": "Board", "points": 20}],
+        {"name": "board", "group": "Board", "points": 20},
+        {"name": "members", "field": "member_type", "value": "Member", "points": 10}],
      "grades": [{"grade": "A", "min_score": 100}, {"grade": "B", "min_score": 40},
                 {"grade": "C", "min_score": 0}]}
 
 A rule gives `points` per community event of its types (`"any"` for every type), per mailing
-opened or clicked in (each mailing counts once), or once for membership of a target group;
+opened or clicked in (each mailing counts once), once for membership of a target group, or
+once for a personalization field holding a value (the same text, in any case);
 `cap` bounds what one rule gives, `within_days: N` counts today (UTC) and the N-1 days before.
 Grades go from the highest threshold down; a subscriber gets the first grade whose
 `min_score` their score reaches. Every error names the rule or grade at fault.
@@ -32,13 +34,16 @@ from kith.marketing.groups.target_groups import get_group, name_key
 from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.models import ScoringModel
 
-RULE_KINDS = ("activity", "mailing", "group")
+RULE_KINDS = ("activity", "mailing", "group", "field")
+# the kinds counting a state, not events: once, whenever it began
+ONCE_KINDS = ("group", "field")
 MAILING_EVENTS = {"open": "opens", "click": "clicks"}
-RULE_KEYS = frozenset(("name", *RULE_KINDS, "points", "cap", "within_days"))
+RULE_KEYS = frozenset(("name", *RULE_KINDS, "value", "points", "cap", "within_days"))
 GRADE_KEYS = frozenset(("grade", "min_score"))
 MAX_POINTS = 1_000_000
 MAX_DAYS = 3_650
 NAME_LENGTH = 100
+VALUE_LENGTH = 500
 # a model to start from (the API's example, the web editor's first text): rules of two kinds
 EXAMPLE_MODEL: dict[str, Any] = {
     "rules": [
@@ -82,7 +87,8 @@ class InvalidModel(InvalidInput):
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: `kind` is activity, mailing or group; `target` its types, event or group."""
+    """One rule: `kind` is activity, mailing, group or field; `target` its types, event, group
+    or field name; `value` the field's value (field rules only)."""
 
     position: int
     name: str
@@ -91,6 +97,7 @@ class Rule:
     points: int
     cap: int | None
     within_days: int | None
+    value: str | None = None
 
     @property
     def label(self) -> str:
@@ -98,7 +105,10 @@ class Rule:
 
     def as_json(self) -> dict[str, Any]:
         target: Any = list(self.target) if isinstance(self.target, tuple) else self.target
-        view: dict[str, Any] = {"name": self.name, self.kind: target, "points": self.points}
+        view: dict[str, Any] = {"name": self.name, self.kind: target}
+        if self.value is not None:
+            view["value"] = self.value
+        view["points"] = self.points
         if self.cap is not None:
             view["cap"] = self.cap
         if self.within_days is not None:
@@ -187,12 +197,14 @@ def _rule(position: int, raw: Any) -> Rule:
         )
     if len(kinds) != 1:
         raise InvalidModel(
-            f"{label}: give exactly one of activity, mailing or group", Place("rule", position)
+            f"{label}: give exactly one of activity, mailing, group or field",
+            Place("rule", position),
         )
     kind = kinds[0]
     target = _target(label, Place("rule", position, kind), raw[kind])
+    value = _field_value(label, position, kind, raw)
     if name is None:
-        name = _default_name(kind, target)
+        name = _default_name(kind, target, value)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_LENGTH:
         raise InvalidModel(
             f"{label}: name must be a text of 1 to {NAME_LENGTH} characters",
@@ -200,9 +212,9 @@ def _rule(position: int, raw: Any) -> Rule:
         )
     label = f"rule {position} ({name.strip()})"
     within_days = _optional_whole(label, position, raw, "within_days", MAX_DAYS)
-    if kind == "group" and within_days is not None:
+    if kind in ONCE_KINDS and within_days is not None:
         raise InvalidModel(
-            f"{label}: within_days does not apply to a group rule",
+            f"{label}: within_days does not apply to a {kind} rule",
             Place("rule", position, "within_days"),
         )
     points = _optional_whole(label, position, raw, "points", MAX_POINTS)
@@ -216,7 +228,25 @@ def _rule(position: int, raw: Any) -> Rule:
         points=points,
         cap=_optional_whole(label, position, raw, "cap", MAX_POINTS * 1000),
         within_days=within_days,
+        value=value,
     )
+
+
+def _field_value(label: str, position: int, kind: str, raw: Mapping[str, Any]) -> str | None:
+    """The value a field rule looks for; None for the other kinds, which take no value."""
+    value = raw.get("value")
+    if kind != "field":
+        if value is not None:
+            raise InvalidModel(
+                f"{label}: value applies to a field rule only", Place("rule", position, "value")
+            )
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > VALUE_LENGTH:
+        raise InvalidModel(
+            f"{label}: value must be a text of 1 to {VALUE_LENGTH} characters",
+            Place("rule", position, "value"),
+        )
+    return value.strip()
 
 
 def _target(label: str, at: Place, value: Any) -> tuple[str, ...] | str:
@@ -227,6 +257,13 @@ def _target(label: str, at: Place, value: Any) -> tuple[str, ...] | str:
     if at.key == "group":
         if not isinstance(value, str) or not value.strip():
             raise InvalidModel(f"{label}: group must name a target group", at)
+        return value.strip()
+    if at.key == "field":
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > NAME_LENGTH:
+            raise InvalidModel(
+                f"{label}: field must name a personalization field (1 to {NAME_LENGTH} characters)",
+                at,
+            )
         return value.strip()
     if value == "any":
         return "any"
@@ -245,11 +282,13 @@ def _target(label: str, at: Place, value: Any) -> tuple[str, ...] | str:
     return cleaned
 
 
-def _default_name(kind: str, target: tuple[str, ...] | str) -> str:
+def _default_name(kind: str, target: tuple[str, ...] | str, value: str | None) -> str:
     if kind == "mailing":
         return f"mailing {MAILING_EVENTS[str(target)]}"
     if kind == "group":
         return f"group {target}"
+    if kind == "field":
+        return f"{target} is {value}"
     return "any activity" if target == "any" else " + ".join(target)
 
 

@@ -48,6 +48,7 @@ FORM_WORDS = {
     "min_score": "the score",
     "within_days": "the number of days",
     "cap": "the most points",
+    "value": "what the field holds",
 }
 KEY_WORDS = re.compile(r"\b(" + "|".join(FORM_WORDS) + r")\b")
 PLACE_PREFIX = re.compile(r"^(rule|grade) [^:]*: ")

@@ -11,10 +11,11 @@
     ["open", "Mailings opened"],
     ["click", "Mailings clicked"],
     ["group", "Being in a group"],
+    ["field", "A field's value"],
   ];
   const POINTS_WORDS = {
     activity: "Points per event", open: "Points per mailing opened",
-    click: "Points per mailing clicked", group: "Points for being in it",
+    click: "Points per mailing clicked", group: "Points for being in it", field: "Points for holding it",
   };
   const WINDOWED = ["activity", "open", "click"];
   let choices, field, form, previewUrl, previewTimer, refusal = null, counter = 0;
@@ -41,10 +42,11 @@
   // -- the rows <-> the model the server accepts ----------------------------------------------
 
   function fromRule(raw) {
-    const rule = { name: raw.name ?? "", types: [], group: "", points: text(raw.points),
+    const rule = { name: raw.name ?? "", types: [], group: "", field: "", value: "", points: text(raw.points),
       cap: text(raw.cap), within_days: text(raw.within_days) };
     if (raw.mailing !== undefined) rule.kind = String(raw.mailing);
     else if (raw.group !== undefined) { rule.kind = "group"; rule.group = String(raw.group); }
+    else if (raw.field !== undefined) { rule.kind = "field"; rule.field = text(raw.field); rule.value = text(raw.value); }
     else { rule.kind = "activity"; rule.types = raw.activity === "any" ? [] : [].concat(raw.activity ?? []); }
     return rule;
   }
@@ -63,8 +65,9 @@
     if (rule.name.trim()) raw.name = rule.name.trim();
     if (rule.kind === "activity") raw.activity = rule.types.length === 0 ? "any" : [...rule.types];
     else if (rule.kind === "group") raw.group = rule.group;
+    else if (rule.kind === "field") { raw.field = rule.field; raw.value = rule.value; }
     else raw.mailing = rule.kind;
-    for (const key of ["points", "cap", ...(rule.kind === "group" ? [] : ["within_days"])]) {
+    for (const key of ["points", "cap", ...(WINDOWED.includes(rule.kind) ? ["within_days"] : [])]) {
       const value = number(rule[key]);
       if (value !== undefined) raw[key] = value;
     }
@@ -227,6 +230,10 @@
       fields.append(labelled("Group", select(groups.map((name) => [name, name]), rule.group, id("group"),
         (value) => { rule.group = value; changed(); })));
     }
+    if (rule.kind === "field") {
+      fields.append(labelled("Field", input(rule, "field", id("field")), "A personalization field"));
+      fields.append(labelled("Holds", input(rule, "value", id("value")), "In any case"));
+    }
     fields.append(labelled(POINTS_WORDS[rule.kind], whole(rule, "points", id("points"))));
     fields.append(labelled("At most (points)", whole(rule, "cap", id("cap")), "Empty: no limit"));
     if (WINDOWED.includes(rule.kind)) {
@@ -367,7 +374,7 @@
       redraw();
     });
     document.getElementById("add-rule").addEventListener("click", () => {
-      model.rules.push({ name: "", kind: "activity", types: [], group: "", points: "1", cap: "", within_days: "" });
+      model.rules.push({ name: "", kind: "activity", types: [], group: "", field: "", value: "", points: "1", cap: "", within_days: "" });
       redraw();
       document.getElementById(fieldId("rule", model.rules.length, "name")).focus();
     });
