@@ -227,6 +227,26 @@ def test_a_model_set_with_kith_scoring_is_saved_unchanged_by_the_editor(
     assert (after["rules"], after["grades"]) == (EVERY_KIND["rules"], EVERY_KIND["grades"])
 
 
+def test_text_the_rows_cannot_show_stays_text_and_is_refused_as_typed(
+    context: Any, served: Served, community_activity: None
+) -> None:
+    typed = (
+        '{"rules": [{"name": "x", "activity": "any", "points": 1, "colour": "red"}],\n'
+        ' "grades": [{"grade": "A", "min_score": 1}]}'
+    )
+    page = context.new_page()
+    open_editor(page, served)
+    page.get_by_text("Advanced: edit as text").click()
+    page.get_by_label("The model as text").fill(typed)
+    page.get_by_label("The model as text").blur()
+    expect(page.locator("#scoring-form-fields")).to_be_hidden()
+    page.get_by_role("button", name="Save and score everyone").click()
+
+    expect(page.locator("#model-error")).to_contain_text("rule 1 (x): unknown key 'colour'")
+    expect(page.get_by_label("The model as text")).to_have_value(typed)
+    shown(page, "scoring-editor-text-refused")
+
+
 def rule_count(page: Any) -> int:
     return int(page.locator(".scoring-rule").count())
 

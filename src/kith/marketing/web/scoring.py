@@ -176,7 +176,9 @@ def _refusal(error: KithError) -> dict[str, Any]:
     grade), the reason to show next to the field at fault, and where that field is (None:
     above the form)."""
     at = error.at if isinstance(error, InvalidModel) else None
-    message = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], str(error))
+    message = str(error)
+    if at and at.key in FORM_WORDS:  # one field, named as the form names it
+        message = KEY_WORDS.sub(lambda key: FORM_WORDS[key.group(0)], message)
     if at is None:
         reason = message
     elif at.part == "model":

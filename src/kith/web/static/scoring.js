@@ -18,6 +18,7 @@
     click: "Points per mailing clicked", group: "Points for being in it", field: "Points for holding it",
   };
   const WINDOWED = ["activity", "open", "click"];
+  const RULE_KEYS = ["name", "activity", "mailing", "group", "field", "value", "points", "cap", "within_days"];
   let choices, field, form, previewUrl, previewTimer, refusal = null, counter = 0;
   const model = { rules: [], grades: [] };
 
@@ -81,13 +82,29 @@
     };
   }
 
+  // Text the rows can show without dropping anything; other text stays text, to be mended.
+  function showable(raw) {
+    const only = (item, keys) => item && typeof item === "object" && !Array.isArray(item)
+      && Object.keys(item).every((key) => keys.includes(key));
+    const kindOk = (rule) => {
+      const kinds = ["activity", "mailing", "group", "field"].filter((key) => key in rule);
+      if (kinds.length !== 1) return false;
+      if (kinds[0] === "mailing") return ["open", "click"].includes(rule.mailing);
+      if (kinds[0] === "activity") return [].concat(rule.activity).every((type) => typeof type === "string");
+      return typeof rule[kinds[0]] === "string";
+    };
+    return raw && Array.isArray(raw.rules) && Array.isArray(raw.grades)
+      && only(raw, ["rules", "grades", "version", "updated_at"])
+      && raw.rules.every((rule) => only(rule, RULE_KEYS) && kindOk(rule))
+      && raw.grades.every((grade) => only(grade, ["grade", "min_score"]));
+  }
+
   function load() {
     let raw;
     try { raw = JSON.parse(field.value); } catch (error) { return false; }
-    if (!raw || !Array.isArray(raw.rules) || !Array.isArray(raw.grades)) return false;
-    model.rules = raw.rules.filter((rule) => rule && typeof rule === "object").map(fromRule);
-    model.grades = raw.grades.filter((grade) => grade && typeof grade === "object")
-      .map((grade) => ({ grade: text(grade.grade), min_score: text(grade.min_score) }));
+    if (!showable(raw)) return false;
+    model.rules = raw.rules.map(fromRule);
+    model.grades = raw.grades.map((grade) => ({ grade: text(grade.grade), min_score: text(grade.min_score) }));
     return true;
   }
 
@@ -369,9 +386,9 @@
     field = document.getElementById("model");
     const text = document.getElementById("model-text");
     field.addEventListener("change", () => {
-      if (!load()) return;
-      document.getElementById("scoring-form-fields").hidden = false;
-      redraw();
+      const fields = document.getElementById("scoring-form-fields");
+      fields.hidden = !load();  // the text alone is the editor until the rows can show it
+      if (!fields.hidden) redraw();
     });
     document.getElementById("add-rule").addEventListener("click", () => {
       model.rules.push({ name: "", kind: "activity", types: [], group: "", field: "", value: "", points: "1", cap: "", within_days: "" });
