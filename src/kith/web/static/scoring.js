@@ -19,7 +19,7 @@
   };
   const WINDOWED = ["activity", "open", "click"];
   const RULE_KEYS = ["name", "activity", "mailing", "group", "field", "value", "points", "cap", "within_days"];
-  let choices, field, form, previewUrl, previewTimer, refusal = null, counter = 0;
+  let choices, textBox, form, previewUrl, previewTimer, counter = 0;
   const model = { rules: [], grades: [] };
 
   function uid(prefix) { counter += 1; return `${prefix}-${counter}`; }
@@ -88,7 +88,7 @@
       && Object.keys(item).every((key) => keys.includes(key));
     const kindOk = (rule) => {
       const kinds = ["activity", "mailing", "group", "field"].filter((key) => key in rule);
-      if (kinds.length !== 1) return false;
+      if (kinds.length !== 1 || !["undefined", "string"].includes(typeof rule.name)) return false;
       if (kinds[0] === "mailing") return ["open", "click"].includes(rule.mailing);
       if (kinds[0] === "activity") return [].concat(rule.activity).every((type) => typeof type === "string");
       return typeof rule[kinds[0]] === "string";
@@ -101,7 +101,7 @@
 
   function load() {
     let raw;
-    try { raw = JSON.parse(field.value); } catch (error) { return false; }
+    try { raw = JSON.parse(textBox.value); } catch (error) { return false; }
     if (!showable(raw)) return false;
     model.rules = raw.rules.map(fromRule);
     model.grades = raw.grades.map((grade) => ({ grade: text(grade.grade), min_score: text(grade.min_score) }));
@@ -111,7 +111,7 @@
   // -- what changed, and the server's word on it --------------------------------------------
 
   function changed() {
-    field.value = JSON.stringify(toModel(), null, 2);
+    textBox.value = JSON.stringify(toModel(), null, 2);
     clearTimeout(previewTimer);
     previewTimer = setTimeout(runPreview, 400);
   }
@@ -121,7 +121,6 @@
   function showRefusal(found) {
     for (const old of document.querySelectorAll(".field-error")) old.textContent = "";
     for (const old of document.querySelectorAll("[aria-invalid]")) old.removeAttribute("aria-invalid");
-    refusal = found;
     if (!found) return null;
     const at = found.at;
     const key = at && at.key === "mailing" ? "kind" : at && at.key;
@@ -191,12 +190,18 @@
 
   // -- rendering ------------------------------------------------------------------------------
 
-  function labelled(text, control, hint) {
+  // Where the server's reason for refusing the field with the id `id` is shown.
+  function errorSlot(id) {
+    const slot = el("small", { className: "field-error error-text", id: `${id}-error` });
+    slot.setAttribute("aria-live", "polite");
+    return slot;
+  }
+
+  function labelled(text, control, hint, { hidden = false } = {}) {
     control.id = control.id || uid("c");
-    const error = el("small", { className: "field-error error-text", id: `${control.id}-error` });
-    error.setAttribute("aria-live", "polite");
+    const error = errorSlot(control.id);
     const described = [error.id];
-    const parts = [el("label", { htmlFor: control.id, text }), control];
+    const parts = [el("label", { htmlFor: control.id, className: hidden ? "visually-hidden" : "", text }), control];
     if (hint) {
       const note = el("small", { className: "muted", id: `${control.id}-hint`, text: hint });
       described.push(note.id);
@@ -232,7 +237,7 @@
     const id = (key) => fieldId("rule", position, key);
     const row = el("fieldset", { className: "scoring-rule", id: id() });
     row.append(el("legend", { text: `Rule ${position}` }));
-    const rowError = el("p", { className: "field-error error-text", id: `${id()}-error` });
+    const rowError = errorSlot(id());
     const fields = el("div", { className: "row" });
     fields.append(labelled("Name", input(rule, "name", id("name")), "Empty: named after what it counts"));
     fields.append(labelled("Counts", select(KINDS, rule.kind, id("kind"),
@@ -310,8 +315,7 @@
     });
     if (known.length === 0) box.append(el("p", { className: "muted", text: "No activity has been pulled from the community yet." }));
     details.append(box);
-    const error = el("small", { className: "field-error error-text", id: `${id}-error` });
-    error.setAttribute("aria-live", "polite");
+    const error = errorSlot(id);
     summary.setAttribute("aria-describedby", error.id);
     return el("span", { className: "field" }, details, error);
   }
@@ -330,15 +334,9 @@
     name.addEventListener("input", () => { group.textContent = `${choices.grade_group_prefix}${grade.grade.trim()}`; });
     const remove = removeButton(model.grades, index, `grade ${position}`, renderGrades, "add-grade");
     const cell = (label, control) => el("td", { "data-label": label },
-      labelledHidden(`Grade ${position}: ${label.toLowerCase()}`, control));
+      labelled(`Grade ${position}: ${label.toLowerCase()}`, control, "", { hidden: true }));
     return el("tr", { id: id() }, cell("Grade", name), cell("From score", from), group,
-      el("td", {}, remove, el("small", { className: "field-error error-text", id: `${id()}-error` })));
-  }
-
-  function labelledHidden(text, control) {
-    const error = el("small", { className: "field-error error-text", id: `${control.id}-error` });
-    control.setAttribute("aria-describedby", error.id);
-    return el("span", { className: "field" }, el("label", { htmlFor: control.id, className: "visually-hidden", text }), control, error);
+      el("td", {}, remove, errorSlot(id())));
   }
 
   function redraw() {
@@ -368,7 +366,7 @@
     if (document.getElementById("scoring-form-fields").hidden) return;  // sent as text
     event.preventDefault();
     clearTimeout(previewTimer);
-    field.value = JSON.stringify(toModel(), null, 2);
+    textBox.value = JSON.stringify(toModel(), null, 2);
     let answer;
     try { answer = await askServer(); } catch (error) { form.submit(); return; }
     if (answer.ok) { form.submit(); return; }
@@ -383,9 +381,9 @@
     if (!form) return;
     choices = JSON.parse(document.getElementById("scoring-choices").textContent);
     previewUrl = form.dataset.preview;
-    field = document.getElementById("model");
+    textBox = document.getElementById("model");
     const text = document.getElementById("model-text");
-    field.addEventListener("change", () => {
+    textBox.addEventListener("change", () => {
       const fields = document.getElementById("scoring-form-fields");
       fields.hidden = !load();  // the text alone is the editor until the rows can show it
       if (!fields.hidden) redraw();
