@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from kith.errors import InvalidInput, KithError
 from kith.marketing.groups.target_groups import get_group, name_key
 from kith.marketing.models import TargetGroup
-from kith.marketing.scoring.models import ScoringModel
+from kith.marketing.scoring.models import CommunityActivityDay, ScoringModel
 
 RULE_KINDS = ("activity", "mailing", "group", "field")
 # the kinds counting a state, not events: once, whenever it began
@@ -385,6 +385,18 @@ def set_model(session: Session, raw: Any, *, now: datetime) -> Definition:
     session.add(stored)
     session.flush()
     return _definition(stored)
+
+
+def activity_types_pulled(session: Session) -> list[str]:
+    """The community activity types pulled so far, which activity rules may count."""
+    types = CommunityActivityDay.activity_type
+    return list(session.scalars(select(distinct(types)).order_by(types)))
+
+
+def groups_to_score(session: Session) -> list[str]:
+    """The target groups a group rule may name: every group but the grades' own."""
+    names = select(TargetGroup.name).where(TargetGroup.kind != "scoring")
+    return list(session.scalars(names.order_by(TargetGroup.name_key)))
 
 
 def active_model(session: Session) -> Definition | None:

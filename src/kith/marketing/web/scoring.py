@@ -10,11 +10,9 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
 
 from kith.errors import KithError
-from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.compute import (
     Explanation,
     Recomputed,
@@ -22,14 +20,15 @@ from kith.marketing.scoring.compute import (
     explain,
     recompute_scores,
 )
-from kith.marketing.scoring.grades import SCORING_FOLDER
+from kith.marketing.scoring.grades import SCORING_FOLDER, grade_group_ids
 from kith.marketing.scoring.model import (
     EXAMPLE_MODEL,
     GRADE_GROUP_PREFIX,
     InvalidModel,
     active_model,
+    activity_types_pulled,
+    groups_to_score,
 )
-from kith.marketing.scoring.models import CommunityActivityDay
 from kith.marketing.scoring.preview import preview_model
 from kith.web.forms import parse_json_field
 from kith.web.requests import db_of, now_of
@@ -118,13 +117,7 @@ def _scoring_page(
     """The active model in words, each grade leading to its group's members."""
     with db_of(request).session() as session:
         model = active_model(session)
-        grade_groups = dict(
-            session.execute(
-                select(TargetGroup.name, TargetGroup.id).where(TargetGroup.kind == "scoring")
-            )
-            .tuples()
-            .all()
-        )
+        grade_groups = grade_group_ids(session)
     return render(
         request,
         "scoring.html",
@@ -195,14 +188,8 @@ def _refusal(error: KithError) -> dict[str, Any]:
 def _choices(session: Session) -> dict[str, Any]:
     """What the editor offers: the activity types pulled from the community, the groups a rule
     may give points for (not the grades' own) and how a grade's group is named."""
-    types = select(distinct(CommunityActivityDay.activity_type)).order_by(
-        CommunityActivityDay.activity_type
-    )
-    groups = (
-        select(TargetGroup.name).where(TargetGroup.kind != "scoring").order_by(TargetGroup.name_key)
-    )
     return {
-        "activity_types": list(session.scalars(types)),
-        "groups": list(session.scalars(groups)),
+        "activity_types": activity_types_pulled(session),
+        "groups": groups_to_score(session),
         "grade_group_prefix": GRADE_GROUP_PREFIX,
     }

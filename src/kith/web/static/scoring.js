@@ -244,7 +244,7 @@
       (value) => {
         rule.kind = value;
         if (value === "group" && !rule.group) rule.group = choices.groups[0] || "";
-        redrawRule(row, rule, index, "kind");
+        redrawRule(row, rule, index);
       })));
     if (rule.kind === "activity") fields.append(typePicker(rule, id("activity")));
     if (rule.kind === "group") {
@@ -279,12 +279,11 @@
     return button;
   }
 
-  function redrawRule(row, rule, index, focusKey) {
-    const fresh = renderRule(rule, index);
-    row.replaceWith(fresh);
+  // A rule whose kind changed gets the fields of its new kind; the focus stays on the kind.
+  function redrawRule(row, rule, index) {
+    row.replaceWith(renderRule(rule, index));
     changed();
-    const control = focusKey === "kind" ? fresh.querySelector("select") : null;
-    if (control) control.focus();
+    document.getElementById(fieldId("rule", index + 1, "kind")).focus();
   }
 
   // Activity types as checkboxes in a disclosure whose summary names those chosen.
