@@ -126,7 +126,7 @@ def _print_definition(definition: Definition) -> None:
         rules.add_row(
             str(rule.position),
             rule.name,
-            f"{rule.kind}: {target}",
+            f"{rule.kind}: {target}" + ("" if rule.value is None else f" = {rule.value}"),
             str(rule.points),
             "" if rule.cap is None else str(rule.cap),
             "" if rule.within_days is None else str(rule.within_days),

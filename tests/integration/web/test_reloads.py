@@ -19,6 +19,7 @@ MARKETING_ACTIONS = [
     ("/campaigns/7/activate", "/campaigns/7"),
     ("/campaigns/7/deactivate", "/campaigns/7"),
     ("/scoring/recompute", "/scoring"),
+    ("/scoring/preview", "/scoring/edit"),
     ("/settings/integration/test", "/settings/integration"),
     ("/subscribers/5/reactivate", "/subscribers/5"),
     ("/subscribers/5/erase", "/subscribers/5"),

@@ -122,7 +122,7 @@ def recompute_scores(session: Session, *, now: datetime) -> Recomputed | None:
     if definition is None:
         return None
     _take_turn(session)
-    totals = _totals(session, definition, now).subquery()
+    totals = score_totals(session, definition, now).subquery()
     grade = _grade_case(definition, totals.c.score)
     session.execute(delete(SubscriberScore))
     session.execute(
@@ -233,6 +233,8 @@ def _events(session: Session, rule: Rule, now: datetime, only: int | None) -> Se
     """(subscriber_id, events): what the rule counts per subscriber, only where it is > 0."""
     if rule.kind == "group":
         query = _group_membership(session, rule)
+    elif rule.kind == "field":
+        query = _field_holders(rule)
     elif rule.kind == "mailing":
         query = _mailings(rule, now)
     else:
@@ -250,6 +252,14 @@ def _group_membership(session: Session, rule: Rule) -> Select[Any]:
         raise InvalidInput(f"{rule.label}: {error}") from None
     return select(Subscriber.id.label("subscriber_id"), literal(1).label("events")).where(
         members_condition(session, group)
+    )
+
+
+def _field_holders(rule: Rule) -> Select[Any]:
+    """Subscribers whose personalization field holds the rule's value (in any case)."""
+    held = func.lower(Subscriber.fields[str(rule.target)].as_string())
+    return select(Subscriber.id.label("subscriber_id"), literal(1).label("events")).where(
+        held == (rule.value or "").lower()
     )
 
 
@@ -292,7 +302,7 @@ def _activity(rule: Rule, now: datetime) -> Select[Any]:
     return query
 
 
-def _totals(session: Session, definition: Definition, now: datetime) -> Select[Any]:
+def score_totals(session: Session, definition: Definition, now: datetime) -> Select[Any]:
     """(subscriber_id, score) for every subscriber: the rules' points summed, 0 if none."""
     given = union_all(
         *(rule_points(session, rule, now=now) for rule in definition.rules)

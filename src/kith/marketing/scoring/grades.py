@@ -50,6 +50,12 @@ def keep_grade_groups(
     return changes
 
 
+def grade_group_ids(session: Session) -> dict[str, int]:
+    """The grades' groups: their ids by name."""
+    named = select(TargetGroup.name, TargetGroup.id).where(TargetGroup.kind == "scoring")
+    return dict(session.execute(named).tuples().all())
+
+
 def grade_group(session: Session, grade: Grade, *, now: datetime) -> TargetGroup:
     """The grade's group, created in the Scoring folder when missing."""
     group = session.scalar(

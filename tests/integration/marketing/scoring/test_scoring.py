@@ -304,7 +304,10 @@ def test_a_completed_sync_rescores_with_the_new_membership(scored: Scored) -> No
         ({"points": "5"}, "rule 1 (posts): points must be a positive integer"),
         ({"within_days": -3}, "rule 1 (posts): within_days must be a positive integer"),
         ({"activity": []}, "rule 1 (posts): activity must be an activity type"),
-        ({"mailing": "open"}, "rule 1 (posts): give exactly one of activity, mailing or group"),
+        (
+            {"mailing": "open"},
+            "rule 1 (posts): give exactly one of activity, mailing, group or field",
+        ),
         ({"poinst": 5}, "rule 1 (posts): unknown key 'poinst'"),
         ({"name": "logins"}, "rule 2 (logins): rule 1 has the same name"),
     ],
