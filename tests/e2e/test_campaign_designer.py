@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from kith.db import Database
 from kith.marketing.campaigns.definition import campaign_definition, get_campaign
-from kith.marketing.campaigns.templates import WELCOME, _with_groups
+from kith.marketing.campaigns.templates import WELCOME, with_groups
 from kith.marketing.groups.members import replace_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
@@ -118,14 +118,14 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     editing(page).get_by_label("Group").select_option(POSTED)
     shown(page, "designer-decide")
     editing(page).get_by_label("Group").press("Escape")
-    add_step(page, "Add a step at the start of Yes", "Mailing")
-    editing(page).get_by_label("Step name").fill("thank-you")
-    editing(page).get_by_label("Mailing").select_option("Thanks for joining the conversation")
-    editing(page).get_by_label("Mailing").press("Escape")
-    add_step(page, "Add a step at the start of No", "Mailing")
-    editing(page).get_by_label("Step name").fill("nudge")
-    editing(page).get_by_label("Mailing").select_option("Join the conversation")
-    editing(page).get_by_label("Mailing").press("Escape")
+    for branch, step, mailing in (
+        ("Yes", "thank-you", "Thanks for joining the conversation"),
+        ("No", "nudge", "Join the conversation"),
+    ):
+        add_step(page, f"Add a step at the start of {branch}", "Mailing")
+        editing(page).get_by_label("Step name").fill(step)
+        editing(page).get_by_label("Mailing").select_option(mailing)
+        editing(page).get_by_label("Mailing").press("Escape")
     expect(page.locator("#designer")).to_contain_text("Member of “" + POSTED + "”?")
     shown(page, "designer-welcome-built")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -138,7 +138,7 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     assert written(designed, WELCOME.campaign) == {
         "name": WELCOME.campaign,
         "activation": {"group": JOINED, "mode": WELCOME.mode},
-        "steps": _with_groups(WELCOME.steps, {"activation": JOINED, "posted": POSTED}),
+        "steps": with_groups(WELCOME.steps, {"activation": JOINED, "posted": POSTED}),
     }
 
     page.once("dialog", lambda dialog: dialog.accept())

@@ -1,6 +1,6 @@
 """Campaigns: each with its activation group and, step by step, who waits there and what the
-step did (counts per outcome); a new one from a template or from its steps; activate and
-pause."""
+step did (counts per outcome); a new one from a template or built in the designer; editing in
+the designer, which asks first what saving would do; activate and pause."""
 
 from __future__ import annotations
 
