@@ -148,6 +148,10 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     page.get_by_role("link", name="Edit steps").click()
     waiting = page.locator(".step-card", has=page.get_by_text("Step wait-3-days"))
     expect(waiting.locator(".step-counts")).to_have_text("5 waiting here · 0 passed")
+    waiting.get_by_role("link", name="5 waiting here").click()
+    expect(page.locator("#people-count")).to_have_text("5 subscribers")
+    shown(page, "designer-step-people")
+    page.go_back()
     expect(page.locator("#change-summary")).to_contain_text("No step has changed yet.")
 
     page.get_by_role("button", name="Edit Wait step wait-3-days").click()

@@ -24,10 +24,11 @@ from kith.marketing.campaigns.definition import (
     get_campaign,
     planned_changes,
 )
+from kith.marketing.campaigns.enrollments import at_step
 from kith.marketing.campaigns.steps import WEEKDAYS
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.marketing.models import Mailing, TargetGroup
-from kith.marketing.web.search import search_campaigns
+from kith.marketing.web.search import search_campaigns, search_subscribers
 from kith.web.forms import parse_json_field
 from kith.web.requests import PathId, db_of, now_of
 from kith.web.site import (
@@ -104,6 +105,35 @@ def campaign(
     return render(request, "campaign.html", campaign=view, saved=saved)
 
 
+@router.get("/campaigns/{campaign_id}/people", name="step_people")
+def step_people(
+    request: Request,
+    visitor: Admin,
+    campaign_id: PathId,
+    step: str,
+    passed: bool = False,
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    """Who waits at a step of the campaign's current version, or who passed it."""
+    with db_of(request).session() as session:
+        campaign = get_campaign(session, campaign_id)
+        within = at_step(campaign, step, passed=passed)
+        found = search_subscribers(session, q, page=page, within=within)
+    return render(
+        request,
+        "campaign_step_people.html",
+        campaign=campaign,
+        step=step,
+        passed=passed,
+        found=found,
+        q=q,
+        page_link=lambda number: (
+            "?" + urlencode({"step": step, "passed": passed, "q": q, "page": number})
+        ),
+    )
+
+
 @router.get("/campaigns/{campaign_id}/edit", name="edit_campaign")
 def edit_campaign(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).session() as session:
@@ -173,10 +203,14 @@ def _editor(
             "active": view["status"] == "active",
             "version": view["version"],
             "reached": {
-                step["id"]: {"waiting": step["waiting"], "passed": step["done"]}
+                step["id"]: {
+                    "waiting": step["waiting"],
+                    "passed": step["done"],
+                    "waiting_url": _people_link(request, campaign_id, step["id"], passed=False),
+                    "passed_url": _people_link(request, campaign_id, step["id"], passed=True),
+                }
                 for step in view["steps"]
             },
-            "campaign_url": url_path(request, "campaign", campaign_id=campaign_id),
             "check_url": url_path(request, "check_campaign_change", campaign_id=campaign_id),
         }
     return render_form(
@@ -188,6 +222,11 @@ def _editor(
         definition=definition,
         designer=designer,
     )
+
+
+def _people_link(request: Request, campaign_id: int, step: str, *, passed: bool) -> str:
+    query = {"step": step, "passed": "true"} if passed else {"step": step}
+    return url_path(request, "step_people", campaign_id=campaign_id) + "?" + urlencode(query)
 
 
 def _creator(

@@ -330,8 +330,10 @@
   function counts(step) {
     const reached = data.reached[step.id];
     if (!reached || (!data.active && !reached.waiting && !reached.passed)) return null;
-    const words = `${reached.waiting.toLocaleString("en")} waiting here · ${reached.passed.toLocaleString("en")} passed`;
-    return el("p", { className: "step-counts" }, el("a", { href: `${data.campaign_url}#step-${encodeURIComponent(step.id)}`, text: words }));
+    return el("p", { className: "step-counts" },
+      el("a", { href: reached.waiting_url, text: `${reached.waiting.toLocaleString("en")} waiting here` }),
+      document.createTextNode(" · "),
+      el("a", { href: reached.passed_url, text: `${reached.passed.toLocaleString("en")} passed` }));
   }
 
   function mover(step, list, by, text) {
