@@ -97,7 +97,14 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     sign_in(page, designed.url, "marketing", MARKETER)
     page.goto(f"{designed.url}/marketing/campaigns/new")
     page.get_by_label("Name", exact=True).fill(WELCOME.campaign)
-    page.get_by_label("Group that activates it").select_option(JOINED)
+    page.get_by_role("button", name="Create", exact=True).click()  # no group picked yet
+    activation = page.get_by_label("Group that activates it")
+    expect(activation).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".designer-settings .field-error")).to_have_text(
+        "activation: pick the group that activates it"
+    )
+    expect(page.get_by_label("Name", exact=True)).to_have_value(WELCOME.campaign)
+    activation.select_option(JOINED)
     expect(page.get_by_label("Both: who is in it now and who enters from now on")).to_be_checked()
 
     page.get_by_role("button", name="Edit Mailing step mailing-1").click()
@@ -128,6 +135,7 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
         editing(page).get_by_label("Mailing").press("Escape")
     expect(page.locator("#designer")).to_contain_text("Member of “" + POSTED + "”?")
     shown(page, "designer-welcome-built")
+    assert page.evaluate("window.kithHacked") is None  # the seeded group named with a script
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "designer-welcome-built-phone")
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -405,8 +405,10 @@ def _fields(session: Session, definition: Any) -> dict[str, Any]:
             "activation",
             f"the activation mode is one of {', '.join(ACTIVATION_MODES)}, not {mode!r}",
         )
+    if not str(activation.get("group") or "").strip():
+        raise InvalidSetting("activation", "activation: pick the group that activates it")
     try:
-        group = get_group(session, str(activation.get("group")))
+        group = get_group(session, str(activation["group"]))
     except NotFound as error:
         raise InvalidSetting("activation", f"activation: {error}") from None
     starts_at, stops_at = _instant(definition, "starts_at"), _instant(definition, "stops_at")
