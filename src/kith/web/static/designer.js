@@ -15,11 +15,10 @@
   const DECIDE_AFTER_WAIT = "A Decide comes right after a Wait: people wait first, then the campaign looks at what they did.";
   const LAST_IN_LIST = "Decide and End are the last step of their list: add them after the last step, or inside a branch.";
   let data, doc, field, root, summary, checkTimer, counter = 0;
-  let serverError = null;  // {message, step, setting} of the save the server refused
+  let serverError = null;  // {message, step, field, setting} of the save the server refused
   const keys = new WeakMap();  // step -> a key that outlives edits of its id
   const open = new Set();  // keys of the cards whose settings are shown
   let menuAt = null;  // the key of the place whose "Add a step" menu is shown
-  let focusKey = null;  // the control to focus once redrawn
 
   function uid(prefix) { counter += 1; return `${prefix}-${counter}`; }
   function keyOf(step) { if (!keys.has(step)) keys.set(step, uid("step")); return keys.get(step); }
@@ -67,7 +66,7 @@
 
   function settings() {
     const box = el("fieldset", { className: "card designer-settings" }, el("legend", { text: "Campaign" }));
-    doc.activation = doc.activation || { group: "", mode: "both" };
+    if (!isObject(doc.activation)) doc.activation = { group: "", mode: "both" };
     box.append(settingField("name", labelled("Name", textInput(doc.name, (value) => { doc.name = value; changed(); },
       { required: true, maxLength: 200, autocomplete: "off" }))));
     const groups = [["", "Pick a group"], ...data.groups.map((g) => [g.name, g.name])];
@@ -242,15 +241,13 @@
 
   function withCurrent(names, current) { return current && !names.includes(current) ? [...names, current] : names; }
 
+  // Every step of the list, depth first: each step, then its Yes branch, then its No branch.
+  function everyStep(list = doc.steps) {
+    return list.flatMap((step) => [step, ...everyStep(step.yes || []), ...everyStep(step.no || [])]);
+  }
+
   function campaignMailings() {
-    const names = new Set();
-    const walk = (list) => list.forEach((step) => {
-      if (step.mailing) names.add(step.mailing);
-      walk(step.yes || []);
-      walk(step.no || []);
-    });
-    walk(doc.steps);
-    return [...names];
+    return [...new Set(everyStep().filter((step) => step.mailing).map((step) => step.mailing))];
   }
 
   // -- the flow of cards ----------------------------------------------------------------------
@@ -365,8 +362,7 @@
   }
 
   function waitingIn(step) {
-    const here = (data.reached[step.id] || {}).waiting || 0;
-    return here + [...(step.yes || []), ...(step.no || [])].reduce((sum, inner) => sum + waitingIn(inner), 0);
+    return everyStep([step]).reduce((sum, inner) => sum + ((data.reached[inner.id] || {}).waiting || 0), 0);
   }
 
   function addSlot(list, position, text) {
@@ -383,16 +379,8 @@
 
   // A branch list's key: that of its Decide, and which branch.
   function keyOfList(list) {
-    const walk = (steps) => {
-      for (const step of steps) {
-        if (step.yes === list) return `${keyOf(step)}-yes`;
-        if (step.no === list) return `${keyOf(step)}-no`;
-        const found = walk(step.yes || []) || walk(step.no || []);
-        if (found) return found;
-      }
-      return null;
-    };
-    return walk(doc.steps);
+    const decide = everyStep().find((step) => step.yes === list || step.no === list);
+    return `${keyOf(decide)}-${decide.yes === list ? "yes" : "no"}`;
   }
 
   function menu(list, position, key) {
@@ -439,9 +427,7 @@
   }
 
   function freeId(kind) {
-    const taken = new Set();
-    const walk = (list) => list.forEach((step) => { taken.add(step.id); walk(step.yes || []); walk(step.no || []); });
-    walk(doc.steps);
+    const taken = new Set(everyStep().map((step) => step.id));
     let number = 1;
     while (taken.has(`${kind}-${number}`)) number += 1;
     return `${kind}-${number}`;
@@ -452,13 +438,11 @@
 
   // -- drawing, the form field, and what saving would do ---------------------------------------
 
+  // Draw everything again, then focus the control of that key (the one acted on, or its card's).
   function redraw(focus) {
-    focusKey = focus || null;
     root.replaceChildren(settings(), el("h2", { text: "Steps", id: "designer-steps" }), flow(doc.steps, "Steps"));
-    if (focusKey) {
-      const target = root.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
-      if (target) target.focus();
-    }
+    const target = focus ? root.querySelector(`[data-key="${CSS.escape(focus)}"]`) : null;
+    if (target) target.focus();
     changed();
   }
 
@@ -466,21 +450,14 @@
   // campaign) the server says again what saving would do.
   function changed() {
     field.value = JSON.stringify(doc, null, 2);
-    root.querySelectorAll(".step-card").forEach((box) => {
-      const step = stepOfCard(box.id.slice("card-".length));
-      if (step) box.querySelector(".step-summary").textContent = describe(step);
-    });
+    for (const step of everyStep()) {
+      const box = document.getElementById(`card-${keyOf(step)}`);
+      if (box) box.querySelector(".step-summary").textContent = describe(step);
+    }
     if (data.check_url) {
       clearTimeout(checkTimer);
       checkTimer = setTimeout(check, 400);
     }
-  }
-
-  function stepOfCard(key) {
-    let found = null;
-    const walk = (list) => list.forEach((step) => { if (keyOf(step) === key) found = step; walk(step.yes || []); walk(step.no || []); });
-    walk(doc.steps);
-    return found;
   }
 
   async function check() {
@@ -518,16 +495,22 @@
 
   function draftKey() { return `kith-designer:${location.pathname}`; }
 
+  // Take the text as the campaign to show, when it is one the cards can show.
   function load(text) {
-    try {
-      const parsed = JSON.parse(text);
-      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return false;
-      doc = parsed;
-      if (!Array.isArray(doc.steps)) doc.steps = [];
-      return true;
-    } catch (error) {
-      return false;
-    }
+    let parsed;
+    try { parsed = JSON.parse(text); } catch (error) { return false; }
+    if (!isObject(parsed)) return false;
+    parsed.steps = parsed.steps ?? [];
+    if (!isSteps(parsed.steps)) return false;
+    doc = parsed;
+    return true;
+  }
+
+  function isObject(value) { return !!value && typeof value === "object" && !Array.isArray(value); }
+
+  function isSteps(list) {
+    return Array.isArray(list) && list.every((step) => isObject(step)
+      && ["yes", "no"].every((branch) => step[branch] === undefined || isSteps(step[branch])));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -546,8 +529,7 @@
       return;
     }
     if (serverError && serverError.step) {
-      const walk = (list) => list.forEach((step) => { if (step.id === serverError.step) open.add(keyOf(step)); walk(step.yes || []); walk(step.no || []); });
-      walk(doc.steps);
+      everyStep().filter((step) => step.id === serverError.step).forEach((step) => open.add(keyOf(step)));
     }
     field.addEventListener("change", () => { if (load(field.value)) { serverError = null; redraw(); } });
     field.form.addEventListener("submit", (event) => {
