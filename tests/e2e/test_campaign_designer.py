@@ -11,6 +11,7 @@ and mailing of a campaign using every kind of step.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -134,6 +135,19 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
         editing(page).get_by_label("Mailing").select_option(mailing)
         editing(page).get_by_label("Mailing").press("Escape")
     expect(page.locator("#designer")).to_contain_text("Member of “" + POSTED + "”?")
+    page.get_by_role("group", name="Step posted").get_by_role("button", name="Move up").click()
+    expect(page.locator(".misplaced")).to_have_text(
+        [
+            re.compile("^A Decide comes right after a Wait"),
+            re.compile("^Nothing can follow a Decide"),
+        ]
+    )
+    page.get_by_role("button", name="Create", exact=True).click()  # refused before it is sent
+    expect(
+        page.get_by_role("group", name="Step posted").get_by_role("button").first
+    ).to_be_focused()
+    page.get_by_role("group", name="Step posted").get_by_role("button", name="Move down").click()
+    expect(page.locator(".misplaced")).to_have_count(0)
     shown(page, "designer-welcome-built")
     assert page.evaluate("window.kithHacked") is None  # the seeded group named with a script
     page.set_viewport_size({"width": 390, "height": 844})
@@ -162,6 +176,11 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     page.go_back()
     expect(page.locator("#change-summary")).to_contain_text("No step has changed yet.")
 
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    waiting.get_by_role("button", name="Delete").click()
+    assert asked and asked[0].startswith("5 people wait at step wait-3-days. Delete it?")
+    expect(waiting).to_be_visible()
     page.get_by_role("button", name="Edit Wait step wait-3-days").click()
     editing(page).get_by_label("Days").fill("2")
     expect(page.locator("#makes-new-version")).to_contain_text(
