@@ -32,7 +32,7 @@ from kith.db import Database
 from kith.encryption import SecretBox
 from kith.marketing import accounts as marketing_accounts
 from kith.marketing.bounces.intake import BouncePolicy, take_in
-from kith.marketing.campaigns.definition import create_campaign
+from kith.marketing.campaigns.definition import campaign_definition, create_campaign, get_campaign
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group, get_group
 from kith.marketing.integration import configure_integration, get_integration
@@ -587,6 +587,66 @@ def test_a_campaigns_steps_are_edited_as_written_and_a_bad_edit_is_refused(site:
     assert "Saved: the steps changed in place." in page and "pause wait 2 days" in page
     assert refused.status_code == 422 and "step hi:" in text_of(refused.text)
     assert "No such mailing" in unescape(refused.text)  # what was typed, to be corrected
+
+
+def test_the_designer_asks_what_saving_a_draft_does_and_a_refusal_names_where(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Drafted ones", now=NOW)
+        draft = MailingDraft("Draft me", "Hi", "<p>Hi</p>", include=["Drafted ones"])
+        create_mailing(session, draft, now=NOW)
+        written = {
+            "name": "Drafted",
+            "activation": {"group": "Drafted ones", "mode": "at_once"},
+            "steps": [{"id": "hi", "mailing": "Draft me"}],
+        }
+        campaign_id = create_campaign(session, written, now=NOW).id
+    marketer = site.signed_in("marketing", MARKETER)
+    check = f"/campaigns/{campaign_id}/edit/check"
+    added = {**written, "steps": [*written["steps"], {"id": "bye", "notify": "a@example.org"}]}
+
+    planned = marketer.post_json(check, {"definition": added})
+    wrong_address = marketer.post_json(
+        check, {"definition": {**added, "steps": [{"id": "hi", "notify": "nobody"}]}}
+    )
+    twice = marketer.post_json(
+        check, {"definition": {**written, "steps": [{"id": "hi", "mailing": "Draft me"}] * 2}}
+    )
+    backwards = marketer.post_json(
+        check,
+        {
+            "definition": {
+                **written,
+                "starts_at": "2027-01-02T00:00:00Z",
+                "stops_at": "2027-01-01T00:00:00Z",
+            }
+        },
+    )
+
+    assert planned.json() == {"in_place": ["hi", "bye"], "new_version": []}
+    assert wrong_address.status_code == 422
+    assert wrong_address.json() | {"message": ""} == {
+        "message": "",
+        "step": "hi",
+        "field": None,
+        "setting": None,
+    }
+    assert "step hi: notify:" in wrong_address.json()["message"]
+    assert twice.json() | {"message": ""} == {
+        "message": "",
+        "step": "hi",
+        "field": "id",
+        "setting": None,
+    }
+    assert backwards.json() == {
+        "message": "stops_at must come after starts_at",
+        "step": None,
+        "field": None,
+        "setting": "stops_at",
+    }
+    with site.marketing.session() as session:
+        assert campaign_definition(session, get_campaign(session, campaign_id)) == written
 
 
 def test_the_scoring_model_is_edited_as_written_and_everyone_scored(site: Site) -> None:

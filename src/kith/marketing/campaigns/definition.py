@@ -11,6 +11,7 @@ own settings or the step after it) makes a new version, which only new enrollmen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,8 @@ from kith.marketing.campaigns.models import (
     Enrollment,
     StepOutcome,
 )
-from kith.marketing.campaigns.steps import GROUP_KEYS, WEEKDAYS, Steps, find_group, parse_steps
+from kith.marketing.campaigns.steps import GROUP_KEYS, WEEKDAYS, Steps, parse_steps
+from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Mailing, TargetGroup
 
 NAME_LENGTH = 200
@@ -51,28 +53,66 @@ def change_campaign(
 ) -> tuple[Campaign, bool]:
     """Apply an edited definition; (the campaign, whether it made a new version)."""
     campaign = get_campaign(session, name_or_id)
-    if campaign.status == "finished":
-        raise Conflict(f"campaign {campaign.name!r} has finished")
-    fields = _fields(session, definition)
-    first, steps = parse_steps(session, definition.get("steps"))
-    version = current_version(session, campaign)
-    reached = reached_steps(session, version.id)
-    changed = {
-        step_id
-        for step_id in reached
-        if version.steps.get(step_id) != steps.get(step_id)
-        or (step_id == version.first_step) != (step_id == first)
-    }
+    fields, first, steps, changes = _checked_change(session, campaign, definition)
     for name, value in fields.items():
         setattr(campaign, name, value)
     campaign.updated_at = now
-    if not changed:
+    version = current_version(session, campaign)
+    if not changes.new_version:
         version.first_step, version.steps = first, steps
         return campaign, False
     campaign.version_id = _new_version(
         session, campaign, version.number + 1, first, steps, now=now
     ).id
     return campaign, True
+
+
+@dataclass(frozen=True)
+class StepChanges:
+    """What saving an edited definition would do to the steps, by id: those changed in place
+    (nobody reached them) and those whose change makes a new version."""
+
+    in_place: list[str]
+    new_version: list[str]
+
+
+def planned_changes(session: Session, name_or_id: str, definition: Any) -> StepChanges:
+    """What change_campaign would do with this definition, checked whole, nothing saved."""
+    return _checked_change(session, get_campaign(session, name_or_id), definition)[3]
+
+
+def _checked_change(
+    session: Session, campaign: Campaign, definition: Any
+) -> tuple[dict[str, Any], str, Steps, StepChanges]:
+    """The edited definition checked: its fields, first step, steps, and what they change."""
+    if campaign.status == "finished":
+        raise Conflict(f"campaign {campaign.name!r} has finished")
+    fields = _fields(session, definition)
+    first, steps = parse_steps(session, definition.get("steps"))
+    version = current_version(session, campaign)
+    reached = reached_steps(session, version.id)
+    changed = [
+        step_id
+        for step_id in _in_order_ids(version.first_step, version.steps, first, steps)
+        if version.steps.get(step_id) != steps.get(step_id)
+        or (step_id == version.first_step) != (step_id == first)
+    ]
+    return (
+        fields,
+        first,
+        steps,
+        StepChanges(
+            in_place=[step_id for step_id in changed if step_id not in reached],
+            new_version=[step_id for step_id in changed if step_id in reached],
+        ),
+    )
+
+
+def _in_order_ids(old_first: str, old: Steps, first: str, steps: Steps) -> list[str]:
+    """The ids of the edited steps in order, then those of the kept steps it dropped."""
+    edited = [step_id for step_id, _ in _in_order(first, steps)]
+    dropped = [step_id for step_id, _ in _in_order(old_first, old) if step_id not in steps]
+    return edited + dropped
 
 
 def get_campaign(session: Session, name_or_id: str | int) -> Campaign:
@@ -336,6 +376,15 @@ def _names(session: Session, steps: Steps) -> dict[tuple[str, int], str]:
     return names
 
 
+class InvalidSetting(InvalidInput):
+    """A campaign's setting that does not work, by its key in the definition (name,
+    activation, starts_at, stops_at), so the designer shows why next to its field."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(reason)
+        self.setting = setting
+
+
 def _fields(session: Session, definition: Any) -> dict[str, Any]:
     if not isinstance(definition, dict):
         raise InvalidInput("a campaign is a JSON object with name, activation and steps")
@@ -344,19 +393,27 @@ def _fields(session: Session, definition: Any) -> dict[str, Any]:
         raise InvalidInput(f"a campaign has no field {unknown[0]!r}")
     name = str(definition.get("name") or "").strip()
     if not name or len(name) > NAME_LENGTH:
-        raise InvalidInput(f"a campaign name has 1 to {NAME_LENGTH} characters")
+        raise InvalidSetting("name", f"a campaign name has 1 to {NAME_LENGTH} characters")
     activation = definition.get("activation")
     if not isinstance(activation, dict) or set(activation) - {"group", "mode"}:
-        raise InvalidInput('activation is {"group": NAME, "mode": "at_once|over_time|both"}')
+        raise InvalidSetting(
+            "activation", 'activation is {"group": NAME, "mode": "at_once|over_time|both"}'
+        )
     mode = activation.get("mode", "both")
     if mode not in ACTIVATION_MODES:
-        raise InvalidInput(
-            f"the activation mode is one of {', '.join(ACTIVATION_MODES)}, not {mode!r}"
+        raise InvalidSetting(
+            "activation",
+            f"the activation mode is one of {', '.join(ACTIVATION_MODES)}, not {mode!r}",
         )
-    group = find_group(session, activation.get("group"), "activation")
+    if not str(activation.get("group") or "").strip():
+        raise InvalidSetting("activation", "activation: pick the group that activates it")
+    try:
+        group = get_group(session, str(activation["group"]))
+    except NotFound as error:
+        raise InvalidSetting("activation", f"activation: {error}") from None
     starts_at, stops_at = _instant(definition, "starts_at"), _instant(definition, "stops_at")
     if starts_at and stops_at and stops_at <= starts_at:
-        raise InvalidInput("stops_at must come after starts_at")
+        raise InvalidSetting("stops_at", "stops_at must come after starts_at")
     return {
         "name": name,
         "activation_group_id": group.id,
@@ -373,7 +430,7 @@ def _instant(definition: dict[str, Any], key: str) -> datetime | None:
     try:
         return parse_datetime(str(value))
     except ValueError:
-        raise InvalidInput(f"{key} is an ISO date and time, not {value!r}") from None
+        raise InvalidSetting(key, f"{key} is an ISO date and time, not {value!r}") from None
 
 
 def _new_version(

@@ -40,6 +40,16 @@ ID_LENGTH = 100
 Steps = dict[str, dict[str, Any]]
 
 
+class InvalidStep(InvalidInput):
+    """A step that does not work, named by its id, and the field at fault when it is not the
+    one naming the step's kind (so the designer shows why next to that field)."""
+
+    def __init__(self, step_id: str, reason: str, *, field: str | None = None) -> None:
+        super().__init__(f"step {step_id}: {reason}")
+        self.step_id = step_id
+        self.field = field
+
+
 def parse_steps(session: Session, written: Any) -> tuple[str, Steps]:
     """Check a campaign's steps and resolve the names in them; (first step id, steps).
 
@@ -63,15 +73,16 @@ def _sequence(
     for position, raw in enumerate(written, start=1):
         step_id = _step_id(raw, f"{prefix}{position}")
         if step_id in steps or step_id in ids:
-            raise InvalidInput(f"step {step_id}: two steps have this id")
+            raise InvalidStep(step_id, "two steps have this id", field="id")
         if previous_kind in ("decide", "end"):
-            raise InvalidInput(
-                f"step {step_id}: nothing can follow a{'n' if previous_kind == 'end' else ''} "
-                f"{previous_kind.title()} in the same list (a Decide branches into yes and no)"
+            raise InvalidStep(
+                step_id,
+                f"nothing can follow a{'n' if previous_kind == 'end' else ''} "
+                f"{previous_kind.title()} in the same list (a Decide branches into yes and no)",
             )
         kind = _kind(raw, step_id)
         if kind == "decide" and previous_kind != "wait":
-            raise InvalidInput(f"step {step_id}: a Decide must come right after a Wait")
+            raise InvalidStep(step_id, "a Decide must come right after a Wait")
         step = _PARSERS[kind](session, raw, step_id)
         step["kind"] = kind
         steps[step_id] = step
@@ -95,19 +106,20 @@ def _sequence(
 
 def _step_id(raw: Any, place: str) -> str:
     if not isinstance(raw, dict):
-        raise InvalidInput(f'step {place}: a step is an object such as {{"wait": {{"days": 3}}}}')
+        raise InvalidStep(place, 'a step is an object such as {"wait": {"days": 3}}')
     given = raw.get("id", place)
     if not isinstance(given, str) or not given.strip() or len(given) > ID_LENGTH:
-        raise InvalidInput(f"step {place}: an id is a text of 1 to {ID_LENGTH} characters")
+        raise InvalidStep(place, f"an id is a text of 1 to {ID_LENGTH} characters", field="id")
     return given.strip()
 
 
 def _kind(raw: dict[str, Any], step_id: str) -> str:
     kinds = [key for key in raw if key in KINDS]
     if len(kinds) != 1:
-        raise InvalidInput(
-            f"step {step_id}: a step has exactly one of {', '.join(KINDS)}; "
-            f"this one has {', '.join(kinds) or 'none'}"
+        raise InvalidStep(
+            step_id,
+            f"a step has exactly one of {', '.join(KINDS)}; "
+            f"this one has {', '.join(kinds) or 'none'}",
         )
     return kinds[0]
 
@@ -115,14 +127,14 @@ def _kind(raw: dict[str, Any], step_id: str) -> str:
 def _branch(raw: dict[str, Any], branch: str, step_id: str) -> list[Any]:
     steps = raw.get(branch, [])
     if not isinstance(steps, list):
-        raise InvalidInput(f"step {step_id}: {branch} is a list of steps")
+        raise InvalidStep(step_id, f"{branch} is a list of steps")
     return steps
 
 
 def _allowed(raw: dict[str, Any], step_id: str, *keys: str) -> None:
     unknown = sorted(set(raw) - {"id", *keys})
     if unknown:
-        raise InvalidInput(f"step {step_id}: unknown field {unknown[0]!r}")
+        raise InvalidStep(step_id, f"unknown field {unknown[0]!r}")
 
 
 def _mailing(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, Any]:
@@ -134,40 +146,39 @@ def _wait(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, Any]
     _allowed(raw, step_id, "wait")
     wait = raw["wait"]
     if not isinstance(wait, dict) or not wait:
-        raise InvalidInput(f'step {step_id}: a Wait is {{"days": N}} or {{"until": ...}}')
+        raise InvalidStep(step_id, 'a Wait is {"days": N} or {"until": ...}')
     if "until" in wait:
         return {"until": _until(wait, step_id)}
     unknown = sorted(set(wait) - set(DURATION_UNITS))
     if unknown:
-        raise InvalidInput(
-            f"step {step_id}: a Wait counts {', '.join(DURATION_UNITS)}, not {unknown[0]!r}"
-        )
+        raise InvalidStep(step_id, f"a Wait counts {', '.join(DURATION_UNITS)}, not {unknown[0]!r}")
     for unit, amount in wait.items():
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            raise InvalidInput(f"step {step_id}: {unit} must be a whole number of 0 or more")
+            raise InvalidStep(step_id, f"{unit} must be a whole number of 0 or more")
     return {"duration": {unit: wait[unit] for unit in DURATION_UNITS if unit in wait}}
 
 
 def _until(wait: dict[str, Any], step_id: str) -> dict[str, Any]:
     until = wait["until"]
     if set(wait) != {"until"} or not isinstance(until, dict):
-        raise InvalidInput(f'step {step_id}: a Wait until is {{"until": {{"weekday": ...}}}}')
+        raise InvalidStep(step_id, 'a Wait until is {"until": {"weekday": ...}}')
     at = until.get("at", "00:00")
     try:
         clock = time.fromisoformat(at) if isinstance(at, str) else None
     except ValueError:
         clock = None
     if clock is None:
-        raise InvalidInput(f"step {step_id}: 'at' is a time of day such as \"09:00\", not {at!r}")
+        raise InvalidStep(step_id, f"'at' is a time of day such as \"09:00\", not {at!r}")
     keys = set(until) - {"at"}
     if keys == {"weekday"} and str(until["weekday"]).lower() in WEEKDAYS:
         return {"weekday": WEEKDAYS.index(str(until["weekday"]).lower()), "at": clock.isoformat()}
     day = until.get("day")
     if keys == {"day"} and isinstance(day, int) and 1 <= day <= 31:
         return {"day": day, "at": clock.isoformat()}
-    raise InvalidInput(
-        f"step {step_id}: a Wait until names a weekday (monday ... sunday) or a day of the "
-        "month (1 to 31), and 'at'"
+    raise InvalidStep(
+        step_id,
+        "a Wait until names a weekday (monday ... sunday) or a day of the "
+        "month (1 to 31), and 'at'",
     )
 
 
@@ -175,9 +186,7 @@ def _decide(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, An
     _allowed(raw, step_id, "decide", "yes", "no")
     question = raw["decide"]
     if not isinstance(question, dict) or len(question) != 1:
-        raise InvalidInput(
-            f"step {step_id}: a Decide asks one thing: member_of a group, opened or clicked"
-        )
+        raise InvalidStep(step_id, "a Decide asks one thing: member_of a group, opened or clicked")
     ((asked, value),) = question.items()
     if asked == "member_of":
         return {"member_of": find_group(session, value, step_id).id}
@@ -185,7 +194,7 @@ def _decide(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, An
         if value == "any":
             return {asked: "any"}
         return {asked: find_mailing(session, value, step_id).id}
-    raise InvalidInput(f"step {step_id}: a Decide cannot ask {asked!r}")
+    raise InvalidStep(step_id, f"a Decide cannot ask {asked!r}")
 
 
 def _notify(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, Any]:
@@ -193,10 +202,10 @@ def _notify(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, An
     try:
         address = normalize_email(str(raw["notify"]))
     except InvalidEmail as error:
-        raise InvalidInput(f"step {step_id}: notify: {error}") from None
+        raise InvalidStep(step_id, f"notify: {error}") from None
     subject = raw.get("subject", "Campaign step reached")
     if not isinstance(subject, str) or not subject.strip():
-        raise InvalidInput(f"step {step_id}: subject is a text")
+        raise InvalidStep(step_id, "subject is a text", field="subject")
     return {"notify": address, "subject": subject.strip()}
 
 
@@ -208,15 +217,12 @@ def _profile(session: Session, raw: dict[str, Any], step_id: str) -> dict[str, A
         or len(change) != 1
         or not set(change) < {"add_to", "remove_from"}
     ):
-        raise InvalidInput(
-            f'step {step_id}: a Profile step is {{"add_to": GROUP}} or {{"remove_from": GROUP}}'
-        )
+        raise InvalidStep(step_id, 'a Profile step is {"add_to": GROUP} or {"remove_from": GROUP}')
     ((action, name),) = change.items()
     group = find_group(session, name, step_id)
     if group.kind != "static":
-        raise InvalidInput(
-            f"step {step_id}: {group.name!r} is a {group.kind} group; "
-            "a Profile step changes static groups"
+        raise InvalidStep(
+            step_id, f"{group.name!r} is a {group.kind} group; a Profile step changes static groups"
         )
     return {action: group.id}
 
@@ -240,7 +246,7 @@ def find_group(session: Session, name: Any, step_id: str) -> TargetGroup:
     try:
         return get_group(session, str(name))
     except NotFound as error:
-        raise InvalidInput(f"step {step_id}: {error}") from None
+        raise InvalidStep(step_id, str(error)) from None
 
 
 def find_mailing(session: Session, name_or_id: Any, step_id: str) -> Mailing:
@@ -252,7 +258,7 @@ def find_mailing(session: Session, name_or_id: Any, step_id: str) -> Mailing:
             select(Mailing).where(Mailing.name == str(name_or_id)).order_by(Mailing.id.desc())
         ).first()
     if mailing is None:
-        raise InvalidInput(f"step {step_id}: no mailing is named {name_or_id!r}")
+        raise InvalidStep(step_id, f"no mailing is named {name_or_id!r}")
     return mailing
 
 

@@ -155,19 +155,19 @@ def create_from_template(db: Database, name: str, *, now: datetime) -> int:
             {
                 "name": template.campaign,
                 "activation": {"group": groups["activation"], "mode": template.mode},
-                "steps": _with_groups(template.steps, groups),
+                "steps": with_groups(template.steps, groups),
             },
             now=now,
         )
         return campaign.id
 
 
-def _with_groups(value: Any, groups: dict[str, str]) -> Any:
+def with_groups(value: Any, groups: dict[str, str]) -> Any:
     """The steps with each `"$role"` replaced by the name of that role's group."""
     if isinstance(value, dict):
-        return {key: _with_groups(item, groups) for key, item in value.items()}
+        return {key: with_groups(item, groups) for key, item in value.items()}
     if isinstance(value, list):
-        return [_with_groups(item, groups) for item in value]
+        return [with_groups(item, groups) for item in value]
     if isinstance(value, str) and value.startswith("$"):
         return groups[value[1:]]
     return value

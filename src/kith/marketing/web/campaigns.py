@@ -1,13 +1,17 @@
 """Campaigns: each with its activation group and, step by step, who waits there and what the
-step did (counts per outcome); a new one from a template or from its steps; activate and
-pause."""
+step did (counts per outcome); a new one from a template or built in the designer; editing in
+the designer, which asks first what saving would do; activate and pause."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kith.errors import KithError
 from kith.marketing.campaigns.definition import (
@@ -18,30 +22,38 @@ from kith.marketing.campaigns.definition import (
     create_campaign,
     deactivate,
     get_campaign,
+    planned_changes,
 )
+from kith.marketing.campaigns.enrollments import at_step
+from kith.marketing.campaigns.steps import WEEKDAYS
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
-from kith.marketing.web.search import search_campaigns
+from kith.marketing.models import Mailing, TargetGroup
+from kith.marketing.web.search import search_campaigns, search_subscribers
 from kith.web.forms import parse_json_field
 from kith.web.requests import PathId, db_of, now_of
-from kith.web.site import Admin, FormData, back_to_page, page_router, render, render_form, see_other
+from kith.web.site import (
+    Admin,
+    FormData,
+    JsonBody,
+    back_to_page,
+    page_router,
+    render,
+    render_form,
+    see_other,
+    url_path,
+)
 
 router = page_router()
 back_to_page(router, "/campaigns/{campaign_id}/activate", "campaign")
 back_to_page(router, "/campaigns/{campaign_id}/deactivate", "campaign")
+back_to_page(router, "/campaigns/{campaign_id}/edit/check", "edit_campaign")
 
-# what the definition field starts with: the shape of a campaign, its names to be filled in
-EXAMPLE = """{
-  "name": "Nudge the quiet ones",
-  "activation": {"group": "GROUP NAME", "mode": "over_time"},
-  "steps": [
-    {"id": "hello", "mailing": "MAILING NAME"},
-    {"id": "a-week", "wait": {"days": 7}},
-    {"id": "opened", "decide": {"opened": "any"},
-     "yes": [{"id": "done", "end": true}],
-     "no": [{"id": "again", "mailing": "MAILING NAME"}]}
-  ]
+# what the designer starts a new campaign with: a first step to fill in
+NEW_CAMPAIGN = {
+    "name": "",
+    "activation": {"group": "", "mode": "both"},
+    "steps": [{"id": "mailing-1", "mailing": ""}],
 }
-"""
 
 
 @router.get("/campaigns", name="campaigns")
@@ -63,7 +75,7 @@ def campaigns(request: Request, visitor: Admin, q: str = "", page: int = 1) -> R
 
 @router.get("/campaigns/new", name="new_campaign")
 def new_campaign(request: Request, visitor: Admin) -> Response:
-    return _creator(request, {"template": "", "definition": EXAMPLE})
+    return _creator(request, {"template": "", "definition": _as_text(NEW_CAMPAIGN)})
 
 
 @router.post("/campaigns/new")
@@ -93,13 +105,41 @@ def campaign(
     return render(request, "campaign.html", campaign=view, saved=saved)
 
 
+@router.get("/campaigns/{campaign_id}/people", name="step_people")
+def step_people(
+    request: Request,
+    visitor: Admin,
+    campaign_id: PathId,
+    step: str,
+    passed: bool = False,
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    """Who waits at a step of the campaign's current version, or who passed it."""
+    with db_of(request).session() as session:
+        campaign = get_campaign(session, campaign_id)
+        within = at_step(campaign, step, passed=passed)
+        found = search_subscribers(session, q, page=page, within=within)
+    return render(
+        request,
+        "campaign_step_people.html",
+        campaign=campaign,
+        step=step,
+        passed=passed,
+        found=found,
+        q=q,
+        page_link=lambda number: (
+            "?" + urlencode({"step": step, "passed": passed, "q": q, "page": number})
+        ),
+    )
+
+
 @router.get("/campaigns/{campaign_id}/edit", name="edit_campaign")
 def edit_campaign(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).session() as session:
         campaign = get_campaign(session, campaign_id)
         written = campaign_definition(session, campaign)
-    text = orjson.dumps(written, option=orjson.OPT_INDENT_2).decode()
-    return _editor(request, campaign_id, campaign.name, text)
+    return _editor(request, campaign_id, campaign.name, _as_text(written))
 
 
 @router.post("/campaigns/{campaign_id}/edit")
@@ -119,6 +159,19 @@ def change(request: Request, visitor: Admin, campaign_id: PathId, form: FormData
         return _editor(request, campaign_id, name, text, error=error)
     saved = "new_version" if new_version else "in_place"
     return see_other(request, "campaign", {"saved": saved}, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/edit/check", name="check_campaign_change")
+def check_change(request: Request, visitor: Admin, campaign_id: PathId, body: JsonBody) -> Response:
+    """What saving this draft would do, nothing saved: the steps that change in place and
+    those whose change makes a new version; or why it cannot be saved, and where."""
+    definition = body.get("definition") if isinstance(body, dict) else None
+    try:
+        with db_of(request).session() as session:
+            changes = planned_changes(session, str(campaign_id), definition)
+    except KithError as error:
+        return JSONResponse(_refusal(error), status_code=error.http_status)
+    return JSONResponse({"in_place": changes.in_place, "new_version": changes.new_version})
 
 
 @router.post("/campaigns/{campaign_id}/activate", name="activate_campaign")
@@ -143,6 +196,23 @@ def _editor(
     *,
     error: KithError | None = None,
 ) -> Response:
+    with db_of(request).session() as session:
+        campaign = get_campaign(session, campaign_id)
+        view = campaign_json(session, campaign, now=now_of(request))
+        designer = _designer(request, session, error) | {
+            "active": view["status"] == "active",
+            "version": view["version"],
+            "reached": {
+                step["id"]: {
+                    "waiting": step["waiting"],
+                    "passed": step["done"],
+                    "waiting_url": _people_link(request, campaign_id, step["id"], passed=False),
+                    "passed_url": _people_link(request, campaign_id, step["id"], passed=True),
+                }
+                for step in view["steps"]
+            },
+            "check_url": url_path(request, "check_campaign_change", campaign_id=campaign_id),
+        }
     return render_form(
         request,
         "campaign_edit.html",
@@ -150,10 +220,58 @@ def _editor(
         campaign_id=campaign_id,
         name=name,
         definition=definition,
+        designer=designer,
     )
+
+
+def _people_link(request: Request, campaign_id: int, step: str, *, passed: bool) -> str:
+    query = {"step": step, "passed": "true"} if passed else {"step": step}
+    return url_path(request, "step_people", campaign_id=campaign_id) + "?" + urlencode(query)
 
 
 def _creator(
     request: Request, values: dict[str, str], *, error: KithError | None = None
 ) -> Response:
-    return render_form(request, "campaign_new.html", error, values=values, templates=TEMPLATES)
+    with db_of(request).session() as session:
+        designer = _designer(request, session, error)
+    return render_form(
+        request,
+        "campaign_new.html",
+        error,
+        values=values,
+        templates=TEMPLATES,
+        designer=designer,
+    )
+
+
+def _designer(request: Request, session: Session, error: KithError | None) -> dict[str, Any]:
+    """What the designer (designer.js) offers: the groups and mailings to pick, where to make
+    a new mailing, and the error that refused the last save, with the step or setting at
+    fault."""
+    groups = session.execute(
+        select(TargetGroup.name, TargetGroup.kind).order_by(TargetGroup.name_key)
+    ).tuples()
+    mailings = session.scalars(select(Mailing.name).distinct().order_by(Mailing.name))
+    return {
+        "groups": [{"name": name, "static": kind == "static"} for name, kind in groups],
+        "mailings": list(mailings),
+        "weekdays": WEEKDAYS,
+        "new_mailing_url": url_path(request, "new_mailing"),
+        "error": _refusal(error) if error else None,
+        "active": False,
+        "reached": {},
+    }
+
+
+def _refusal(error: KithError) -> dict[str, str | None]:
+    """An error as the designer shows it: its words, and the step or setting they concern."""
+    return {
+        "message": str(error),
+        "step": getattr(error, "step_id", None),
+        "field": getattr(error, "field", None),
+        "setting": getattr(error, "setting", None),
+    }
+
+
+def _as_text(definition: dict[str, Any]) -> str:
+    return orjson.dumps(definition, option=orjson.OPT_INDENT_2).decode()

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.background import BackgroundTask
 
 from kith.errors import KithError
@@ -39,6 +39,7 @@ from kith.web.site import (
     render_form,
     see_other,
     site_of,
+    url_path,
 )
 
 router = page_router()
@@ -66,8 +67,10 @@ def mailings(
 
 
 @router.get("/mailings/new", name="new_mailing")
-def new_mailing(request: Request, visitor: Admin) -> Response:
+def new_mailing(request: Request, visitor: Admin, back: str = "") -> Response:
+    """An empty mailing; `back`, the campaign designer that asked for it, gets it once made."""
     values = {
+        "back": _campaign_page(request, back),
         "name": "",
         "subject": "",
         "html": "",
@@ -83,12 +86,21 @@ def new_mailing(request: Request, visitor: Admin) -> Response:
 @router.post("/mailings/new")
 def create(request: Request, visitor: Admin, form: FormData) -> Response:
     values = _values(form)
+    back = _campaign_page(request, form.text("back"))
     try:
         with db_of(request).transaction() as session:
             mailing_id = create_mailing(session, _draft(values), now=now_of(request)).id
     except KithError as error:
-        return _editor(request, None, values, error=error)
+        return _editor(request, None, values | {"back": back}, error=error)
+    if back:
+        return RedirectResponse(back, status_code=303)
     return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+def _campaign_page(request: Request, back: str) -> str:
+    """`back` when it is a page of the campaigns (the designer), else "": a mailing made on
+    the way goes back there, and nowhere another site could name."""
+    return back if back.startswith(url_path(request, "campaigns") + "/") else ""
 
 
 @router.get("/mailings/{mailing_id}/edit", name="edit_mailing")

@@ -28,6 +28,7 @@ from kith.marketing.campaigns.definition import (
     create_campaign,
     deactivate,
     get_campaign,
+    planned_changes,
 )
 from kith.marketing.campaigns.enrollments import enrollment_views
 from kith.marketing.campaigns.models import Enrollment
@@ -346,6 +347,28 @@ def test_editing_a_reached_step_makes_a_version_only_new_enrollments_follow(
     assert received[("m3@example.org", "Thanks friend")] == 1
     assert ("m3@example.org", "Welcome friend") not in received
     assert campaigns.show(campaign_id, T0 + HOUR)["version"] == 2
+
+
+def test_what_saving_an_edit_does_is_said_before_and_is_what_saving_does(
+    campaigns: Campaigns,
+) -> None:
+    campaign_id = campaigns.define()
+    campaigns.tick(T0)  # everyone passed "welcome" and waits at "wait"
+    steps = [
+        {**WELCOME_STEPS[0], "mailing": "Thanks"},
+        WELCOME_STEPS[1],
+        {**WELCOME_STEPS[2], "no": [{"id": "nudge", "mailing": "Thanks"}]},
+    ]
+    definition = {"name": "Welcome", "activation": {"group": "Newcomers"}, "steps": steps}
+    with campaigns.world.marketing.session() as session:
+        planned = planned_changes(session, str(campaign_id), definition)
+    assert campaigns.show(campaign_id, T0)["version"] == 1  # nothing saved
+
+    with campaigns.world.marketing.transaction() as session:
+        _, new_version = change_campaign(session, str(campaign_id), definition, now=T0)
+
+    assert planned.new_version == ["welcome"] and planned.in_place == ["nudge"]
+    assert new_version
 
 
 def test_editing_steps_nobody_reached_changes_them_in_place(campaigns: Campaigns) -> None:
