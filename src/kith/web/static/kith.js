@@ -7,6 +7,7 @@
 // the form's data-pending text in the region at once, then polls the URL the answer names;
 // when done, its button works again (labelled data-done-label, if given).
 // <form data-confirm="Question?">: asks before submitting.
+// [data-timezone]: the browser's time zone (Europe/Paris ...) as the input's value, or as text.
 "use strict";
 
 const POLL_MS = 1000;
@@ -86,6 +87,11 @@ async function submitAsync(event) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach((region) => poll(region, region.dataset.poll));
   document.querySelectorAll("form[data-async]").forEach((form) => form.addEventListener("submit", submitAsync));
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("[data-timezone]").forEach((element) => {
+    if (!zone) return;
+    if (element.tagName === "INPUT") element.value = zone; else element.textContent = zone;
+  });
   document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }));
