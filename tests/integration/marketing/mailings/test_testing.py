@@ -103,7 +103,7 @@ def test_a_test_is_personalized_as_the_subscriber_picked_or_as_nobody_when_nobod
     ("typed", "message"),
     [
         ("", "type the address (or up to 10 addresses) to send the test to"),
-        ("me@example.net, nope", "'nope' is not an email address"),
+        ("me@example.net, nope", "'nope' is not a valid email address"),
         (" ".join(f"t{n}@example.net" for n in range(11)), "at most 10 addresses; 11 were typed"),
     ],
 )
