@@ -181,3 +181,66 @@ def test_a_send_to_nobody_is_refused_and_the_mailing_stays_a_draft_to_send_later
         change_members(session, group, csv_rows("remote_id", "R1"), now=NOW)
     code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
     assert code == 0 and orjson.loads(output)["totals"]["sent"] == 1
+
+
+def test_a_test_goes_to_the_outbox_as_the_first_recipient_sees_it_and_leaves_a_draft(
+    kith: Any, tmp_path: Path
+) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi {{ first_name | default('friend') }}</p>")
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", "Hello {{ first_name }}",
+        "--html", str(html), "--include", "Readers", "--json",
+    )  # fmt: skip
+    mailing_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("mailings", "test", mailing_id, "--to", "me@example.net", "--json")
+
+    assert code == 0, output
+    tested = orjson.loads(output)
+    assert tested["personalized_as"] == "ann@example.org"
+    assert [(sent["address"], sent["status"]) for sent in tested["sent"]] == [
+        ("me@example.net", "sent")
+    ]
+    code, output = kith("outbox", "list", "--json")
+    assert [(entry["to"], entry["subject"]) for entry in orjson.loads(output)] == [
+        ("me@example.net", "[Test] Hello Ann")
+    ]
+    code, output = kith("mailings", "test", mailing_id, "--to", "me@example.net, nope")
+    assert code != 0 and "'nope' is not a valid email address" in output
+    code, output = kith("mailings", "show", mailing_id, "--json")
+    assert orjson.loads(output)["status"] == "draft"
+
+
+def test_a_send_is_scheduled_in_a_time_zone_refused_in_the_past_and_unscheduled(
+    kith: Any, tmp_path: Path
+) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>")
+    code, output = kith(
+        "mailings", "create", "--name", "Later", "--subject", "Hi", "--html", str(html),
+        "--include", "Readers", "--json",
+    )  # fmt: skip
+    mailing_id = str(orjson.loads(output)["id"])
+
+    code, output = kith("mailings", "schedule", mailing_id, "--at", "2020-01-01 09:00")
+    assert code != 0 and "is in the past" in output
+    code, output = kith(
+        "mailings", "schedule", mailing_id, "--at", "2099-07-01 09:30",
+        "--timezone", "Europe/Paris", "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    scheduled = orjson.loads(output)
+    assert (scheduled["status"], scheduled["scheduled_for"]) == (
+        "scheduled",
+        "2099-07-01T07:30:00+00:00",
+    )
+
+    code, output = kith("mailings", "unschedule", mailing_id)
+
+    assert code == 0 and "is a draft again" in output
+    code, output = kith("mailings", "show", mailing_id, "--json")
+    assert (orjson.loads(output)["status"], orjson.loads(output)["scheduled_for"]) == (
+        "draft",
+        None,
+    )
