@@ -240,3 +240,20 @@ def test_a_send_is_scheduled_in_a_time_zone_refused_in_the_past_and_unscheduled(
         "draft",
         None,
     )
+
+
+def test_a_tick_at_the_scheduled_time_sends_the_mailing_and_one_before_it_does_not(
+    kith: Any, tmp_path: Path
+) -> None:
+    mailing_id = new_mailing(kith, tmp_path, "<p>Hi</p>")
+    kith("mailings", "schedule", mailing_id, "--at", "2099-07-01 09:30")
+
+    _, before = kith("tick", "--now", "2099-07-01T09:29:00+00:00", "--json")
+    _, at_the_time = kith("tick", "--now", "2099-07-01T09:30:00+00:00", "--json")
+
+    assert orjson.loads(before)["scheduled_sends"] == []
+    assert orjson.loads(at_the_time)["scheduled_sends"] == [int(mailing_id)], at_the_time
+    _, output = kith("mailings", "show", mailing_id, "--json")
+    assert orjson.loads(output)["status"] == "sent"
+    _, output = kith("outbox", "list", "--json")
+    assert len(orjson.loads(output)) == 3
