@@ -95,6 +95,8 @@ def test_a_test_goes_to_the_typed_addresses_and_the_mailing_stays_a_draft(
     expect(facts.locator("dd").first).to_have_text("draft")
     assert serious_violations(page) == []
     screenshot(page, "mailing-test-sent")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "mailing-test-sent-phone")
     page.reload()  # shows the outcome again, sends nothing
     expect(page.locator("#test-sent")).to_be_visible()
     assert len(served.sink.messages) == 2
@@ -132,6 +134,12 @@ def test_a_send_is_scheduled_in_the_marketers_time_shown_in_utc_and_unscheduled(
     screenshot(page, "mailing-scheduled")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "mailing-scheduled-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{served.url}/marketing/mailings")
+    expect(page.locator("tr", has_text="Chapter agenda")).to_contain_text(
+        f"scheduled for {in_utc:%Y-%m-%d %H:%M} UTC"
+    )
+    page.get_by_role("link", name="Chapter agenda").click()
     page.get_by_role("button", name="Unschedule").click()
 
     expect(page.get_by_role("region", name="The mailing").locator("dd").first).to_have_text("draft")
@@ -156,7 +164,10 @@ def test_leave_them_out_sends_to_the_others_and_the_people_page_says_why(
     page.get_by_role("button", name="Send", exact=True).click()
     warning = page.locator("#duplicate-warning")
     expect(warning).to_contain_text("Welcome to the discussion", timeout=30_000)
+    assert serious_violations(page) == []
     screenshot(page, "mailing-leave-them-out")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "mailing-leave-them-out-phone")
 
     asked = answering(page, accept=True)
     page.get_by_role("button", name="Leave them out of this send").click()
