@@ -160,15 +160,8 @@ class MailingSender:
             if reason and not allow_stale:
                 return self._hold(reason)
         self._forget_left_out()
-        if community and not ack:
-            try:
-                reason = None if leave_out else self._duplicate_risk()
-                if leave_out:
-                    self._leave_out_duplicates()
-            except KithError as error:  # the community could not be asked
-                reason = f"the duplicate-mailing check could not read the community: {error}"
-            if reason:
-                return self._hold(reason)
+        if community and not ack and (reason := self._duplicate_guard(leave_out)):
+            return self._hold(reason)
         if nobody := self._nobody_to_send_to():
             return self._back_to_draft(nobody)
         with self.db.bulk_transaction() as session:
@@ -207,6 +200,17 @@ class MailingSender:
         if outcome.status == "completed":
             return None
         return f"the sync on send of {group.name!r} was {outcome.status}: {outcome.error}"
+
+    def _duplicate_guard(self, leave_out: bool) -> str | None:
+        """Why the send is held for duplicate mailings, if it is; with `leave_out`, whom a
+        community rule also e-mails is left out of the send instead."""
+        try:
+            if leave_out:
+                self._leave_out_duplicates()
+                return None
+            return self._duplicate_risk()
+        except KithError as error:  # the community could not be asked
+            return f"the duplicate-mailing check could not read the community: {error}"
 
     def _duplicate_risk(self) -> str | None:
         """Which community rules would e-mail the recipients too; a KithError when the
