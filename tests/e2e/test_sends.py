@@ -124,7 +124,7 @@ def test_a_send_is_scheduled_in_the_marketers_time_shown_in_utc_and_unscheduled(
 
     in_utc = tomorrow.astimezone(UTC)
     expect(page.locator("#scheduled-for")).to_contain_text(
-        f"Scheduled for {in_utc:%Y-%m-%d %H:%M} UTC"
+        f"Scheduled for {in_utc:%Y-%m-%d %H:%M} UTC ({tomorrow:%Y-%m-%d %H:%M} your time)."
     )
     expect(page.get_by_role("region", name="The mailing").locator("dd").first).to_have_text(
         "scheduled"

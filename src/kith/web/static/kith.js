@@ -8,6 +8,7 @@
 // when done, its button works again (labelled data-done-label, if given).
 // <form data-confirm="Question?">: asks before submitting.
 // [data-timezone]: the browser's time zone (Europe/Paris ...) as the input's value, or as text.
+// <span data-local-time="ISO">: " (YYYY-MM-DD HH:MM your time)", the instant in the browser's zone.
 "use strict";
 
 const POLL_MS = 1000;
@@ -91,6 +92,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-timezone]").forEach((element) => {
     if (!zone) return;
     if (element.tagName === "INPUT") element.value = zone; else element.textContent = zone;
+  });
+  document.querySelectorAll("[data-local-time]").forEach((element) => {
+    const at = new Date(element.dataset.localTime);
+    const two = (number) => String(number).padStart(2, "0");
+    const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
+    element.textContent = ` (${day} ${two(at.getHours())}:${two(at.getMinutes())} your time)`;
   });
   document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
