@@ -184,6 +184,7 @@ def tick_json(report: TickReport) -> dict[str, Any]:
         },
         "notifications": report.notifications,
         "finished": report.finished,
+        "scheduled_sends": report.scheduled,
         "resumed_sends": report.resumed,
         "activity_pull": report.pulled,
         "rescored": report.rescored,
@@ -210,13 +211,17 @@ def _print_tick(report: TickReport) -> None:
         say(f"  {report.notifications} admin notification(s) sent")
     for name in report.finished:
         say(f"  {name} finished")
+    for mailing_id in report.scheduled:
+        say(f"  sent mailing {mailing_id} as scheduled")
     for mailing_id in report.resumed:
         say(f"  resumed the lost send of mailing {mailing_id}")
     if report.pulled:
         say(f"  daily pull of community activity: {report.pulled}")
     if report.rescored:
         say("  scores recomputed")
-    if not (report.syncs or report.campaigns or report.resumed or report.pulled):
+    if not (
+        report.syncs or report.campaigns or report.scheduled or report.resumed or report.pulled
+    ):
         say("  nothing was due")
 
 

@@ -1,8 +1,10 @@
-"""`kith mailings ...`: write, preview, check the recipients of, send and report on mailings."""
+"""`kith mailings ...`: write, preview, check the recipients of, test, send (now or at a time)
+and report on mailings."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,10 @@ from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients, iter_recipients
 from kith.marketing.mailings.report import mailing_report
+from kith.marketing.mailings.schedule import schedule_send, send_time, unschedule_send
 from kith.marketing.mailings.sending import SendOptions
-from kith.marketing.mailings.smtp import configure_smtp, smtp_view
+from kith.marketing.mailings.smtp import configure_smtp, mail_transport, smtp_view
+from kith.marketing.mailings.testing import addresses_to_test, send_test
 from kith.marketing.models import Mailing
 
 app = typer.Typer(no_args_is_help=True, help="Mailings: personalized messages to target groups.")
@@ -155,12 +159,21 @@ def send(
     ack_duplicates: bool = typer.Option(
         False, "--ack-duplicates", help="Send although community automation rules overlap."
     ),
+    leave_out_duplicates: bool = typer.Option(
+        False,
+        "--leave-out-duplicates",
+        help="Send to everyone but the recipients community automation rules also e-mail.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Send (or resume sending): resync the community groups, check for duplicates, deliver."""
     settings = get_settings()
     db = marketing_db()
-    options = SendOptions(allow_stale=allow_stale, ack_duplicates=ack_duplicates)
+    options = SendOptions(
+        allow_stale=allow_stale,
+        ack_duplicates=ack_duplicates,
+        leave_out_duplicates=leave_out_duplicates,
+    )
     with user_errors():
         mailing = start_send(db, settings, mailing_id, options, wait=wait)
     with db.session() as session:
@@ -178,6 +191,61 @@ def send(
         _print_report(report)
     if mailing.status in ("held", "failed", "draft"):
         raise typer.Exit(1)
+
+
+@app.command("test")
+def test(
+    mailing_id: int = MAILING,
+    to: str = typer.Option(..., "--to", help="Up to 10 addresses, comma-separated."),
+    as_subscriber: str = typer.Option(
+        "", "--as", metavar="EMAIL_OR_REMOTE_ID", help="Personalize (default: first recipient)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Send a test: the message, subject "[Test] ...", to a few addresses; not counted as a send."""
+    settings = get_settings()
+    with user_errors(), marketing_db().session() as session:
+        sent = send_test(
+            session,
+            mailing_id,
+            addresses_to_test(to),
+            personalized_as=as_subscriber,
+            links=LinkMaker(settings.public_url, settings.signing_key()),
+            transport=mail_transport(session, settings, SecretBox.from_settings(settings)),
+        )
+    if as_json:
+        print_json(asdict(sent))
+    else:
+        console.print(f"Personalized as {sent.personalized_as}", markup=False)
+        for outcome in sent.sent:
+            console.print(f"{outcome.address}: {outcome.status} {outcome.detail}", markup=False)
+    if any(outcome.status != "sent" for outcome in sent.sent):
+        raise typer.Exit(1)
+
+
+@app.command("schedule")
+def schedule(
+    mailing_id: int = MAILING,
+    at: str = typer.Option(..., "--at", help="When to send: 2026-12-24 09:00"),
+    timezone: str = typer.Option("UTC", "--timezone", help="Of --at: Europe/Paris, UTC ..."),
+    as_json: bool = JSON,
+) -> None:
+    """Send the mailing at a date and time (a worker or `kith tick` sends it then)."""
+    with user_errors(), marketing_db().transaction() as session:
+        mailing = schedule_send(session, mailing_id, send_time(at, timezone), now=utcnow())
+        view = mailing_json(session, mailing)
+    if as_json:
+        print_json(view)
+    else:
+        console.print(f"Mailing {mailing_id} is scheduled for {view['scheduled_for']}.")
+
+
+@app.command("unschedule")
+def unschedule(mailing_id: int = MAILING) -> None:
+    """A scheduled mailing back to a draft."""
+    with user_errors(), marketing_db().transaction() as session:
+        unschedule_send(session, mailing_id)
+    console.print(f"Mailing {mailing_id} is a draft again.")
 
 
 @app.command("report")

@@ -17,7 +17,7 @@ from kith.marketing.ports import Overlapping, RuleOverlap
 
 def check_duplicates(
     session: Session,
-    recipients_among: Callable[[Collection[str]], Overlapping],
+    recipients_among: Callable[[str, Collection[str]], Overlapping],
     *,
     settings: Settings,
 ) -> list[RuleOverlap]:
@@ -42,7 +42,7 @@ def check_duplicates(
             )
             count, some = 0, tuple[str, ...]()
             for batch in batches(keys):
-                found = recipients_among(batch)
+                found = recipients_among(rule["name"], batch)
                 count, some = count + found.count, some or found.some
             if count:
                 overlaps.append(RuleOverlap(rule["name"], rule.get("subject"), count, some))

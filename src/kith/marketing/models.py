@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -31,7 +32,7 @@ GROUP_KINDS = ("static", "community", "compound", "scoring")
 COMPOUND_MODES = ("all", "any")
 COMPOUND_SECTIONS = ("include", "exclude")
 EDITIONS = ("online-community", "platform")
-MAILING_STATUSES = ("draft", "sending", "sent", "held", "failed")
+MAILING_STATUSES = ("draft", "scheduled", "sending", "sent", "held", "failed")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "deferred", "skipped")
 DELIVERY_EVENTS = ("open", "click", "unsubscribe")
 SYNC_TRIGGERS = ("manual", "on_send", "hourly", "live")
@@ -339,12 +340,14 @@ class JobWorker(Base):
 class Mailing(Base):
     """A message to target groups: templates for subject and body, and how its send went.
 
-    `allow_stale` and `ack_duplicates` are the options of the last send request; `prepared_at`
-    marks the moment its deliveries (one per address) were written, after which a resumed send
-    only finishes them.
+    `allow_stale`, `ack_duplicates` and `leave_out_duplicates` are the options of the last send
+    request; `prepared_at` marks the moment its deliveries (one per address) were written, after
+    which a resumed send only finishes them. A `scheduled` mailing is sent by the tick once
+    `scheduled_for` has come.
     """
 
     __tablename__ = "mailings"
+    __table_args__ = (Index("ix_mailings_status_scheduled_for", "status", "scheduled_for"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -357,6 +360,10 @@ class Mailing(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     allow_stale: Mapped[bool] = mapped_column(Boolean, default=False)
     ack_duplicates: Mapped[bool] = mapped_column(Boolean, default=False)
+    leave_out_duplicates: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     send_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

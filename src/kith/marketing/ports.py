@@ -59,8 +59,11 @@ class GroupSyncer(Protocol):
 
 
 class DuplicateChecker(Protocol):
+    """Asks `recipients_among(rule, remote_ids)` about each batch of the Remote IDs each rule
+    reaches."""
+
     def __call__(
-        self, session: Session, recipients_among: Callable[[Collection[str]], Overlapping]
+        self, session: Session, recipients_among: Callable[[str, Collection[str]], Overlapping]
     ) -> list[RuleOverlap]: ...
 
 

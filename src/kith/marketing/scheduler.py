@@ -1,14 +1,13 @@
 """`kith tick`: everything due at one instant, run once.
 
 In order: the hourly syncs of the community groups that active campaigns use (kith.marketing.
-groups.sync_schedule), the daily pull of the community's
-activity, enrollments from the activation groups, campaign steps whose time has come, sends
-whose job was lost with its worker, an hourly recompute of scores, and the admin
-notifications the steps wrote. `kith serve`
-and `kith worker` tick every minute; `kith tick --now ISO` runs one by hand (tests drive days
-that way). A lease lets one tick run at a time however many processes tick; everything a tick
-does is recorded so that a second tick for the same instant finds nothing left to do, and a
-tick killed midway is finished by the next.
+groups.sync_schedule), the daily pull of the community's activity, enrollments from the
+activation groups, campaign steps whose time has come, scheduled sends whose time has come,
+sends whose job was lost with its worker, an hourly recompute of scores, and the admin
+notifications the steps wrote. `kith serve` and `kith worker` tick every minute; `kith tick
+--now ISO` runs one by hand (tests drive days that way). A lease lets one tick run at a time
+however many processes tick; everything a tick does is recorded so that a second tick for the
+same instant finds nothing left to do, and a tick killed midway is finished by the next.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from kith.marketing.groups.sync_schedule import GroupSync, hourly_syncs
 from kith.marketing.integration import get_integration
 from kith.marketing.mailings.definition import DEFAULT_FROM
 from kith.marketing.mailings.links import LinkMaker
+from kith.marketing.mailings.schedule import start_due_sends
 from kith.marketing.mailings.sending import MailingSender
 from kith.marketing.mailings.smtp import mail_transport
 from kith.marketing.mailings.transport import Transport
@@ -68,6 +68,7 @@ class TickReport:
     campaigns: dict[str, Progress] = field(default_factory=dict)
     notifications: int = 0
     finished: list[str] = field(default_factory=list)
+    scheduled: list[int] = field(default_factory=list)  # mailings sent as scheduled
     resumed: list[int] = field(default_factory=list)  # mailings whose lost send was resumed
     pulled: str | None = None  # the daily pull of community activity: "completed", or why not
     rescored: bool = False
@@ -93,6 +94,7 @@ def tick(
         for campaign_id, name in running:
             report.campaigns[name] = _advance(db, campaign_id, deliver, now)
         report.finished = _finish(db, now=now)
+        report.scheduled = _send_scheduled(db, deliver, now=now)
         report.resumed = _resume_abandoned_sends(db, deliver, now=now)
         report.rescored = _hourly_rescore(db, now=now)
         report.notifications = send_notifications(db, transport, now=now)
@@ -131,6 +133,13 @@ def _finish(db: Database, *, now: datetime) -> list[str]:
                 campaign.status, campaign.finished_at = "finished", now
                 finished.append(campaign.name)
         return finished
+
+
+def _send_scheduled(db: Database, deliver: Deliver, *, now: datetime) -> list[int]:
+    due = start_due_sends(db, now=now)
+    for mailing_id in due:
+        deliver(mailing_id)
+    return due
 
 
 def _resume_abandoned_sends(db: Database, deliver: Deliver, *, now: datetime) -> list[int]:

@@ -49,6 +49,20 @@ def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         yield run
 
 
+def new_mailing(
+    kith: Any, tmp_path: Path, html: str, *, subject: str = "Hi", include: str = "Readers"
+) -> str:
+    """The id of a new mailing "News" with this HTML template, made by `kith mailings create`."""
+    template = tmp_path / "m.html"
+    template.write_text(html)
+    code, output = kith(
+        "mailings", "create", "--name", "News", "--subject", subject, "--html", str(template),
+        "--include", include, "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    return str(orjson.loads(output)["id"])
+
+
 def test_create_preview_recipients_send_and_report(kith: Any, tmp_path: Path) -> None:
     html = tmp_path / "m.html"
     html.write_text(
@@ -137,14 +151,9 @@ def test_a_runaway_template_is_refused_at_create_in_one_line(
 def test_a_preview_for_a_subscriber_the_template_runs_away_for_is_refused(
     kith: Any, tmp_path: Path
 ) -> None:
-    html = tmp_path / "m.html"
-    html.write_text("<p>Hi</p>\n{% if first_name == 'Ann' %}{{ 'x' * 1000000000 }}{% endif %}")
-    code, output = kith(
-        "mailings", "create", "--name", "News", "--subject", "Hi", "--html", str(html),
-        "--include", "Readers", "--json",
-    )  # fmt: skip
-    assert code == 0, output
-    mailing_id = str(orjson.loads(output)["id"])
+    mailing_id = new_mailing(
+        kith, tmp_path, "<p>Hi</p>\n{% if first_name == 'Ann' %}{{ 'x' * 1000000000 }}{% endif %}"
+    )
 
     code, output = kith("mailings", "preview", mailing_id, "--to", "R1")
 
@@ -160,13 +169,7 @@ def test_a_send_to_nobody_is_refused_and_the_mailing_stays_a_draft_to_send_later
 ) -> None:
     with marketing_db.transaction() as session:
         create_group(session, "Nobody yet", now=NOW)
-    html = tmp_path / "m.html"
-    html.write_text("<p>Hi</p>")
-    code, output = kith(
-        "mailings", "create", "--name", "Early", "--subject", "Hi", "--html", str(html),
-        "--include", "Nobody yet", "--json",
-    )  # fmt: skip
-    mailing_id = str(orjson.loads(output)["id"])
+    mailing_id = new_mailing(kith, tmp_path, "<p>Hi</p>", include="Nobody yet")
 
     code, output = kith("mailings", "send", mailing_id, "--wait")
 
@@ -181,3 +184,76 @@ def test_a_send_to_nobody_is_refused_and_the_mailing_stays_a_draft_to_send_later
         change_members(session, group, csv_rows("remote_id", "R1"), now=NOW)
     code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
     assert code == 0 and orjson.loads(output)["totals"]["sent"] == 1
+
+
+def test_a_test_goes_to_the_outbox_as_the_first_recipient_sees_it_and_leaves_a_draft(
+    kith: Any, tmp_path: Path
+) -> None:
+    mailing_id = new_mailing(
+        kith,
+        tmp_path,
+        "<p>Hi {{ first_name | default('friend') }}</p>",
+        subject="Hello {{ first_name }}",
+    )
+
+    code, output = kith("mailings", "test", mailing_id, "--to", "me@example.net", "--json")
+
+    assert code == 0, output
+    tested = orjson.loads(output)
+    assert tested["personalized_as"] == "ann@example.org"
+    assert [(sent["address"], sent["status"]) for sent in tested["sent"]] == [
+        ("me@example.net", "sent")
+    ]
+    code, output = kith("outbox", "list", "--json")
+    assert [(entry["to"], entry["subject"]) for entry in orjson.loads(output)] == [
+        ("me@example.net", "[Test] Hello Ann")
+    ]
+    code, output = kith("mailings", "test", mailing_id, "--to", "me@example.net, nope")
+    assert code != 0 and "'nope' is not a valid email address" in output
+    code, output = kith("mailings", "show", mailing_id, "--json")
+    assert orjson.loads(output)["status"] == "draft"
+
+
+def test_a_send_is_scheduled_in_a_time_zone_refused_in_the_past_and_unscheduled(
+    kith: Any, tmp_path: Path
+) -> None:
+    mailing_id = new_mailing(kith, tmp_path, "<p>Hi</p>")
+
+    code, output = kith("mailings", "schedule", mailing_id, "--at", "2020-01-01 09:00")
+    assert code != 0 and "is in the past" in output
+    code, output = kith(
+        "mailings", "schedule", mailing_id, "--at", "2099-07-01 09:30",
+        "--timezone", "Europe/Paris", "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    scheduled = orjson.loads(output)
+    assert (scheduled["status"], scheduled["scheduled_for"]) == (
+        "scheduled",
+        "2099-07-01T07:30:00+00:00",
+    )
+
+    code, output = kith("mailings", "unschedule", mailing_id)
+
+    assert code == 0 and "is a draft again" in output
+    code, output = kith("mailings", "show", mailing_id, "--json")
+    assert (orjson.loads(output)["status"], orjson.loads(output)["scheduled_for"]) == (
+        "draft",
+        None,
+    )
+
+
+def test_a_tick_at_the_scheduled_time_sends_the_mailing_and_one_before_it_does_not(
+    kith: Any, tmp_path: Path
+) -> None:
+    mailing_id = new_mailing(kith, tmp_path, "<p>Hi</p>")
+    kith("mailings", "schedule", mailing_id, "--at", "2099-07-01 09:30")
+
+    _, before = kith("tick", "--now", "2099-07-01T09:29:00+00:00", "--json")
+    _, at_the_time = kith("tick", "--now", "2099-07-01T09:30:00+00:00", "--json")
+
+    assert orjson.loads(before)["scheduled_sends"] == []
+    assert orjson.loads(at_the_time)["scheduled_sends"] == [int(mailing_id)], at_the_time
+    _, output = kith("mailings", "show", mailing_id, "--json")
+    assert orjson.loads(output)["status"] == "sent"
+    _, output = kith("outbox", "list", "--json")
+    assert len(orjson.loads(output)) == 3

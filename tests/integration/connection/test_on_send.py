@@ -18,9 +18,10 @@ from kith.db import Database
 from kith.jobs import JobContext
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.jobs import send_mailing, start_send
+from kith.marketing.mailings.report import mailing_report
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
 from kith.marketing.mailings.smtp_sender import SmtpTransport
-from kith.marketing.models import Mailing, SyncRun
+from kith.marketing.models import Delivery, Mailing, SyncRun
 from kith.marketing.ports import Ports, ports
 from kith.marketing.scheduler import RESUME_AFTER, run_tick
 from tests.support.connection_world import World, joined_world
@@ -121,13 +122,53 @@ def test_the_duplicate_guard_fires_on_an_overlapping_rule_and_not_a_disjoint_one
     assert held.status_reason == (
         "duplicate mailing risk: the community rule 'Thanks posters' (it e-mails 'Thanks "
         "posters!') also reaches 1 of the recipients: m2@example.org; send with "
-        "--ack-duplicates to send anyway"
+        "--ack-duplicates to send anyway, or with --leave-out-duplicates to send to the others"
     )
     sent_before = len(smtp_sink.messages)
 
     acknowledged = send(world, smtp_sink, ack_duplicates=True)
     assert acknowledged.status == "sent"
     assert len(smtp_sink.messages) == sent_before + 2
+
+
+def test_leaving_the_overlap_out_sends_to_the_others_and_records_why_the_overlap_got_nothing(
+    world: World, smtp_sink: SmtpSink
+) -> None:
+    rule(world, "Thanks posters", ["m2", "m3"])
+
+    sent = send(world, smtp_sink, leave_out_duplicates=True)
+
+    assert sent.status == "sent", sent.status_reason
+    assert [message.recipients[0] for message in smtp_sink.messages] == ["m1@example.org"]
+    with world.marketing.session() as session:
+        deliveries = session.execute(
+            select(Delivery.email, Delivery.status, Delivery.detail)
+            .where(Delivery.mailing_id == sent.id)
+            .order_by(Delivery.email)
+        ).all()
+        report = mailing_report(session, sent.id)
+    assert [tuple(row) for row in deliveries] == [
+        ("m1@example.org", "sent", deliveries[0].detail),
+        (
+            "m2@example.org",
+            "skipped",
+            "left out of this send: the community rule 'Thanks posters' also e-mails them",
+        ),
+    ]
+    assert report["totals"]["recipients"] == report["totals"]["sent"] == 1
+
+
+def test_leaving_out_everyone_sends_nothing_and_the_mailing_stays_a_draft(
+    world: World, smtp_sink: SmtpSink
+) -> None:
+    rule(world, "Thanks everyone", ["m1", "m2"])
+
+    unsent = send(world, smtp_sink, leave_out_duplicates=True)
+
+    assert unsent.status == "draft"
+    assert unsent.status_reason is not None
+    assert "a community automation rule also e-mails every recipient" in unsent.status_reason
+    assert smtp_sink.messages == []
 
 
 def test_startup_refuses_to_start_while_a_port_is_empty(

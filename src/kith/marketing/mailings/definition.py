@@ -45,6 +45,11 @@ def change_mailing(
     session: Session, mailing_id: int, draft: MailingDraft, *, now: datetime
 ) -> Mailing:
     mailing = get_mailing(session, mailing_id)
+    if mailing.status == "scheduled":
+        raise Conflict(
+            f"mailing {mailing.id} is scheduled for {mailing.scheduled_for:%Y-%m-%d %H:%M} UTC: "
+            "unschedule it to change it"
+        )
     if mailing.status != "draft" and mailing.status != "held":
         raise Conflict(f"mailing {mailing.id} is {mailing.status}: only a draft can change")
     _apply(session, mailing, draft, now=now)
@@ -88,6 +93,7 @@ def mailing_json(session: Session, mailing: Mailing) -> dict[str, Any]:
         "exclude": [group.name for group in groups["exclude"]],
         "created_at": mailing.created_at.isoformat(),
         "finished_at": mailing.finished_at.isoformat() if mailing.finished_at else None,
+        "scheduled_for": mailing.scheduled_for.isoformat() if mailing.scheduled_for else None,
     }
 
 

@@ -249,8 +249,17 @@ def preview(session: Session, mailing_id: int, reference: str, *, links: LinkMak
     a send would write, read back."""
     mailing = get_mailing(session, mailing_id)
     subscriber = find_subscriber(session, reference)
+    rendered = MessageBuilder(mailing, links).render(
+        0, subscriber.email, subscriber_fields(session, subscriber)
+    )
+    # line endings as Python writes them, so the parts' text reads as the templates' did
+    return message_from_bytes(rendered.data.replace(b"\r\n", b"\n"), policy=default)
+
+
+def subscriber_fields(session: Session, subscriber: Subscriber) -> SubscriberFields:
+    """What a message to `subscriber` is personalized with, their last score included."""
     stored = session.get(SubscriberScore, subscriber.id)
-    fields = SubscriberFields(
+    return SubscriberFields(
         subscriber.email,
         subscriber.first_name,
         subscriber.last_name,
@@ -260,6 +269,3 @@ def preview(session: Session, mailing_id: int, reference: str, *, links: LinkMak
         stored.score if stored else None,
         stored.grade if stored else None,
     )
-    rendered = MessageBuilder(mailing, links).render(0, subscriber.email, fields)
-    # line endings as Python writes them, so the parts' text reads as the templates' did
-    return message_from_bytes(rendered.data.replace(b"\r\n", b"\n"), policy=default)

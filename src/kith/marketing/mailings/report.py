@@ -1,8 +1,9 @@
 """A mailing's report: what was sent and what recipients did, also by community activity.
 
-`bounced` counts the recipients bounced now (refused at the send, or by a bounce since);
-`hard_bounces`, `soft_bounces` and `complaints` count the recipients the bounce intake recorded
-each of against this mailing, whatever their status became.
+Recipients left out of the send (skipped) are not counted. `bounced` counts the recipients
+bounced now (refused at the send, or by a bounce since); `hard_bounces`, `soft_bounces` and
+`complaints` count the recipients the bounce intake recorded each of against this mailing,
+whatever their status became.
 
 "Active in the community" is what the platform edition's Personalizations say: some activity
 in the last 30 days (a `*_30d` count above zero). Subscribers without community data (the
@@ -64,7 +65,7 @@ def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
             Delivery.id, Delivery.status, Delivery.detail, Subscriber.status, Subscriber.community
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.mailing_id == mailing.id)
+        .where(Delivery.mailing_id == mailing.id, Delivery.status != "skipped")  # left out
         .execution_options(yield_per=10_000)
     )
     for delivery_id, status, detail, subscriber_status, community in deliveries.tuples():

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from kith.config import Settings
@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PREPARE_BATCH = 10_000
 DUPLICATE_RISK = "duplicate mailing risk"  # how a hold for duplicates begins
+LEFT_OUT = "left out of this send"  # how the reason of a recipient left out begins
 NAMED_OVERLAPS = 3  # recipients a duplicate-mailing warning names per rule
 LEASE = timedelta(minutes=2)
 LEASE_RENEWAL_SECONDS = 15.0  # how often a running send pushes its lease forward
@@ -81,19 +82,24 @@ LEASE_RENEWAL_SECONDS = 15.0  # how often a running send pushes its lease forwar
 
 @dataclass(frozen=True)
 class SendOptions:
+    """`ack_duplicates` sends to everyone although community rules e-mail some of them too;
+    `leave_out_duplicates` sends to everyone else, the overlap recorded as skipped."""
+
     allow_stale: bool = False
     ack_duplicates: bool = False
+    leave_out_duplicates: bool = False
 
 
 def request_send(
     session: Session, mailing_id: int, options: SendOptions, *, now: datetime
 ) -> Mailing:
-    """Mark a mailing for sending (a draft, a held one, or one to resume)."""
+    """Mark a mailing for sending (a draft, a scheduled or held one, or one to resume)."""
     mailing = get_mailing(session, mailing_id)
     if mailing.status == "sent":
         raise Conflict(f"mailing {mailing.id} was sent on {mailing.finished_at:%Y-%m-%d %H:%M}")
-    mailing.status, mailing.status_reason = "sending", None
+    mailing.status, mailing.status_reason, mailing.scheduled_for = "sending", None, None
     mailing.allow_stale, mailing.ack_duplicates = options.allow_stale, options.ack_duplicates
+    mailing.leave_out_duplicates = options.leave_out_duplicates
     mailing.send_requested_at = now
     return mailing
 
@@ -146,19 +152,16 @@ class MailingSender:
         with self.db.session() as session:
             mailing = get_mailing(session, self.mailing_id)
             allow_stale, ack = mailing.allow_stale, mailing.ack_duplicates
+            leave_out = mailing.leave_out_duplicates
             groups = mailing_groups(session, mailing)
             community = community_groups_in(session, [*groups["include"], *groups["exclude"]])
         for group in community:
             reason = self._sync_on_send(group)
             if reason and not allow_stale:
                 return self._hold(reason)
-        if community and not ack:
-            try:
-                reason = self._duplicate_risk()
-            except KithError as error:  # the community could not be asked
-                reason = f"the duplicate-mailing check could not read the community: {error}"
-            if reason:
-                return self._hold(reason)
+        self._forget_left_out()
+        if community and not ack and (reason := self._duplicate_guard(leave_out)):
+            return self._hold(reason)
         if nobody := self._nobody_to_send_to():
             return self._back_to_draft(nobody)
         with self.db.bulk_transaction() as session:
@@ -198,6 +201,17 @@ class MailingSender:
             return None
         return f"the sync on send of {group.name!r} was {outcome.status}: {outcome.error}"
 
+    def _duplicate_guard(self, leave_out: bool) -> str | None:
+        """Why the send is held for duplicate mailings, if it is; with `leave_out`, whom a
+        community rule also e-mails is left out of the send instead."""
+        try:
+            if leave_out:
+                self._leave_out_duplicates()
+                return None
+            return self._duplicate_risk()
+        except KithError as error:  # the community could not be asked
+            return f"the duplicate-mailing check could not read the community: {error}"
+
     def _duplicate_risk(self) -> str | None:
         """Which community rules would e-mail the recipients too; a KithError when the
         community cannot be asked (the connection not wired included): never "no risk"."""
@@ -206,7 +220,7 @@ class MailingSender:
             mailing = get_mailing(session, self.mailing_id)
             recipients = recipients_query(session, mailing).subquery()
 
-            def recipients_among(remote_ids: Collection[str]) -> Overlapping:
+            def recipients_among(_rule: str, remote_ids: Collection[str]) -> Overlapping:
                 among_them = among(session, recipients.c.remote_id, remote_ids)
                 count = session.scalar(select(func.count()).where(among_them)) or 0
                 if not count:
@@ -218,15 +232,66 @@ class MailingSender:
         if not overlaps:
             return None
         named = "; ".join(_overlap_in_words(overlap) for overlap in overlaps)
-        return f"{DUPLICATE_RISK}: {named}; send with --ack-duplicates to send anyway"
+        return (
+            f"{DUPLICATE_RISK}: {named}; send with --ack-duplicates to send anyway, "
+            "or with --leave-out-duplicates to send to the others"
+        )
+
+    def _leave_out_duplicates(self) -> None:
+        """Record the recipients a community rule e-mails too as skipped, saying which rule:
+        their address is then never sent this mailing. A batch of them a transaction."""
+        check_duplicates = ports.duplicate_checker()
+
+        def leave_out(rule: str, remote_ids: Collection[str]) -> Overlapping:
+            reason = f"{LEFT_OUT}: the community rule {rule!r} also e-mails them"
+            with self.db.transaction() as session:
+                mailing = get_mailing(session, self.mailing_id)
+                recipients = recipients_query(session, mailing).subquery()
+                overlap = select(
+                    literal(mailing.id),
+                    recipients.c.id,
+                    recipients.c.email,
+                    recipients.c.email_key,
+                    literal("skipped"),
+                    literal(0),
+                    literal(reason),
+                ).where(among(session, recipients.c.remote_id, remote_ids))
+                written = session.execute(
+                    _prepared_insert(session).from_select([*_PREPARED, "detail"], overlap)
+                )
+            return Overlapping(written.rowcount)  # type: ignore[attr-defined]
+
+        with self.db.session() as session:
+            check_duplicates(session, leave_out)
+
+    def _forget_left_out(self) -> None:
+        """Before the guard decides again: who an earlier try left out (no other delivery
+        exists before the preparation)."""
+        with self.db.transaction() as session:
+            session.execute(
+                delete(Delivery).where(
+                    Delivery.mailing_id == self.mailing_id, Delivery.status == "skipped"
+                )
+            )
 
     def _nobody_to_send_to(self) -> str | None:
         """Why the mailing has no recipient now, or None when it has some."""
         with self.db.session() as session:
             mailing = get_mailing(session, self.mailing_id)
-            if count_recipients(session, mailing):
+            recipients = count_recipients(session, mailing)
+            left_out = session.scalar(
+                select(func.count()).where(
+                    Delivery.mailing_id == mailing.id, Delivery.status == "skipped"
+                )
+            )
+            if recipients > (left_out or 0):
                 return None
             groups = mailing_groups(session, mailing)
+        if recipients:
+            return (
+                "nobody to send to: a community automation rule also e-mails every recipient, "
+                "and they were left out; the mailing stays a draft"
+            )
         included = ", ".join(group.name for group in groups["include"]) or "any group"
         excluded = ", ".join(group.name for group in groups["exclude"])
         outside = f" outside {excluded}" if excluded else ""

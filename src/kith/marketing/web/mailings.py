@@ -1,5 +1,6 @@
-"""Mailings: the editor, a per-subscriber preview, the recipient count, and sending (with the
-duplicate-mailing warning to acknowledge); the report is with the others (reports.py)."""
+"""Mailings: the editor, a per-subscriber preview, the recipient count, a test send, and
+sending now or at a time (with the duplicate-mailing warning: send anyway, or leave the overlap
+out); the report is with the others (reports.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.background import BackgroundTask
 
+from kith.encryption import SecretBox
 from kith.errors import KithError
 from kith.marketing.groups.target_groups import list_groups
 from kith.marketing.mailings.definition import (
@@ -24,7 +26,10 @@ from kith.marketing.mailings.jobs import run_send, start_send
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
+from kith.marketing.mailings.schedule import schedule_send, send_time, unschedule_send
 from kith.marketing.mailings.sending import DUPLICATE_RISK, SendOptions
+from kith.marketing.mailings.smtp import mail_transport
+from kith.marketing.mailings.testing import TEST_ADDRESSES, addresses_to_test, send_test
 from kith.marketing.models import MAILING_STATUSES, Mailing
 from kith.marketing.web.search import search_mailings
 from kith.marketing.workers import workers_alive
@@ -43,7 +48,8 @@ from kith.web.site import (
 )
 
 router = page_router()
-back_to_page(router, "/mailings/{mailing_id}/send", "mailing")
+for action in ("send", "test", "schedule", "unschedule"):
+    back_to_page(router, f"/mailings/{{mailing_id}}/{action}", "mailing")
 
 EDITABLE = ("draft", "held")
 
@@ -134,9 +140,105 @@ def change(request: Request, visitor: Admin, mailing_id: PathId, form: FormData)
 
 @router.get("/mailings/{mailing_id}", name="mailing")
 def mailing_page(
-    request: Request, visitor: Admin, mailing_id: PathId, preview_to: str = ""
+    request: Request,
+    visitor: Admin,
+    mailing_id: PathId,
+    preview_to: str = "",
+    tested: str = "",
+    test_failed: str = "",
+    tested_as: str = "",
 ) -> Response:
-    """The mailing: its groups, recipient count now, a preview for one subscriber, sending."""
+    """The mailing: its groups, recipient count now, a preview for one subscriber, a test send's
+    outcome, sending."""
+    tests = {"tested": tested, "failed": test_failed, "as": tested_as}
+    return _page(request, mailing_id, preview_to=preview_to, tests=tests)
+
+
+@router.post("/mailings/{mailing_id}/send", name="send_mailing")
+def send(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
+    """Ask for the send; when no worker runs, it runs here once the answer is sent."""
+    db, settings = db_of(request), settings_of(request)
+    options = SendOptions(
+        allow_stale=form.checked("allow_stale"),
+        ack_duplicates=form.checked("ack_duplicates"),
+        leave_out_duplicates=form.checked("leave_out_duplicates"),
+    )
+    start_send(db, settings, mailing_id, options, wait=False)
+    response = see_other(request, "mailing", mailing_id=mailing_id)
+    if not workers_alive(db, now=now_of(request)):
+        response.background = BackgroundTask(run_send, db, settings, mailing_id)
+    return response
+
+
+@router.post("/mailings/{mailing_id}/test", name="test_mailing")
+def test_send(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
+    """Send the test now, then show how it went (a reload shows it again, sending nothing)."""
+    settings = settings_of(request)
+    typed = {"test_to": form.get("test_to"), "test_as": form.get("test_as")}
+    try:
+        addresses = addresses_to_test(typed["test_to"])
+        with db_of(request).session() as session:
+            transport = mail_transport(session, settings, SecretBox.from_settings(settings))
+            sent = send_test(
+                session,
+                mailing_id,
+                addresses,
+                personalized_as=typed["test_as"],
+                links=LinkMaker(settings.public_url, settings.signing_key()),
+                transport=transport,
+            )
+    except KithError as error:
+        return _page(request, mailing_id, test_error=error, typed=typed)
+    went = [test.address for test in sent.sent if test.status == "sent"]
+    failed = [f"{test.address}: {test.detail}" for test in sent.sent if test.status != "sent"]
+    query = {"tested": ", ".join(went), "test_failed": "; ".join(failed)}
+    return see_other(
+        request, "mailing", query | {"tested_as": sent.personalized_as}, mailing_id=mailing_id
+    )
+
+
+@router.post("/mailings/{mailing_id}/schedule", name="schedule_mailing")
+def schedule(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
+    """Send at the date and time typed, in the browser's time zone (UTC without the script)."""
+    typed = {"send_at": form.get("send_at"), "timezone": form.get("timezone")}
+    try:
+        at = send_time(typed["send_at"], typed["timezone"])
+        with db_of(request).transaction() as session:
+            schedule_send(session, mailing_id, at, now=now_of(request))
+    except KithError as error:
+        return _page(request, mailing_id, schedule_error=error, typed=typed)
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.post("/mailings/{mailing_id}/unschedule", name="unschedule_mailing")
+def unschedule(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        unschedule_send(session, mailing_id)
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.get("/mailings/{mailing_id}/status", name="mailing_status")
+def mailing_status(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    """Whether the send stopped (the page then reloads to show what happened)."""
+    with db_of(request).session() as session:
+        mailing = get_mailing(session, mailing_id)
+    html = site_of(request).templates.get_template("mailing_status.html").render(mailing=mailing)
+    return JSONResponse(
+        {"done": mailing.status != "sending", "status": mailing.status, "html": html}
+    )
+
+
+def _page(
+    request: Request,
+    mailing_id: int,
+    *,
+    preview_to: str = "",
+    tests: dict[str, str] | None = None,
+    test_error: KithError | None = None,
+    schedule_error: KithError | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The mailing's page; with a form's error (said where that form is), as a 4xx."""
     settings = settings_of(request)
     shown: dict[str, Any] | None = None
     preview_error = None
@@ -150,42 +252,24 @@ def mailing_page(
                 shown = _shown(preview(session, mailing_id, preview_to, links=links))
             except KithError as error:
                 preview_error = str(error)
+    refused = test_error or schedule_error
     return render(
         request,
         "mailing.html",
+        status_code=refused.http_status if refused else 200,
         mailing=mailing,
         groups=groups,
         recipients=recipients,
         preview_to=preview_to,
         preview=shown,
         preview_error=preview_error,
+        tests=tests or {},
+        test_error=str(test_error) if test_error else None,
+        schedule_error=str(schedule_error) if schedule_error else None,
+        typed=typed or {},
+        test_cap=TEST_ADDRESSES,
         duplicate_risk=_duplicate_risk(mailing),
         editable=mailing.status in EDITABLE,
-    )
-
-
-@router.post("/mailings/{mailing_id}/send", name="send_mailing")
-def send(request: Request, visitor: Admin, mailing_id: PathId, form: FormData) -> Response:
-    """Ask for the send; when no worker runs, it runs here once the answer is sent."""
-    db, settings = db_of(request), settings_of(request)
-    options = SendOptions(
-        allow_stale=form.checked("allow_stale"), ack_duplicates=form.checked("ack_duplicates")
-    )
-    start_send(db, settings, mailing_id, options, wait=False)
-    response = see_other(request, "mailing", mailing_id=mailing_id)
-    if not workers_alive(db, now=now_of(request)):
-        response.background = BackgroundTask(run_send, db, settings, mailing_id)
-    return response
-
-
-@router.get("/mailings/{mailing_id}/status", name="mailing_status")
-def mailing_status(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
-    """Whether the send stopped (the page then reloads to show what happened)."""
-    with db_of(request).session() as session:
-        mailing = get_mailing(session, mailing_id)
-    html = site_of(request).templates.get_template("mailing_status.html").render(mailing=mailing)
-    return JSONResponse(
-        {"done": mailing.status != "sending", "status": mailing.status, "html": html}
     )
 
 

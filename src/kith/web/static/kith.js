@@ -7,6 +7,8 @@
 // the form's data-pending text in the region at once, then polls the URL the answer names;
 // when done, its button works again (labelled data-done-label, if given).
 // <form data-confirm="Question?">: asks before submitting.
+// [data-timezone]: the browser's time zone (Europe/Paris ...) as the input's value, or as text.
+// <span data-local-time="ISO">: " (YYYY-MM-DD HH:MM your time)", the instant in the browser's zone.
 "use strict";
 
 const POLL_MS = 1000;
@@ -86,6 +88,17 @@ async function submitAsync(event) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach((region) => poll(region, region.dataset.poll));
   document.querySelectorAll("form[data-async]").forEach((form) => form.addEventListener("submit", submitAsync));
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("[data-timezone]").forEach((element) => {
+    if (!zone) return;
+    if (element.tagName === "INPUT") element.value = zone; else element.textContent = zone;
+  });
+  document.querySelectorAll("[data-local-time]").forEach((element) => {
+    const at = new Date(element.dataset.localTime);
+    const two = (number) => String(number).padStart(2, "0");
+    const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
+    element.textContent = ` (${day} ${two(at.getHours())}:${two(at.getMinutes())} your time)`;
+  });
   document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }));
