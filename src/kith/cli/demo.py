@@ -170,6 +170,12 @@ def _print_mailings(report: DemoReport) -> None:
     totals = demo.report["totals"]
     assert isinstance(totals, dict)
     say("\n10. Sent a personalized mailing to a community group (resynced just before sending):")
+    for test in demo.tested.sent:
+        say(
+            f'   first a test to {test.address} ({test.status}; subject "[Test] ...", '
+            f"personalized as {demo.tested.personalized_as}; not counted as a send)",
+            highlight=False,
+        )
     say(
         f"   {demo.sent.name!r}: {totals['sent']} sent, {totals['failed']} failed"
         f" -> the outbox {demo.outbox}",
@@ -180,6 +186,19 @@ def _print_mailings(report: DemoReport) -> None:
     say(f"\n11. The duplicate-mailing guard held {demo.held.name!r}:", highlight=False)
     say(f"   {demo.held.status_reason}", highlight=False)
     say(f"   .venv/bin/kith mailings send {demo.held.id} --wait --ack-duplicates", highlight=False)
+    say(
+        f"   .venv/bin/kith mailings send {demo.held.id} --wait --leave-out-duplicates   "
+        "(everyone else; the overlap recorded as left out)",
+        highlight=False,
+    )
+    scheduled = demo.scheduled
+    assert scheduled.scheduled_for is not None
+    say(
+        f"   A copy, {scheduled.name!r}, is scheduled for {scheduled.scheduled_for:%Y-%m-%d %H:%M}"
+        f" UTC: a worker (make serve) sends it then; kith mailings unschedule {scheduled.id}"
+        " makes it a draft again",
+        highlight=False,
+    )
     _print_bounce(report)
     _print_privacy(report)
 
@@ -267,7 +286,7 @@ def _print_campaign(report: DemoReport) -> None:
         )
     say(
         f"   .venv/bin/kith campaigns show {view['id']}   (or Campaigns in the web admin, where "
-        "New campaign makes one from a template or from its steps)",
+        "New campaign makes one from a template or in the designer, step by step)",
         highlight=False,
     )
     say(f"   .venv/bin/kith campaigns enrollments {view['id']}", highlight=False)
@@ -282,7 +301,7 @@ def _print_scoring(report: DemoReport) -> None:
     say(f"   Community-activity report (SVG charts): {scoring.report_path}", highlight=False)
     say(
         "   .venv/bin/kith scoring show   |   .venv/bin/kith scoring explain EMAIL   "
-        "(or Scoring, Edit the model, in the web admin)",
+        "(or Scoring, Edit the model, in the web admin: rules as rows, grades, and a preview)",
         highlight=False,
     )
     say("   .venv/bin/kith reports community   |   .venv/bin/kith reports sync --html sync.html")

@@ -1,18 +1,24 @@
-"""The demo's mailings: a thank-you to a synced community group, into the local outbox, and one
-the duplicate-mailing guard holds because a community automation rule already e-mails them."""
+"""The demo's mailings: a test of the thank-you to a marketer's address, then the thank-you sent
+to a synced community group, into the local outbox; one the duplicate-mailing guard holds because
+a community automation rule already e-mails them; and a copy of the thank-you scheduled for
+tomorrow morning, which a worker (`make serve`) sends then."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from kith.clock import utcnow
 from kith.config import Settings
 from kith.db import Database
+from kith.marketing.mailings.copies import duplicate_mailing
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.outbox import OutboxTransport, outbox_folder
 from kith.marketing.mailings.report import mailing_report
+from kith.marketing.mailings.schedule import schedule_send
 from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
+from kith.marketing.mailings.testing import SentTests, send_test
 from kith.marketing.models import Mailing
 
 THANK_YOU = MailingDraft(
@@ -40,28 +46,49 @@ WELCOME = MailingDraft(
     include=["New Members"],
     from_address="community@example.org",
 )
+MARKETER_ADDRESS = "marketing@example.org"  # where the demo's test of the thank-you goes
 
 
 @dataclass(frozen=True)
 class MailingDemo:
+    tested: SentTests
     sent: Mailing
     report: dict[str, object]
     held: Mailing
+    scheduled: Mailing
     outbox: str
 
 
 def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime) -> MailingDemo:
-    """Send the thank-you (resyncing its group first) and try the welcome, which is held."""
+    """Test the thank-you, send it (resyncing its group first), try the welcome, which is held,
+    and schedule a copy of the thank-you for nine tomorrow morning (UTC)."""
     transport = OutboxTransport(outbox_folder(settings.data_dir))
-    results = []
+    links = LinkMaker(settings.public_url, settings.signing_key())
+    mailings = []
     for draft in (THANK_YOU, WELCOME):
         with marketing.transaction() as session:
-            mailing = create_mailing(session, draft, now=now)
-            request_send(session, mailing.id, SendOptions(), now=now)
+            mailings.append(create_mailing(session, draft, now=now).id)
+    with marketing.session() as session:
+        tested = send_test(
+            session,
+            mailings[0],
+            [MARKETER_ADDRESS],
+            personalized_as="",
+            links=links,
+            transport=transport,
+        )
+    results = []
+    for mailing_id in mailings:
+        with marketing.transaction() as session:
+            request_send(session, mailing_id, SendOptions(), now=now)
         results.append(
-            send_mailing_now(marketing, settings, mailing.id, transport=transport, clock=utcnow)
+            send_mailing_now(marketing, settings, mailing_id, transport=transport, clock=utcnow)
         )
     sent, held = results
+    tomorrow_morning = datetime.combine(now.date() + timedelta(days=1), time(9), now.tzinfo)
+    with marketing.transaction() as session:
+        copy = duplicate_mailing(session, sent.id, now=now)
+        scheduled = schedule_send(session, copy.id, tomorrow_morning, now=now)
     with marketing.session() as session:
         report = mailing_report(session, sent.id)
-    return MailingDemo(sent, report, held, str(transport.folder))
+    return MailingDemo(tested, sent, report, held, scheduled, str(transport.folder))
