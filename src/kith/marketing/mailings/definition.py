@@ -88,6 +88,7 @@ def mailing_json(session: Session, mailing: Mailing) -> dict[str, Any]:
         "exclude": [group.name for group in groups["exclude"]],
         "created_at": mailing.created_at.isoformat(),
         "finished_at": mailing.finished_at.isoformat() if mailing.finished_at else None,
+        "archived_at": mailing.archived_at.isoformat() if mailing.archived_at else None,
     }
 
 

@@ -12,6 +12,12 @@ from starlette.background import BackgroundTask
 
 from kith.errors import KithError
 from kith.marketing.groups.target_groups import list_groups
+from kith.marketing.mailings.archive import (
+    archive_mailing,
+    delete_mailing,
+    has_deliveries,
+    unarchive_mailing,
+)
 from kith.marketing.mailings.definition import (
     DEFAULT_FROM,
     MailingDraft,
@@ -43,25 +49,39 @@ from kith.web.site import (
 
 router = page_router()
 back_to_page(router, "/mailings/{mailing_id}/send", "mailing")
+back_to_page(router, "/mailings/{mailing_id}/delete", "mailing")
+back_to_page(router, "/mailings/{mailing_id}/archive", "mailing")
+back_to_page(router, "/mailings/{mailing_id}/unarchive", "mailing")
 
 EDITABLE = ("draft", "held")
 
 
 @router.get("/mailings", name="mailings")
 def mailings(
-    request: Request, visitor: Admin, q: str = "", status: str = "", page: int = 1
+    request: Request,
+    visitor: Admin,
+    q: str = "",
+    status: str = "",
+    archived: str = "",
+    page: int = 1,
 ) -> Response:
-    """The mailings, newest first, searched by name or subject, a page at a time."""
+    """The mailings, newest first, searched by name or subject, a page at a time; archived ones
+    when asked for."""
     with db_of(request).session() as session:
-        found = search_mailings(session, q, status=status or None, page=page)
+        found = search_mailings(
+            session, q, status=status or None, archived=bool(archived), page=page
+        )
     return render(
         request,
         "mailings.html",
         found=found,
         q=q,
         status=status,
+        archived=bool(archived),
         statuses=MAILING_STATUSES,
-        page_link=lambda number: "?" + urlencode({"q": q, "status": status, "page": number}),
+        page_link=lambda number: (
+            "?" + urlencode({"q": q, "status": status, "archived": archived, "page": number})
+        ),
     )
 
 
@@ -132,6 +152,7 @@ def mailing_page(
         mailing = get_mailing(session, mailing_id)
         groups = mailing_groups(session, mailing)
         recipients = count_recipients(session, mailing)
+        sent = has_deliveries(session, mailing)
         if preview_to.strip():
             try:
                 links = LinkMaker(settings.public_url, settings.signing_key())
@@ -149,7 +170,30 @@ def mailing_page(
         preview_error=preview_error,
         duplicate_risk=_duplicate_risk(mailing),
         editable=mailing.status in EDITABLE,
+        sent=sent,
     )
+
+
+@router.post("/mailings/{mailing_id}/delete", name="delete_mailing")
+def delete(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    """Delete a mailing never sent, then Mailings; one sent is refused (archive it)."""
+    with db_of(request).transaction() as session:
+        delete_mailing(session, mailing_id)
+    return see_other(request, "mailings")
+
+
+@router.post("/mailings/{mailing_id}/archive", name="archive_mailing")
+def archive(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        archive_mailing(session, mailing_id, now=now_of(request))
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.post("/mailings/{mailing_id}/unarchive", name="unarchive_mailing")
+def unarchive(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        unarchive_mailing(session, mailing_id)
+    return see_other(request, "mailing", mailing_id=mailing_id)
 
 
 @router.post("/mailings/{mailing_id}/send", name="send_mailing")
