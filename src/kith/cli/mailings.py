@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from kith.cli.context import console, marketing_db, print_json, user_errors
+from kith.cli.context import console, instant, marketing_db, print_json, user_errors
 from kith.clock import utcnow
 from kith.config import get_settings
 from kith.encryption import SecretBox
@@ -192,7 +192,7 @@ def send(
     with user_errors():
         mailing = start_send(db, settings, mailing_id, options, wait=wait)
     with db.session() as session:
-        report = mailing_report(session, mailing.id)
+        report = mailing_report(session, mailing.id, now=utcnow())
     db.dispose()
     if as_json:
         print_json(report)
@@ -209,10 +209,14 @@ def send(
 
 
 @app.command("report")
-def report(mailing_id: int = MAILING, as_json: bool = JSON) -> None:
+def report(
+    mailing_id: int = MAILING,
+    now: str | None = typer.Option(None, "--now", help="Community activity as of this moment."),
+    as_json: bool = JSON,
+) -> None:
     """Sent, failed, bounced, unique opens and clicks, unsubscribes; by community activity."""
     with user_errors(), marketing_db().session() as session:
-        view = mailing_report(session, mailing_id)
+        view = mailing_report(session, mailing_id, now=instant(now))
     if as_json:
         print_json(view)
     else:

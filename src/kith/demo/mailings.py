@@ -63,5 +63,5 @@ def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime
         )
     sent, held = results
     with marketing.session() as session:
-        report = mailing_report(session, sent.id)
+        report = mailing_report(session, sent.id, now=now)
     return MailingDemo(sent, report, held, str(transport.folder))

@@ -4,6 +4,7 @@ the report's split by community activity."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from kith.db import Database
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.models import Subscriber, TargetGroup
+from kith.marketing.scoring.models import CommunityActivityDay
 from kith.marketing.subscriber_import import import_subscribers
 from tests.support.cli_world import kith_command
 from tests.support.community_world import NOW
@@ -45,6 +47,12 @@ def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 .where(Subscriber.remote_id == remote_id)
                 .values(community=community)
             )
+        # community activity as the connection pulls it: R1 posted today, R2 long ago
+        for remote_id, days_ago in (("R1", 0), ("R2", 40)):
+            day = NOW.date() - timedelta(days=days_ago)
+            session.add(
+                CommunityActivityDay(remote_id=remote_id, day=day, activity_type="post", count=1)
+            )
     with kith_command(monkeypatch, marketing_db, tmp_path / "var") as run:
         yield run
 
@@ -70,14 +78,15 @@ def test_create_preview_recipients_send_and_report(kith: Any, tmp_path: Path) ->
 
     code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
     assert code == 0, output
+    assert orjson.loads(output)["totals"]["sent"] == 3
+    code, output = kith("mailings", "report", mailing_id, "--now", NOW.isoformat(), "--json")
     report = orjson.loads(output)
-    assert report["totals"]["sent"] == 3
     assert {
         segment: counts["sent"] for segment, counts in report["by_community_activity"].items()
     } == {
         "active": 1,
-        "inactive": 1,
-        "unknown": 1,
+        "inactive": 2,
+        "unknown": 0,
     }
     code, output = kith("outbox", "list", "--json")
     assert sorted(entry["to"] for entry in orjson.loads(output)) == [
