@@ -7,6 +7,8 @@
 // the form's data-pending text in the region at once, then polls the URL the answer names;
 // when done, its button works again (labelled data-done-label, if given).
 // <form data-confirm="Question?">: asks before submitting.
+// <form data-count="URL" data-count-target="ID">: on each change of the form, GETs URL with its
+// fields (JSON {text}) and shows `text` in the element ID (a count as the form is filled in).
 "use strict";
 
 const POLL_MS = 1000;
@@ -83,9 +85,24 @@ async function submitAsync(event) {
   }
 }
 
+async function showCount(form) {
+  const target = document.getElementById(form.dataset.countTarget);
+  if (!target) return;
+  const fields = new URLSearchParams(new FormData(form));
+  fields.delete("csrf_token");  // a count changes nothing; the token stays out of addresses
+  try {
+    const response = await fetch(form.dataset.count + "?" + fields, { headers: jsonHeaders(), credentials: "same-origin" });
+    const data = await response.json();
+    target.textContent = response.ok ? data.text : (data.message || "Cannot count: " + response.status);
+  } catch (error) {
+    target.textContent = "Cannot count now: " + error;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach((region) => poll(region, region.dataset.poll));
   document.querySelectorAll("form[data-async]").forEach((form) => form.addEventListener("submit", submitAsync));
+  document.querySelectorAll("form[data-count]").forEach((form) => form.addEventListener("change", () => showCount(form)));
   document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }));
