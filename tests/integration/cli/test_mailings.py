@@ -190,3 +190,30 @@ def test_a_send_to_nobody_is_refused_and_the_mailing_stays_a_draft_to_send_later
         change_members(session, group, csv_rows("remote_id", "R1"), now=NOW)
     code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
     assert code == 0 and orjson.loads(output)["totals"]["sent"] == 1
+
+
+def test_a_draft_is_deleted_and_a_sent_mailing_archived_from_the_command_line(
+    kith: Any, tmp_path: Path
+) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>")
+    ids = []
+    for name in ("Draft", "News"):
+        code, output = kith(
+            "mailings", "create", "--name", name, "--subject", "Hi", "--html", str(html),
+            "--include", "Readers", "--json",
+        )  # fmt: skip
+        ids.append(str(orjson.loads(output)["id"]))
+    draft, news = ids
+    assert kith("mailings", "send", news, "--wait")[0] == 0
+
+    code, output = kith("mailings", "archive", draft)
+    assert code == 1 and "never sent, so it has nothing to keep: delete it instead" in output
+    assert kith("mailings", "delete", draft)[0] == 0
+    code, output = kith("mailings", "delete", news)
+    assert code == 1 and "was sent: archive it instead" in output
+    assert kith("mailings", "archive", news)[0] == 0
+    assert orjson.loads(kith("mailings", "list", "--json")[1]) == []
+    archived = orjson.loads(kith("mailings", "list", "--archived", "--json")[1])
+    assert [view["name"] for view in archived] == ["News"]
+    assert kith("mailings", "unarchive", news)[0] == 0
