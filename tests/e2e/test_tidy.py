@@ -1,9 +1,10 @@
 """Putting things away and failures where the marketer looks, in Chromium: a draft mailing or
 campaign is deleted and a sent or started one archived, each after a question saying what is
-lost or kept; archived ones leave their lists until asked for; a group's delete says what goes
-and a refusal reads as one; a campaign says when its group failed to sync; a compound group's
-count follows the groups picked. Every page is shown at 1280 px and 390 px and checked with
-axe-core.
+lost or kept; archived ones leave their lists until asked for; a mailing is duplicated; a
+group's delete says what goes and a refusal reads as one; a campaign says when its group failed
+to sync, in words (no "over_time"); a compound group's count follows the groups picked, and its
+members are listed; Info names the community list; a reloaded Refresh lands on Groups. Every
+page is shown at 1280 px and 390 px and checked with axe-core.
 
 The module's app is seeded as the admin pages' one (conftest.py); this module adds two static
 groups, a sent mailing and a draft, and two campaigns (one never activated, one running).
@@ -107,6 +108,17 @@ def test_a_draft_mailing_is_deleted_and_a_sent_one_archived_and_brought_back(
     assert "Tidy news" in mailing_names(page)
 
 
+def test_a_mailing_is_duplicated_as_a_draft_to_edit(
+    context: Any, served: Served, seeded: dict[str, int]
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/mailings/{seeded['news']}")
+    page.get_by_role("button", name="Duplicate").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Tidy news (copy)")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("region", name="The mailing").locator("dd").first).to_have_text("draft")
+
+
 def test_a_campaign_never_run_is_deleted_and_a_running_one_archived_which_stops_it(
     context: Any, served: Served, seeded: dict[str, int]
 ) -> None:
@@ -124,6 +136,8 @@ def test_a_campaign_never_run_is_deleted_and_a_running_one_archived_which_stops_
     page.goto(f"{served.url}/marketing/campaigns/{seeded['Tidy welcome']}")
     facts = page.get_by_role("region", name="The campaign")
     expect(facts.locator("dd").first).to_have_text("active")
+    expect(facts).to_contain_text("Tidy readers: people as they enter it")  # not "over_time"
+    expect(page.locator("main")).not_to_contain_text("over_time")
     asked = answering(page, accept=True)
     page.get_by_role("button", name="Archive").click()
     expect(page.locator("#archived-note")).to_contain_text("Archived: stopped")
@@ -177,6 +191,14 @@ def test_a_compound_groups_count_follows_the_groups_picked(
     include.get_by_label("In all").check()  # in both, minus the leavers: nobody
     expect(count).to_have_text("Members now: 0 subscribers")
     shown(page, "compound-count")
+    include.get_by_label("Tidy leavers").uncheck()
+    include.get_by_label("In one or more").check()
+    page.get_by_label("Name", exact=True).fill("Tidy stayers")
+    page.get_by_role("button", name="Create compound group").click()
+
+    page.get_by_role("link", name="See who is in the group").click()
+    expect(page.locator("#people-count")).to_have_text("3 subscribers")
+    expect(page.locator("#people")).not_to_contain_text(LEAVERS[0])
 
 
 def test_a_campaign_whose_group_failed_to_sync_says_it_enrolls_nobody(
@@ -187,6 +209,9 @@ def test_a_campaign_whose_group_failed_to_sync_says_it_enrolls_nobody(
     page.goto(f"{served.url}/marketing/groups?folder=Online Community")
     page.get_by_role("button", name="Refresh Target Group List").click()
     expect(page.locator("#refresh-report")).to_contain_text("Has Started Discussion Thread")
+    page.goto(f"{served.url}/marketing/groups/refresh")  # reloaded, or typed: the groups again
+    expect(page.get_by_role("heading", level=1)).to_have_text("Groups")
+    expect(page.locator("main")).not_to_contain_text("valid integer")
     db = Database(served.settings.marketing_url)
     with db.transaction() as session:
         written = {
@@ -199,6 +224,8 @@ def test_a_campaign_whose_group_failed_to_sync_says_it_enrolls_nobody(
     integration_settings(page, served, password="not the password")
     page.goto(f"{served.url}/marketing/groups?folder=Online Community")
     page.get_by_role("link", name="Has Started Discussion Thread").click()
+    community_list = "Informz Has Started Discussion Thread"
+    expect(page.locator("#community-list")).to_have_text(community_list)  # its name, not its key
     page.get_by_role("button", name="Sync Target Group Now").click()
     expect(page.locator("#sync-result")).to_contain_text("failed", timeout=30_000)
 

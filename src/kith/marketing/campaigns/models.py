@@ -21,6 +21,12 @@ from kith.db import BigId, UTCDateTime
 from kith.marketing.models import Base
 
 ACTIVATION_MODES = ("at_once", "over_time", "both")
+# how the pages say who an activation group enrolls
+ACTIVATION_WORDS = {
+    "at_once": "everyone in it at activation",
+    "over_time": "people as they enter it",
+    "both": "everyone in it at activation, then people as they enter it",
+}
 CAMPAIGN_STATUSES = ("inactive", "active", "finished")
 ENROLLMENT_STATUSES = ("active", "done")
 

@@ -25,6 +25,7 @@ from kith.marketing.campaigns.definition import (
     deactivate,
     get_campaign,
 )
+from kith.marketing.campaigns.models import ACTIVATION_WORDS
 from kith.marketing.campaigns.not_synced import campaigns_not_synced
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.marketing.web.search import search_campaigns
@@ -69,6 +70,7 @@ def campaigns(
         request,
         "campaigns.html",
         campaigns=views,
+        modes=ACTIVATION_WORDS,
         not_synced=not_synced,
         found=found,
         q=q,
@@ -110,7 +112,13 @@ def campaign(
         not_synced = campaigns_not_synced(session, [found]).get(found.id, [])
         ran = has_run(session, found)
     return render(
-        request, "campaign.html", campaign=view, saved=saved, not_synced=not_synced, ran=ran
+        request,
+        "campaign.html",
+        campaign=view,
+        modes=ACTIVATION_WORDS,
+        saved=saved,
+        not_synced=not_synced,
+        ran=ran,
     )
 
 
