@@ -15,24 +15,17 @@ from kith.marketing.campaigns.archive import archive_campaign, delete_campaign, 
 from kith.marketing.campaigns.definition import activate, create_campaign, get_campaign
 from kith.marketing.campaigns.models import CampaignVersion, Enrollment
 from kith.marketing.campaigns.progress import enroll
-from kith.marketing.groups.members import change_members
-from kith.marketing.groups.target_groups import create_group
-from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.web.search import search_campaigns
-from tests.support.import_files import NOW, csv_rows
+from tests.support.bounce_world import add_readers
+from tests.support.import_files import NOW
 
 
 @pytest.fixture
 def db(marketing_db: Database) -> Database:
     """The group Joined (ann, bo) and the campaigns "Plan" (never activated) and "Welcome"
     (activated, both enrolled)."""
+    add_readers(marketing_db, ("ann@example.org", "bo@example.org"), group_name="Joined")
     with marketing_db.transaction() as session:
-        header = "email,remote_id,first_name,last_name,status"
-        import_subscribers(
-            session, csv_rows(header, "ann@example.org,R1,,,", "bo@example.org,R2,,,"), now=NOW
-        )
-        group = create_group(session, "Joined", now=NOW)
-        change_members(session, group, csv_rows("remote_id", "R1", "R2"), now=NOW)
         for name in ("Plan", "Welcome"):
             written = {
                 "name": name,

@@ -10,27 +10,20 @@ from sqlalchemy import func, select
 from kith.db import Database
 from kith.errors import Conflict
 from kith.marketing.campaigns.definition import create_campaign
-from kith.marketing.groups.members import change_members
-from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.archive import archive_mailing, delete_mailing, unarchive_mailing
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.report import mailing_report
 from kith.marketing.models import Delivery, Mailing, MailingGroup, Subscriber
-from kith.marketing.subscriber_import import import_subscribers
 from kith.marketing.web.search import search_mailings
-from tests.support.import_files import NOW, csv_rows
+from tests.support.bounce_world import add_readers
+from tests.support.import_files import NOW
 
 
 @pytest.fixture
 def world(marketing_db: Database) -> dict[str, int]:
     """Readers (ann, bo); "Sent" delivered to both, "Draft" never sent. Their ids."""
+    add_readers(marketing_db, ("ann@example.org", "bo@example.org"), group_name="Readers")
     with marketing_db.transaction() as session:
-        header = "email,remote_id,first_name,last_name,status"
-        import_subscribers(
-            session, csv_rows(header, "ann@example.org,R1,,,", "bo@example.org,R2,,,"), now=NOW
-        )
-        group = create_group(session, "Readers", now=NOW)
-        change_members(session, group, csv_rows("remote_id", "R1", "R2"), now=NOW)
         ids = {
             name: create_mailing(
                 session, MailingDraft(name, "Hi", "<p>Hi</p>", include=["Readers"]), now=NOW

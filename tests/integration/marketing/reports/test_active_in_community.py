@@ -15,13 +15,12 @@ from kith.connection.activity import pull_activity
 from kith.db import Database
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
-from kith.marketing.mailings.definition import MailingDraft, create_mailing
 from kith.marketing.mailings.report import mailing_report
-from kith.marketing.mailings.sending import SendOptions, request_send, send_mailing_now
-from kith.marketing.mailings.smtp_sender import SmtpTransport
+from kith.marketing.mailings.sending import SendOptions
 from kith.marketing.models import Delivery, Subscriber
 from kith.marketing.reports.community import community_report
 from tests.support.activity_world import NOW, ActivityWorld, build
+from tests.support.bounce_world import send_to_readers
 from tests.support.connection_world import joined_world
 from tests.support.import_files import csv_rows
 from tests.support.smtp_sink import SmtpSink
@@ -47,18 +46,17 @@ def world(
 
 
 def send_to(world: ActivityWorld, settings: Settings, sink: SmtpSink, group: str) -> int:
-    """A mailing to the group, sent as of NOW; its id. The community group is as just synced
-    (no worker is wired here to resync it or to read the automation rules)."""
-    db = world.world.marketing
-    draft = MailingDraft(f"To {group}", "Hello", "<p>Hello</p>", include=[group])
-    with db.transaction() as session:
-        mailing_id = create_mailing(session, draft, now=NOW).id
-        options = SendOptions(allow_stale=True, ack_duplicates=True)
-        request_send(session, mailing_id, options, now=NOW)
-    sending = settings.model_copy(update={"public_url": "https://kith.example.org"})
-    transport = SmtpTransport(sink.config(connections=1))
-    send_mailing_now(db, sending, mailing_id, transport=transport, clock=lambda: NOW)
-    return mailing_id
+    """A mailing to the group, sent; its id. The community group is as just synced (no worker
+    is wired here to resync it or to read the automation rules)."""
+    sent = send_to_readers(
+        world.world.marketing,
+        settings.model_copy(update={"public_url": "https://kith.example.org"}),
+        sink,
+        name=f"To {group}",
+        group_name=group,
+        options=SendOptions(allow_stale=True, ack_duplicates=True),
+    )
+    return sent.mailing_id
 
 
 def test_a_mailing_to_recent_posters_went_to_people_both_reports_call_active(
@@ -98,14 +96,7 @@ def test_the_two_reports_agree_on_who_is_inactive_and_who_is_unknown(
         everyone = create_group(session, "Everyone", now=NOW)
         emails = session.scalars(select(Subscriber.email).where(Subscriber.status == "subscribed"))
         change_members(session, everyone, csv_rows("email", *emails), now=NOW)
-        draft = MailingDraft("All", "All", "<p>All</p>", include=["Everyone"])
-        mailing_id = create_mailing(session, draft, now=NOW).id
-        request_send(
-            session, mailing_id, SendOptions(allow_stale=True, ack_duplicates=True), now=NOW
-        )
-    sending = settings.model_copy(update={"public_url": "https://kith.example.org"})
-    transport = SmtpTransport(smtp_sink.config(connections=1))
-    send_mailing_now(db, sending, mailing_id, transport=transport, clock=lambda: NOW)
+    mailing_id = send_to(world, settings, smtp_sink, "Everyone")
     with db.session() as session:
         split = mailing_report(session, mailing_id, now=NOW)["by_community_activity"]
         community = community_report(session, now=NOW, group="Everyone")
