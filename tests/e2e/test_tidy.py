@@ -244,3 +244,23 @@ def test_a_campaign_whose_group_failed_to_sync_says_it_enrolls_nobody(
     expect(note).to_contain_text("Enrolls nobody: Has Started Discussion Thread failed to sync at ")
     shown(page, "campaigns-group-failed")
     integration_settings(page, served, password=served.password)  # as the next test expects
+
+
+def test_the_campaign_and_scoring_pages_speak_to_people_not_the_command_line(
+    context: Any, served: Served, seeded: dict[str, int]
+) -> None:
+    page = marketer(context, served)
+    for path in (
+        "campaigns/new",
+        f"campaigns/{seeded['Tidy welcome']}/edit",
+        "scoring",
+        "scoring/edit",
+    ):
+        page.goto(f"{served.url}/marketing/{path}")
+        main = page.locator("main")
+        expect(main).to_be_visible()
+        for command_words in ("--file", "kith campaigns", "kith scoring"):
+            expect(main).not_to_contain_text(command_words)
+    page.goto(f"{served.url}/marketing/campaigns/new")
+    expect(page.get_by_label("The campaign, written out (JSON)")).to_be_visible()
+    shown(page, "campaign-new")
