@@ -264,3 +264,25 @@ def test_the_campaign_and_scoring_pages_speak_to_people_not_the_command_line(
     page.goto(f"{served.url}/marketing/campaigns/new")
     expect(page.get_by_label("The campaign, written out (JSON)")).to_be_visible()
     shown(page, "campaign-new")
+
+
+def test_a_sync_that_works_again_clears_the_campaigns_banner_and_names_who_it_left_out(
+    context: Any, served: Served, seeded: dict[str, int]
+) -> None:
+    """After the failing sync above (this module's tests run in order): the connection works."""
+    page = marketer(context, served)
+    integration_settings(page, served, password=served.password)
+    page.goto(f"{served.url}/marketing/groups?folder=Online Community")
+    page.get_by_role("link", name="Has Started Discussion Thread").click()
+    page.get_by_role("button", name="Sync Target Group Now").click()  # it never synced yet
+    expect(page.locator("#sync-result")).to_contain_text("Synced: 7 in the list", timeout=30_000)
+
+    page.get_by_role("link", name="Rejected members").click()
+    rejected = page.get_by_role("region", name="Rejected members")
+    unsubscribed = rejected.locator("tr", has_text="member6@example.org")
+    expect(unsubscribed).to_contain_text("unsubscribed")
+    expect(unsubscribed.get_by_role("link", name="member6@example.org")).to_be_visible()
+    expect(rejected.locator("tr", has_text="nokey@example.org")).to_contain_text("no Legacy")
+    shown(page, "group-rejected-members")
+    page.goto(f"{served.url}/marketing/campaigns")
+    expect(page.locator("tr.note")).to_have_count(0)
