@@ -286,3 +286,16 @@ def test_a_sync_that_works_again_clears_the_campaigns_banner_and_names_who_it_le
     shown(page, "group-rejected-members")
     page.goto(f"{served.url}/marketing/campaigns")
     expect(page.locator("tr.note")).to_have_count(0)
+
+
+def test_the_menu_and_account_fit_one_line_at_1280_px(
+    context: Any, served: Served, seeded: dict[str, int]
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/campaigns")
+
+    menu = page.get_by_role("navigation", name="Main").bounding_box()
+    account = page.locator(".who").bounding_box()
+    assert menu is not None and account is not None
+    assert account["y"] < menu["y"] + menu["height"]  # beside the menu, not below it
+    assert menu["height"] < 40  # one line
