@@ -144,14 +144,23 @@ class World:
 
 @contextmanager
 def joined_world(
-    community_db: Database, marketing_db: Database, settings: Settings, **integration: Any
+    community_db: Database,
+    marketing_db: Database,
+    settings: Settings,
+    *,
+    community_at: datetime | None = None,
+    **integration: Any,
 ) -> Iterator[World]:
-    """A Super Admin, a credential, the community served, the Integration Settings Active."""
+    """A Super Admin, a credential, the community served (its API's clock stopped at
+    `community_at`, when given), the Integration Settings Active."""
     with community_db.transaction() as session:
         add_member(session, "admin", is_super_admin=True, email="admin@example.org")
         issued = create_credential(session, name="Marketing", by="admin", now=NOW)
     box = SecretBox.from_settings(settings)
-    with serve_on_loopback(create_community_app(community_db, settings)) as base_url:
+    community = create_community_app(community_db, settings)
+    if community_at is not None:
+        community.state.clock = lambda: community_at
+    with serve_on_loopback(community) as base_url:
         world = World(community_db, marketing_db, settings, box, base_url)
         world.configure(
             url=base_url,

@@ -19,7 +19,7 @@ from kith.cli.context import (
     user_errors,
 )
 from kith.config import get_settings
-from kith.marketing.campaigns import definition
+from kith.marketing.campaigns import archive, definition
 from kith.marketing.campaigns.enrollments import enrollment_views
 from kith.marketing.campaigns.models import Campaign
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
@@ -93,6 +93,30 @@ def deactivate(campaign: str = CAMPAIGN, now: str | None = NOW) -> None:
         console.print(f"Campaign {paused.name!r} is {paused.status}.", highlight=False)
 
 
+@app.command("delete")
+def delete(campaign: str = CAMPAIGN) -> None:
+    """Delete a campaign that never ran (one that ran is archived instead)."""
+    with user_errors(), marketing_db().transaction() as session:
+        deleted = archive.delete_campaign(session, campaign)
+        say(f"Deleted campaign {deleted.name!r}.")
+
+
+@app.command("archive")
+def archive_(campaign: str = CAMPAIGN, now: str | None = NOW) -> None:
+    """Stop the campaign if it runs and hide it from the list; its enrollments are kept."""
+    with user_errors(), marketing_db().transaction() as session:
+        archived = archive.archive_campaign(session, campaign, now=instant(now))
+        say(f"Campaign {archived.name!r} is archived ({archived.status}).")
+
+
+@app.command("unarchive")
+def unarchive(campaign: str = CAMPAIGN, now: str | None = NOW) -> None:
+    """List an archived campaign again; it stays stopped until activated."""
+    with user_errors(), marketing_db().transaction() as session:
+        shown = archive.unarchive_campaign(session, campaign, now=instant(now))
+        say(f"Campaign {shown.name!r} is unarchived ({shown.status}).")
+
+
 @app.command("show")
 def show(campaign: str = CAMPAIGN, now: str | None = NOW, as_json: bool = JSON) -> None:
     """The campaign and, per step, who is waiting there and what it did (counts per branch)."""
@@ -112,13 +136,20 @@ def definition_(campaign: str = CAMPAIGN) -> None:
 
 
 @app.command("list")
-def list_(now: str | None = NOW, as_json: bool = JSON) -> None:
-    """Every campaign."""
+def list_(
+    now: str | None = NOW,
+    archived: bool = typer.Option(False, "--archived", help="Archived campaigns too."),
+    as_json: bool = JSON,
+) -> None:
+    """Every campaign (but the archived ones, unless asked)."""
     moment = instant(now)
+    query = select(Campaign).order_by(Campaign.id)
+    if not archived:
+        query = query.where(Campaign.archived_at.is_(None))
     with marketing_db().session() as session:
         views = [
             definition.campaign_json(session, campaign, now=moment)
-            for campaign in session.scalars(select(Campaign).order_by(Campaign.id))
+            for campaign in session.scalars(query)
         ]
     if as_json:
         print_json(views)

@@ -12,10 +12,11 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from kith.cli.context import console, marketing_db, print_json, user_errors
+from kith.cli.context import console, instant, marketing_db, print_json, user_errors
 from kith.clock import utcnow
 from kith.config import get_settings
 from kith.encryption import SecretBox
+from kith.marketing.mailings.archive import archive_mailing, delete_mailing, unarchive_mailing
 from kith.marketing.mailings.definition import (
     MailingDraft,
     create_mailing,
@@ -76,13 +77,16 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: bool = JSON) -> None:
-    """Every mailing, newest first."""
+def list_(
+    archived: bool = typer.Option(False, "--archived", help="Archived mailings too."),
+    as_json: bool = JSON,
+) -> None:
+    """Every mailing (but the archived ones, unless asked), newest first."""
+    query = select(Mailing).order_by(Mailing.id.desc())
+    if not archived:
+        query = query.where(Mailing.archived_at.is_(None))
     with marketing_db().session() as session:
-        views = [
-            mailing_json(session, mailing)
-            for mailing in session.scalars(select(Mailing).order_by(Mailing.id.desc()))
-        ]
+        views = [mailing_json(session, mailing) for mailing in session.scalars(query)]
     if as_json:
         print_json(views)
         return
@@ -103,6 +107,30 @@ def show(mailing_id: int = MAILING, as_json: bool = JSON) -> None:
         return
     for name, value in view.items():
         console.print(f"{name}: {value}", markup=False, highlight=False)
+
+
+@app.command("delete")
+def delete(mailing_id: int = MAILING) -> None:
+    """Delete a mailing that was never sent (a sent one is archived instead)."""
+    with user_errors(), marketing_db().transaction() as session:
+        deleted = delete_mailing(session, mailing_id)
+        console.print(f"Deleted mailing {mailing_id}: {deleted.name}", markup=False)
+
+
+@app.command("archive")
+def archive(mailing_id: int = MAILING) -> None:
+    """Hide a sent mailing from the list; who it went to and its report are kept."""
+    with user_errors(), marketing_db().transaction() as session:
+        archived = archive_mailing(session, mailing_id, now=utcnow())
+        console.print(f"Archived mailing {mailing_id}: {archived.name}", markup=False)
+
+
+@app.command("unarchive")
+def unarchive(mailing_id: int = MAILING) -> None:
+    """List an archived mailing again."""
+    with user_errors(), marketing_db().transaction() as session:
+        shown = unarchive_mailing(session, mailing_id)
+        console.print(f"Unarchived mailing {mailing_id}: {shown.name}", markup=False)
 
 
 @app.command("preview")
@@ -177,7 +205,7 @@ def send(
     with user_errors():
         mailing = start_send(db, settings, mailing_id, options, wait=wait)
     with db.session() as session:
-        report = mailing_report(session, mailing.id)
+        report = mailing_report(session, mailing.id, now=utcnow())
     db.dispose()
     if as_json:
         print_json(report)
@@ -249,10 +277,14 @@ def unschedule(mailing_id: int = MAILING) -> None:
 
 
 @app.command("report")
-def report(mailing_id: int = MAILING, as_json: bool = JSON) -> None:
+def report(
+    mailing_id: int = MAILING,
+    now: str | None = typer.Option(None, "--now", help="Community activity as of this moment."),
+    as_json: bool = JSON,
+) -> None:
     """Sent, failed, bounced, unique opens and clicks, unsubscribes; by community activity."""
     with user_errors(), marketing_db().session() as session:
-        view = mailing_report(session, mailing_id)
+        view = mailing_report(session, mailing_id, now=instant(now))
     if as_json:
         print_json(view)
     else:

@@ -49,7 +49,7 @@ def bounce_demo(
     with marketing.session() as session:
         subscriber = find_subscriber(session, delivery.email)
         history = [history_line(change) for change in status_history(session, subscriber)]
-        totals = mailing_report(session, mailing_id)["totals"]
+        totals = mailing_report(session, mailing_id, now=now)["totals"]
     return BounceDemo(str(path), delivery.email, intake, history, totals)
 
 

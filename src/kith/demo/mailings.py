@@ -90,5 +90,5 @@ def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime
         copy = duplicate_mailing(session, sent.id, now=now)
         scheduled = schedule_send(session, copy.id, tomorrow_morning, now=now)
     with marketing.session() as session:
-        report = mailing_report(session, sent.id)
+        report = mailing_report(session, sent.id, now=now)
     return MailingDemo(tested, sent, report, held, scheduled, str(transport.folder))

@@ -369,6 +369,8 @@ class Mailing(Base):
     send_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a sent mailing put away: hidden from Mailings unless asked for, its deliveries and report kept
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     skipped_malformed: Mapped[int] = mapped_column(Integer, default=0)
     # the send job holding the mailing, and until when: one sender at a time, even across
     # machines; a crashed one's lease runs out and a resumed send takes over

@@ -207,3 +207,20 @@ def test_a_tick_resumes_a_send_whose_job_was_lost_but_not_one_being_carried(
         assert get_mailing(session, lost_id).status == "sent"
         assert get_mailing(session, carried_id).status == "sending"
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 2
+
+
+def test_a_campaign_is_deleted_or_archived_from_the_command_line(kith: Any, tmp_path: Path) -> None:
+    definition = tmp_path / "campaign.json"
+    definition.write_bytes(orjson.dumps(CAMPAIGN))
+    assert kith("campaigns", "create", "--file", str(definition))[0] == 0
+    assert kith("campaigns", "activate", "Onboarding")[0] == 0
+
+    code, output = kith("campaigns", "delete", "Onboarding")
+    assert code == 1 and "has run: archive it instead" in output
+    code, output = kith("campaigns", "archive", "Onboarding")
+    assert code == 0 and "Campaign 'Onboarding' is archived (inactive)." in output
+    assert orjson.loads(kith("campaigns", "list", "--json")[1]) == []
+    shown = orjson.loads(kith("campaigns", "list", "--archived", "--json")[1])
+    assert [view["name"] for view in shown] == ["Onboarding"]
+    assert kith("campaigns", "unarchive", "Onboarding")[0] == 0
+    assert len(orjson.loads(kith("campaigns", "list", "--json")[1])) == 1

@@ -4,6 +4,7 @@ the report's split by community activity."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from kith.db import Database
 from kith.marketing.groups.members import change_members
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.models import Subscriber, TargetGroup
+from kith.marketing.scoring.models import CommunityActivityDay
 from kith.marketing.subscriber_import import import_subscribers
 from tests.support.cli_world import kith_command
 from tests.support.community_world import NOW
@@ -44,6 +46,12 @@ def kith(marketing_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 update(Subscriber)
                 .where(Subscriber.remote_id == remote_id)
                 .values(community=community)
+            )
+        # community activity as the connection pulls it: R1 posted today, R2 long ago
+        for remote_id, days_ago in (("R1", 0), ("R2", 40)):
+            day = NOW.date() - timedelta(days=days_ago)
+            session.add(
+                CommunityActivityDay(remote_id=remote_id, day=day, activity_type="post", count=1)
             )
     with kith_command(monkeypatch, marketing_db, tmp_path / "var") as run:
         yield run
@@ -84,14 +92,15 @@ def test_create_preview_recipients_send_and_report(kith: Any, tmp_path: Path) ->
 
     code, output = kith("mailings", "send", mailing_id, "--wait", "--json")
     assert code == 0, output
+    assert orjson.loads(output)["totals"]["sent"] == 3
+    code, output = kith("mailings", "report", mailing_id, "--now", NOW.isoformat(), "--json")
     report = orjson.loads(output)
-    assert report["totals"]["sent"] == 3
     assert {
         segment: counts["sent"] for segment, counts in report["by_community_activity"].items()
     } == {
         "active": 1,
-        "inactive": 1,
-        "unknown": 1,
+        "inactive": 2,
+        "unknown": 0,
     }
     code, output = kith("outbox", "list", "--json")
     assert sorted(entry["to"] for entry in orjson.loads(output)) == [
@@ -257,3 +266,30 @@ def test_a_tick_at_the_scheduled_time_sends_the_mailing_and_one_before_it_does_n
     assert orjson.loads(output)["status"] == "sent"
     _, output = kith("outbox", "list", "--json")
     assert len(orjson.loads(output)) == 3
+
+
+def test_a_draft_is_deleted_and_a_sent_mailing_archived_from_the_command_line(
+    kith: Any, tmp_path: Path
+) -> None:
+    html = tmp_path / "m.html"
+    html.write_text("<p>Hi</p>")
+    ids = []
+    for name in ("Draft", "News"):
+        code, output = kith(
+            "mailings", "create", "--name", name, "--subject", "Hi", "--html", str(html),
+            "--include", "Readers", "--json",
+        )  # fmt: skip
+        ids.append(str(orjson.loads(output)["id"]))
+    draft, news = ids
+    assert kith("mailings", "send", news, "--wait")[0] == 0
+
+    code, output = kith("mailings", "archive", draft)
+    assert code == 1 and "never sent, so it has nothing to keep: delete it instead" in output
+    assert kith("mailings", "delete", draft)[0] == 0
+    code, output = kith("mailings", "delete", news)
+    assert code == 1 and "was sent: archive it instead" in output
+    assert kith("mailings", "archive", news)[0] == 0
+    assert orjson.loads(kith("mailings", "list", "--json")[1]) == []
+    archived = orjson.loads(kith("mailings", "list", "--archived", "--json")[1])
+    assert [view["name"] for view in archived] == ["News"]
+    assert kith("mailings", "unarchive", news)[0] == 0

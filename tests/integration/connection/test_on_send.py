@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from kith.app import StartupFailed, start
+from kith.clock import utcnow
 from kith.community.automation import create_rule
 from kith.config import Settings
 from kith.db import Database
@@ -146,7 +147,7 @@ def test_leaving_the_overlap_out_sends_to_the_others_and_records_why_the_overlap
             .where(Delivery.mailing_id == sent.id)
             .order_by(Delivery.email)
         ).all()
-        report = mailing_report(session, sent.id)
+        report = mailing_report(session, sent.id, now=utcnow())
     assert [tuple(row) for row in deliveries] == [
         ("m1@example.org", "sent", deliveries[0].detail),
         (

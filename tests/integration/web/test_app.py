@@ -501,7 +501,10 @@ def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None
     shown = text_of(marketer.page(f"/campaigns/{campaign_id}"))
     explained = text_of(marketer.page("/scoring", who="R-1"))
 
-    assert "Welcome series inactive Welcomed (both)" in listed
+    assert (
+        "Welcome series inactive Welcomed: everyone in it at activation, then people as they "
+        "enter it" in listed
+    )
     assert activated.status_code == 303
     assert "Status active" in shown and "welcome" in shown
     assert "ann@example.org: 5 points, grade A" in explained
@@ -537,9 +540,13 @@ def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_r
     assert "Recognize first threads" in form and "Welcome new members" in form
     assert from_template.status_code == from_steps.status_code == 303
     shown = text_of(marketer.page(from_steps.headers["location"].removeprefix("/marketing")))
-    assert "Status inactive" in shown and "Quiet ones (over_time)" in shown and "hello" in shown
+    assert (
+        "Status inactive" in shown
+        and "Quiet ones: people as they enter it" in shown
+        and "hello" in shown
+    )
     made = text_of(marketer.page(from_template.headers["location"].removeprefix("/marketing")))
-    assert "Activated by Started Their First Thread (over_time)" in made  # the list's group
+    assert "Activated by Started Their First Thread: people as they enter it" in made  # its list
     with site.community.session() as session:  # ... in List Builder, over the community API
         assert session.scalar(
             select(CustomUserList.id).where(

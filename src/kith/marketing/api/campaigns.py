@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from kith.marketing.api.context import errors
-from kith.marketing.campaigns import definition
+from kith.marketing.campaigns import archive, definition
 from kith.marketing.campaigns.enrollments import enrollment_views
 from kith.marketing.campaigns.models import Campaign
 from kith.web.requests import db_of, json_response, now_of
@@ -57,6 +57,7 @@ class CampaignOut(BaseModel):
     starts_at: str | None
     stops_at: str | None
     activated_at: str | None
+    archived_at: str | None = None
     version: int
     enrolled: int
     in_progress: int
@@ -81,12 +82,15 @@ class EnrollmentOut(BaseModel):
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
-def get_campaigns(request: Request) -> Response:
-    """Every campaign with its steps' counts."""
+def get_campaigns(request: Request, archived: bool = False) -> Response:
+    """Every campaign with its steps' counts; archived ones too when `archived` is true."""
+    query = select(Campaign).order_by(Campaign.id)
+    if not archived:
+        query = query.where(Campaign.archived_at.is_(None))
     with db_of(request).session() as session:
         views = [
             definition.campaign_json(session, campaign, now=now_of(request))
-            for campaign in session.scalars(select(Campaign).order_by(Campaign.id))
+            for campaign in session.scalars(query)
         ]
     return json_response(views)
 
@@ -135,6 +139,34 @@ def post_deactivate(request: Request, campaign: str) -> Response:
     """Pause the campaign: nobody enters and no step runs until it is activated again."""
     with db_of(request).transaction() as session:
         found = definition.deactivate(session, campaign, now=now_of(request))
+        view = definition.campaign_json(session, found, now=now_of(request))
+    return json_response(view)
+
+
+@router.delete("/campaigns/{campaign}", status_code=204, responses=errors(404, 409))
+def delete_campaign(request: Request, campaign: str) -> Response:
+    """Delete a campaign that never ran; one that ran is refused (409): archive it."""
+    with db_of(request).transaction() as session:
+        archive.delete_campaign(session, campaign)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/campaigns/{campaign}/archive", response_model=CampaignOut, responses=errors(404, 409)
+)
+def post_archive(request: Request, campaign: str) -> Response:
+    """Stop the campaign if it runs and hide it from the list; its enrollments are kept."""
+    with db_of(request).transaction() as session:
+        found = archive.archive_campaign(session, campaign, now=now_of(request))
+        view = definition.campaign_json(session, found, now=now_of(request))
+    return json_response(view)
+
+
+@router.post("/campaigns/{campaign}/unarchive", response_model=CampaignOut, responses=errors(404))
+def post_unarchive(request: Request, campaign: str) -> Response:
+    """List an archived campaign again; it stays stopped until activated."""
+    with db_of(request).transaction() as session:
+        found = archive.unarchive_campaign(session, campaign, now=now_of(request))
         view = definition.campaign_json(session, found, now=now_of(request))
     return json_response(view)
 

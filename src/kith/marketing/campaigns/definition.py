@@ -138,6 +138,8 @@ def activate(session: Session, name_or_id: str, *, now: datetime) -> Campaign:
     campaign = get_campaign(session, name_or_id)
     if campaign.status == "finished":
         raise Conflict(f"campaign {campaign.name!r} has finished")
+    if campaign.archived_at is not None:
+        raise Conflict(f"campaign {campaign.name!r} is archived: unarchive it to activate it")
     if campaign.stops_at is not None and campaign.stops_at <= now:
         raise Conflict(
             f"campaign {campaign.name!r} stopped on {campaign.stops_at:%Y-%m-%d %H:%M}; "
@@ -201,6 +203,7 @@ def campaign_json(session: Session, campaign: Campaign, *, now: datetime) -> dic
         "starts_at": _iso(campaign.starts_at),
         "stops_at": _iso(campaign.stops_at),
         "activated_at": _iso(campaign.activated_at),
+        "archived_at": _iso(campaign.archived_at),
         "version": version.number,
         "enrolled": sum(enrolled.values()),
         "in_progress": enrolled.get("active", 0),

@@ -21,6 +21,12 @@ from kith.db import BigId, UTCDateTime
 from kith.marketing.models import Base
 
 ACTIVATION_MODES = ("at_once", "over_time", "both")
+# how the pages say who an activation group enrolls
+ACTIVATION_WORDS = {
+    "at_once": "everyone in it at activation",
+    "over_time": "people as they enter it",
+    "both": "everyone in it at activation, then people as they enter it",
+}
 CAMPAIGN_STATUSES = ("inactive", "active", "finished")
 ENROLLMENT_STATUSES = ("active", "done")
 
@@ -46,6 +52,8 @@ class Campaign(Base):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a started campaign put away (and stopped): hidden from Campaigns, its enrollments kept
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -35,6 +35,7 @@ GROUP_KEYS = ("member_of", "add_to", "remove_from")
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 DURATION_UNITS = ("days", "hours", "minutes")
 ENGAGEMENTS = ("opened", "clicked")
+MAILING_KEYS = ("mailing_id", *ENGAGEMENTS)
 ID_LENGTH = 100
 
 Steps = dict[str, dict[str, Any]]
@@ -296,6 +297,16 @@ def steps_naming_group(steps: Steps, group_id: int) -> list[str]:
         step_id
         for step_id, step in steps.items()
         if any(step.get(key) == group_id for key in GROUP_KEYS)
+    ]
+
+
+def steps_naming_mailing(steps: Steps, mailing_id: int) -> list[str]:
+    """The ids of the steps that name the mailing: sending it, or a Decide asking whether it
+    was opened or clicked."""
+    return [
+        step_id
+        for step_id, step in steps.items()
+        if any(step.get(key) == mailing_id for key in MAILING_KEYS)
     ]
 
 

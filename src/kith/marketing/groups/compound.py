@@ -92,6 +92,22 @@ def members_condition(session: Session, group: TargetGroup) -> ColumnElement[boo
     return _condition(group.id, group.kind == "compound", parts, _compound_modes(session))
 
 
+def sections_condition(
+    session: Session, include: Section, exclude: Section | None
+) -> ColumnElement[bool]:
+    """A condition on `subscribers` true for the members a compound with these sections would
+    have: what the editor counts while the marketer builds it, before anything is saved."""
+    parts, modes = _all_parts(session), _compound_modes(session)
+    sections = {
+        name: [_condition(group.id, group.id in modes, parts, modes) for group in section.groups]
+        for name, section in (("include", include), ("exclude", exclude))
+        if section is not None
+    }
+    return _included_minus_excluded(
+        {"exclude": [], **sections}, include.mode, exclude.mode if exclude else None
+    )
+
+
 class GroupRef(NamedTuple):
     """A target group by id, with its name for the messages that mention it."""
 
@@ -131,6 +147,14 @@ def _condition(
     sections: dict[str, list[ColumnElement[bool]]] = {"include": [], "exclude": []}
     for section, part_id in parts.get(group_id, []):
         sections[section].append(_condition(part_id, part_id in modes, parts, modes))
+    return _included_minus_excluded(sections, include_mode, exclude_mode)
+
+
+def _included_minus_excluded(
+    sections: dict[str, list[ColumnElement[bool]]],
+    include_mode: str | None,
+    exclude_mode: str | None,
+) -> ColumnElement[bool]:
     included = _combine(sections["include"], include_mode)
     if not sections["exclude"]:
         return included

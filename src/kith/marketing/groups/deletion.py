@@ -42,7 +42,7 @@ def group_users(session: Session, group: TargetGroup) -> list[str]:
         .order_by(TargetGroup.name_key)
     ).all()
     mailings = [
-        f"{name!r} (id {mailing_id}, {section})"
+        f"{name!r} (id {mailing_id}, which {section}s it)"
         for mailing_id, name, section in session.execute(
             select(Mailing.id, Mailing.name, MailingGroup.section)
             .join(MailingGroup, MailingGroup.mailing_id == Mailing.id)

@@ -15,7 +15,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kith.errors import Conflict, InvalidInput, NotFound
-from kith.marketing.groups.compound import Section, define_compound, members_condition, sections_of
+from kith.marketing.groups.compound import (
+    Section,
+    check_mode,
+    define_compound,
+    members_condition,
+    sections_condition,
+    sections_of,
+)
 from kith.marketing.groups.folders import get_folder
 from kith.marketing.models import Folder, GroupMember, Subscriber, TargetGroup
 
@@ -151,6 +158,24 @@ def _sections(
     """The Include section and the Exclude section (None when it names no group)."""
     included = Section(get_groups(session, include), include_mode)
     return included, Section(get_groups(session, exclude), exclude_mode) if exclude else None
+
+
+def count_compound_draft(
+    session: Session,
+    *,
+    include: Sequence[str],
+    include_mode: str,
+    exclude: Sequence[str] = (),
+    exclude_mode: str = "any",
+) -> int:
+    """How many members a compound group with these sections would have now (0 while its
+    Include section names no group); an unknown group or mode is refused in words."""
+    check_mode(include_mode, "include")
+    check_mode(exclude_mode, "exclude")
+    condition = sections_condition(
+        session, *_sections(session, include, include_mode, exclude, exclude_mode)
+    )
+    return session.scalar(select(func.count()).select_from(Subscriber).where(condition)) or 0
 
 
 def members_query(session: Session, group: TargetGroup) -> Select[tuple[int]]:

@@ -94,6 +94,7 @@ def mailing_json(session: Session, mailing: Mailing) -> dict[str, Any]:
         "created_at": mailing.created_at.isoformat(),
         "finished_at": mailing.finished_at.isoformat() if mailing.finished_at else None,
         "scheduled_for": mailing.scheduled_for.isoformat() if mailing.scheduled_for else None,
+        "archived_at": mailing.archived_at.isoformat() if mailing.archived_at else None,
     }
 
 

@@ -5,23 +5,26 @@ bounced now (refused at the send, or by a bounce since); `hard_bounces`, `soft_b
 `complaints` count the recipients the bounce intake recorded each of against this mailing,
 whatever their status became.
 
-"Active in the community" is what the platform edition's Personalizations say: some activity
-in the last 30 days (a `*_30d` count above zero). Subscribers without community data (the
-online-community edition stores none) are counted apart as `unknown`.
+"Active in the community" is what the community report says of the same people at the same
+moment (kith.marketing.reports.active), in either edition: some activity pulled for their
+Remote ID in the last 30 days. Recipients without a Remote ID (or erased since) are counted apart
+as `unknown`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from kith.erasures import ERASED_BOUNCED
 from kith.marketing.bounces.models import Bounce
 from kith.marketing.mailings.definition import get_mailing
 from kith.marketing.models import Delivery, DeliveryEvent, Subscriber
+from kith.marketing.reports.active import active_in_community
 
 SEGMENTS = ("active", "inactive", "unknown")
 FIGURES = (
@@ -40,8 +43,9 @@ FIGURES = (
 _BOUNCE_FIGURES = {"hard": "hard_bounces", "soft": "soft_bounces", "complaint": "complaints"}
 
 
-def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
-    """Counts per figure, overall and per community-activity segment (unique people)."""
+def mailing_report(session: Session, mailing_id: int, *, now: datetime) -> dict[str, Any]:
+    """Counts per figure, overall and per community-activity segment as of `now` (unique
+    people)."""
     mailing = get_mailing(session, mailing_id)
     events: dict[int, set[str]] = {}
     rows = session.execute(
@@ -60,19 +64,22 @@ def mailing_report(session: Session, mailing_id: int) -> dict[str, Any]:
         events.setdefault(bounced_id or 0, set()).add(_BOUNCE_FIGURES[kind])
     totals: Counter[str] = Counter()
     by_segment: dict[str, Counter[str]] = {segment: Counter() for segment in SEGMENTS}
+    segment_of = case(
+        (Subscriber.remote_id.is_(None), "unknown"),
+        (active_in_community(now), "active"),
+        else_="inactive",
+    )
     deliveries = session.execute(
-        select(
-            Delivery.id, Delivery.status, Delivery.detail, Subscriber.status, Subscriber.community
-        )
+        select(Delivery.id, Delivery.status, Delivery.detail, Subscriber.status, segment_of)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.mailing_id == mailing.id, Delivery.status != "skipped")  # left out
         .execution_options(yield_per=10_000)
     )
-    for delivery_id, status, detail, subscriber_status, community in deliveries.tuples():
+    for delivery_id, status, detail, subscriber_status, segment_name in deliveries.tuples():
         if detail == ERASED_BOUNCED:  # an erased person who had bounced still counts
             subscriber_status = "bounced"
         figures = _figures(status, subscriber_status, events.get(delivery_id, set()))
-        segment = by_segment[_segment(community)]
+        segment = by_segment[segment_name]
         for figure in figures:
             totals[figure] += 1
             segment[figure] += 1
@@ -101,14 +108,3 @@ def _figures(status: str, subscriber_status: str | None, kinds: set[str]) -> lis
     if "unsubscribe" in kinds:
         figures.append("unsubscribed")
     return figures
-
-
-def _segment(community: dict[str, Any] | None) -> str:
-    if not community:
-        return "unknown"
-    recent = any(
-        isinstance(value, int) and value > 0
-        for name, value in community.items()
-        if name.endswith("_30d")
-    )
-    return "active" if recent else "inactive"

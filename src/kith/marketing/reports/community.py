@@ -1,8 +1,8 @@
 """The community-activity report, for a target group or for every synced member.
 
 Members are subscribers with a Remote ID (in the group, when one is given); their activity is
-the community's daily counts the connection pulled, joined by Remote ID. Active means some
-activity in the last 30 days (today, UTC, and the 29 days before).
+the community's daily counts the connection pulled, joined by Remote ID. Active is as every report
+says it (kith.marketing.reports.active).
 """
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from kith.marketing.groups.compound import members_condition
 from kith.marketing.groups.target_groups import get_group
 from kith.marketing.models import Subscriber
+from kith.marketing.reports.active import ACTIVE_DAYS, active_in_community
 from kith.marketing.reports.charts import Series, bar_chart, weekly_chart
 from kith.marketing.reports.render import CsvRow, weekly_rows
 from kith.marketing.reports.weeks import Weeks
-from kith.marketing.scoring.model import active_model, first_day
+from kith.marketing.scoring.model import active_model
 from kith.marketing.scoring.models import CommunityActivityDay, CommunityMember, SubscriberScore
 from kith.sql import utc_day
 
-ACTIVE_DAYS = 30
 TOP_CONTRIBUTORS = 10
 HISTOGRAM_BINS = 10
 NO_GRADE = "no grade"
@@ -193,13 +193,8 @@ def _in_scope(scope: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def _active(session: Session, scope: ColumnElement[bool], now: datetime) -> int:
-    days = CommunityActivityDay
-    recent = exists().where(
-        days.remote_id == Subscriber.remote_id,
-        days.day >= first_day(now, ACTIVE_DAYS),
-        days.day <= now.date(),
-    )
-    return session.scalar(select(func.count()).select_from(Subscriber).where(scope, recent)) or 0
+    active = active_in_community(now)
+    return session.scalar(select(func.count()).select_from(Subscriber).where(scope, active)) or 0
 
 
 def _activity_by_week(

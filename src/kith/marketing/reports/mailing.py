@@ -53,4 +53,4 @@ class MailingReport:
 
 
 def mailing_report_of(session: Session, mailing_id: int, *, now: datetime) -> MailingReport:
-    return MailingReport(mailing_report(session, mailing_id), now)
+    return MailingReport(mailing_report(session, mailing_id, now=now), now)

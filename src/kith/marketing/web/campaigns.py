@@ -14,6 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.errors import KithError
+from kith.marketing.campaigns.archive import (
+    archive_campaign,
+    delete_campaign,
+    has_run,
+    unarchive_campaign,
+)
 from kith.marketing.campaigns.definition import (
     activate,
     campaign_definition,
@@ -25,6 +31,8 @@ from kith.marketing.campaigns.definition import (
     planned_changes,
 )
 from kith.marketing.campaigns.enrollments import at_step
+from kith.marketing.campaigns.models import ACTIVATION_WORDS
+from kith.marketing.campaigns.not_synced import campaigns_not_synced
 from kith.marketing.campaigns.steps import WEEKDAYS
 from kith.marketing.campaigns.templates import TEMPLATES, create_from_template
 from kith.marketing.models import Mailing, TargetGroup
@@ -47,6 +55,9 @@ router = page_router()
 back_to_page(router, "/campaigns/{campaign_id}/activate", "campaign")
 back_to_page(router, "/campaigns/{campaign_id}/deactivate", "campaign")
 back_to_page(router, "/campaigns/{campaign_id}/edit/check", "edit_campaign")
+back_to_page(router, "/campaigns/{campaign_id}/delete", "campaign")
+back_to_page(router, "/campaigns/{campaign_id}/archive", "campaign")
+back_to_page(router, "/campaigns/{campaign_id}/unarchive", "campaign")
 
 # what the designer starts a new campaign with: a first step to fill in
 NEW_CAMPAIGN = {
@@ -57,19 +68,26 @@ NEW_CAMPAIGN = {
 
 
 @router.get("/campaigns", name="campaigns")
-def campaigns(request: Request, visitor: Admin, q: str = "", page: int = 1) -> Response:
-    """The campaigns with their counts, searched by name, a page at a time."""
+def campaigns(
+    request: Request, visitor: Admin, q: str = "", archived: str = "", page: int = 1
+) -> Response:
+    """The campaigns with their counts, and any working from a group left unsynced, searched by
+    name, a page at a time; archived ones when asked for."""
     now = now_of(request)
     with db_of(request).session() as session:
-        found = search_campaigns(session, q, page=page)
+        found = search_campaigns(session, q, archived=bool(archived), page=page)
         views = [campaign_json(session, campaign, now=now) for campaign in found.rows]
+        not_synced = campaigns_not_synced(session, found.rows)
     return render(
         request,
         "campaigns.html",
         campaigns=views,
+        modes=ACTIVATION_WORDS,
+        not_synced=not_synced,
         found=found,
         q=q,
-        page_link=lambda number: "?" + urlencode({"q": q, "page": number}),
+        archived=bool(archived),
+        page_link=lambda number: "?" + urlencode({"q": q, "archived": archived, "page": number}),
     )
 
 
@@ -101,8 +119,19 @@ def campaign(
     request: Request, visitor: Admin, campaign_id: PathId, saved: str | None = None
 ) -> Response:
     with db_of(request).session() as session:
-        view = campaign_json(session, get_campaign(session, campaign_id), now=now_of(request))
-    return render(request, "campaign.html", campaign=view, saved=saved)
+        found = get_campaign(session, campaign_id)
+        view = campaign_json(session, found, now=now_of(request))
+        not_synced = campaigns_not_synced(session, [found]).get(found.id, [])
+        ran = has_run(session, found)
+    return render(
+        request,
+        "campaign.html",
+        campaign=view,
+        modes=ACTIVATION_WORDS,
+        saved=saved,
+        not_synced=not_synced,
+        ran=ran,
+    )
 
 
 @router.get("/campaigns/{campaign_id}/people", name="step_people")
@@ -185,6 +214,28 @@ def start(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
 def pause(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).transaction() as session:
         deactivate(session, str(campaign_id), now=now_of(request))
+    return see_other(request, "campaign", campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/delete", name="delete_campaign")
+def delete(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
+    """Delete a campaign that never ran, then Campaigns; one that ran is refused (archive it)."""
+    with db_of(request).transaction() as session:
+        delete_campaign(session, campaign_id)
+    return see_other(request, "campaigns")
+
+
+@router.post("/campaigns/{campaign_id}/archive", name="archive_campaign")
+def archive(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        archive_campaign(session, campaign_id, now=now_of(request))
+    return see_other(request, "campaign", campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/unarchive", name="unarchive_campaign")
+def unarchive(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        unarchive_campaign(session, campaign_id, now=now_of(request))
     return see_other(request, "campaign", campaign_id=campaign_id)
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from kith.errors import KithError
 from kith.marketing.groups.compound import MODE_WORDS, sections_of
 from kith.marketing.groups.folders import list_folders
 from kith.marketing.groups.target_groups import (
     change_compound_group,
+    count_compound_draft,
     create_compound_group,
     list_groups,
 )
@@ -48,6 +51,23 @@ def create_compound(request: Request, visitor: Admin, form: FormData) -> Respons
     except KithError as error:
         return _editor(request, None, values, error=error)
     return see_other(request, "group_info", group_id=group_id)
+
+
+@router.get("/compound-groups/count", name="compound_count")
+def compound_count(
+    request: Request,
+    visitor: Admin,
+    include: list[str] = Query(default=[]),
+    include_mode: str = "any",
+    exclude: list[str] = Query(default=[]),
+    exclude_mode: str = "any",
+) -> Response:
+    """The members the compound being built would have now, for the editor to show as the
+    marketer picks groups (JSON: `count`, and `text` to show)."""
+    values = {"include": include, "include_mode": include_mode}
+    with db_of(request).session() as session:
+        text = _members_now(session, values | {"exclude": exclude, "exclude_mode": exclude_mode})
+    return JSONResponse({"text": text})
 
 
 @router.get("/groups/{group_id}/compound", name="edit_compound")
@@ -94,6 +114,23 @@ def _values(form: Form) -> dict[str, Any]:
     }
 
 
+def _members_now(session: Session, values: dict[str, Any]) -> str:
+    """What the editor says of the members the compound would have with these values."""
+    if not values["include"]:
+        return "Members now: none yet (choose at least one group to include)"
+    try:
+        count = count_compound_draft(
+            session,
+            include=values["include"],
+            include_mode=values["include_mode"],
+            exclude=values["exclude"],
+            exclude_mode=values["exclude_mode"],
+        )
+    except KithError as error:
+        return f"Members now: cannot count ({error})"
+    return f"Members now: {count:,} {'subscriber' if count == 1 else 'subscribers'}"
+
+
 def _editor(
     request: Request,
     group_id: int | None,
@@ -104,6 +141,7 @@ def _editor(
     with db_of(request).session() as session:
         folders = [folder.name for folder in list_folders(session)]
         choices = [summary for summary in list_groups(session) if summary.group.id != group_id]
+        members_now = _members_now(session, values)
     return render_form(
         request,
         "compound.html",
@@ -113,4 +151,5 @@ def _editor(
         folders=folders,
         choices=choices,
         modes=MODE_WORDS,
+        members_now=members_now,
     )

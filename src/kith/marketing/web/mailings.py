@@ -14,6 +14,12 @@ from starlette.background import BackgroundTask
 from kith.encryption import SecretBox
 from kith.errors import KithError
 from kith.marketing.groups.target_groups import list_groups
+from kith.marketing.mailings.archive import (
+    archive_mailing,
+    delete_mailing,
+    has_deliveries,
+    unarchive_mailing,
+)
 from kith.marketing.mailings.definition import (
     DEFAULT_FROM,
     MailingDraft,
@@ -48,7 +54,7 @@ from kith.web.site import (
 )
 
 router = page_router()
-for action in ("send", "test", "schedule", "unschedule"):
+for action in ("send", "test", "schedule", "unschedule", "delete", "archive", "unarchive"):
     back_to_page(router, f"/mailings/{{mailing_id}}/{action}", "mailing")
 
 EDITABLE = ("draft", "held")
@@ -56,19 +62,30 @@ EDITABLE = ("draft", "held")
 
 @router.get("/mailings", name="mailings")
 def mailings(
-    request: Request, visitor: Admin, q: str = "", status: str = "", page: int = 1
+    request: Request,
+    visitor: Admin,
+    q: str = "",
+    status: str = "",
+    archived: str = "",
+    page: int = 1,
 ) -> Response:
-    """The mailings, newest first, searched by name or subject, a page at a time."""
+    """The mailings, newest first, searched by name or subject, a page at a time; archived ones
+    when asked for."""
     with db_of(request).session() as session:
-        found = search_mailings(session, q, status=status or None, page=page)
+        found = search_mailings(
+            session, q, status=status or None, archived=bool(archived), page=page
+        )
     return render(
         request,
         "mailings.html",
         found=found,
         q=q,
         status=status,
+        archived=bool(archived),
         statuses=MAILING_STATUSES,
-        page_link=lambda number: "?" + urlencode({"q": q, "status": status, "page": number}),
+        page_link=lambda number: (
+            "?" + urlencode({"q": q, "status": status, "archived": archived, "page": number})
+        ),
     )
 
 
@@ -246,6 +263,7 @@ def _page(
         mailing = get_mailing(session, mailing_id)
         groups = mailing_groups(session, mailing)
         recipients = count_recipients(session, mailing)
+        sent = has_deliveries(session, mailing)
         if preview_to.strip():
             try:
                 links = LinkMaker(settings.public_url, settings.signing_key())
@@ -270,7 +288,30 @@ def _page(
         test_cap=TEST_ADDRESSES,
         duplicate_risk=_duplicate_risk(mailing),
         editable=mailing.status in EDITABLE,
+        sent=sent,
     )
+
+
+@router.post("/mailings/{mailing_id}/delete", name="delete_mailing")
+def delete(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    """Delete a mailing never sent, then Mailings; one sent is refused (archive it)."""
+    with db_of(request).transaction() as session:
+        delete_mailing(session, mailing_id)
+    return see_other(request, "mailings")
+
+
+@router.post("/mailings/{mailing_id}/archive", name="archive_mailing")
+def archive(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        archive_mailing(session, mailing_id, now=now_of(request))
+    return see_other(request, "mailing", mailing_id=mailing_id)
+
+
+@router.post("/mailings/{mailing_id}/unarchive", name="unarchive_mailing")
+def unarchive(request: Request, visitor: Admin, mailing_id: PathId) -> Response:
+    with db_of(request).transaction() as session:
+        unarchive_mailing(session, mailing_id)
+    return see_other(request, "mailing", mailing_id=mailing_id)
 
 
 def _values(form: Form) -> dict[str, Any]:

@@ -84,10 +84,18 @@ def _event_counts(session: Session, delivery_ids: list[int]) -> dict[tuple[int, 
 
 
 def search_mailings(
-    session: Session, text: str, *, status: str | None = None, page: int = 1
+    session: Session,
+    text: str,
+    *,
+    status: str | None = None,
+    archived: bool = False,
+    page: int = 1,
 ) -> Page[Mailing]:
-    """Mailings whose name or subject contains `text` (any case), newest first."""
+    """Mailings whose name or subject contains `text` (any case), newest first; archived ones
+    only when asked for."""
     query = containing(select(Mailing), text, Mailing.name, Mailing.subject)
+    if not archived:
+        query = query.where(Mailing.archived_at.is_(None))
     if status:
         query = query.where(
             Mailing.status == one_of(status, MAILING_STATUSES, "a mailing's status")
@@ -95,11 +103,15 @@ def search_mailings(
     return page_of(session, query, Mailing.id.desc(), number=page)
 
 
-def search_campaigns(session: Session, text: str, *, page: int = 1) -> Page[Campaign]:
-    """Campaigns whose name contains `text` (any case), in the order they were made."""
-    return page_of(
-        session, containing(select(Campaign), text, Campaign.name), Campaign.id, number=page
-    )
+def search_campaigns(
+    session: Session, text: str, *, archived: bool = False, page: int = 1
+) -> Page[Campaign]:
+    """Campaigns whose name contains `text` (any case), in the order they were made; archived
+    ones only when asked for."""
+    query = containing(select(Campaign), text, Campaign.name)
+    if not archived:
+        query = query.where(Campaign.archived_at.is_(None))
+    return page_of(session, query, Campaign.id, number=page)
 
 
 def containing(query: Select[tuple[Row]], text: str, *columns: Any) -> Select[tuple[Row]]:

@@ -9,6 +9,8 @@
 // <form data-confirm="Question?">: asks before submitting.
 // [data-timezone]: the browser's time zone (Europe/Paris ...) as the input's value, or as text.
 // <span data-local-time="ISO">: " (YYYY-MM-DD HH:MM your time)", the instant in the browser's zone.
+// <form data-count="URL" data-count-target="ID">: on each change of the form, GETs URL with its
+// fields (JSON {text}) and shows `text` in the element ID (a count as the form is filled in).
 "use strict";
 
 const POLL_MS = 1000;
@@ -85,6 +87,20 @@ async function submitAsync(event) {
   }
 }
 
+async function showCount(form) {
+  const target = document.getElementById(form.dataset.countTarget);
+  if (!target) return;
+  const fields = new URLSearchParams(new FormData(form));
+  fields.delete("csrf_token");  // a count changes nothing; the token stays out of addresses
+  try {
+    const response = await fetch(form.dataset.count + "?" + fields, { headers: jsonHeaders(), credentials: "same-origin" });
+    const data = await response.json();
+    target.textContent = response.ok ? data.text : (data.message || "Cannot count: " + response.status);
+  } catch (error) {
+    target.textContent = "Cannot count now: " + error;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach((region) => poll(region, region.dataset.poll));
   document.querySelectorAll("form[data-async]").forEach((form) => form.addEventListener("submit", submitAsync));
@@ -99,6 +115,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
     element.textContent = ` (${day} ${two(at.getHours())}:${two(at.getMinutes())} your time)`;
   });
+  document.querySelectorAll("form[data-count]").forEach((form) => form.addEventListener("change", () => showCount(form)));
   document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }));

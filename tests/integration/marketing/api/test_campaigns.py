@@ -98,3 +98,27 @@ def test_deleting_a_group_a_campaign_or_mailing_uses_is_refused_and_campaigns_st
     (listed,) = api.ok(api.get("/campaigns"))
     assert listed["steps"][-1]["describe"] == "add to 'Welcomed'"
     assert api.ok(api.get("/campaigns/Hello")) == listed
+
+
+def test_a_campaign_never_activated_is_deleted_and_one_that_ran_is_archived_over_the_api(
+    api: Api,  # noqa: F811  (the fixture)
+) -> None:
+    _world(api)
+    for name in ("Plan", "Hello"):
+        definition = {"name": name, "activation": {"group": "Readers"}, "steps": STEPS}
+        api.ok(api.post("/campaigns", definition), 201)
+    api.ok(api.post("/campaigns/Hello/activate"))
+
+    assert api.delete("/campaigns/Plan").status_code == 204
+    refused = api.delete("/campaigns/Hello")
+    assert refused.status_code == 409
+    assert refused.json()["message"] == (
+        "the campaign 'Hello' has run: archive it instead, which keeps who went through it"
+    )
+    archived = api.ok(api.post("/campaigns/Hello/archive"))
+    assert archived["status"] == "inactive" and archived["archived_at"] is not None
+    assert api.ok(api.get("/campaigns")) == []
+    assert [view["name"] for view in api.ok(api.get("/campaigns", archived="true"))] == ["Hello"]
+    assert api.post("/campaigns/Hello/activate").status_code == 409
+    assert api.ok(api.post("/campaigns/Hello/unarchive"))["archived_at"] is None
+    assert api.get("/campaigns/Plan").status_code == 404

@@ -71,7 +71,7 @@ def test_a_dsn_delivered_to_the_listener_bounces_the_subscriber_and_the_report_s
     with marketing_db.session() as session:
         subscriber = find_subscriber(session, "bo@example.net")
         [change] = status_history(session, subscriber)
-        report = mailing_report(session, sent.mailing_id)
+        report = mailing_report(session, sent.mailing_id, now=utcnow())
     assert subscriber.status == "bounced"
     assert change["reason"] == "hard_bounce"
     assert change["evidence"]["mailing"] == sent.mailing_id

@@ -131,11 +131,11 @@ def test_a_group_a_mailing_includes_or_excludes_is_kept_naming_the_mailings(
         bye = _mailing(session, "Bye", include=["Other"])
 
     assert refusal(world, "Other") == (
-        f"the group 'Other' is used by the mailings 'Hello' (id {hello}, exclude), "
-        f"'Bye' (id {bye}, include); remove it from there first"
+        f"the group 'Other' is used by the mailings 'Hello' (id {hello}, which excludes it), "
+        f"'Bye' (id {bye}, which includes it); remove it from there first"
     )
     assert refusal(world, "Joined") == (
-        f"the group 'Joined' is used by the mailing 'Hello' (id {hello}, include); "
+        f"the group 'Joined' is used by the mailing 'Hello' (id {hello}, which includes it); "
         "remove it from there first"
     )
     assert group_names(world) == sorted(GROUPS)
@@ -154,7 +154,7 @@ def test_every_kind_of_user_is_named_and_the_group_goes_once_they_let_it_go(
 
     assert refusal(world, "Other") == (
         "the group 'Other' is used by the compound group 'Joined not Other'; "
-        f"the mailing 'Hello' (id {hello}, include); "
+        f"the mailing 'Hello' (id {hello}, which includes it); "
         "the campaign 'Welcome' (step 'posted' of version 1); remove it from there first"
     )
 

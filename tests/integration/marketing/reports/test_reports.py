@@ -292,7 +292,7 @@ def test_the_mailing_report_with_its_chart(world: ActivityWorld) -> None:
     mailing_id = track_mailing(world)
     with world.world.marketing.session() as session:
         report = mailing_report_of(session, mailing_id, now=NOW)
-        figures = mailing_report(session, mailing_id)
+        figures = mailing_report(session, mailing_id, now=NOW)
 
     assert report.as_json() == {"report": "mailing", "generated_at": NOW.isoformat(), **figures}
     chart = series_values(charts_of(render_html(report))[0])
