@@ -1,5 +1,8 @@
 # Kith: `make demo` runs the main job end to end; `make test` runs the checks and the suite.
 PYTHON ?= python3.11
+# the suite's tests run in this many processes (each test file in one of them); most of a test's
+# time is waiting on servers, workers and browsers, so two keep CI's two cores busy
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -28,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest -q tests; status=$$?; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$status
 
