@@ -1,7 +1,8 @@
 """The demo's mailings: a test of the thank-you to a marketer's address, then the thank-you sent
 to a synced community group, into the local outbox; one the duplicate-mailing guard holds because
 a community automation rule already e-mails them; and a copy of the thank-you scheduled for
-tomorrow morning, which a worker (`make serve`) sends then."""
+nine in the morning a week on (after the days the demo's campaign ticks through), which a worker
+(`make serve`) sends then."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ class MailingDemo:
 
 def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime) -> MailingDemo:
     """Test the thank-you, send it (resyncing its group first), try the welcome, which is held,
-    and schedule a copy of the thank-you for nine tomorrow morning (UTC)."""
+    and schedule a copy of the thank-you for nine in the morning (UTC) a week on."""
     transport = OutboxTransport(outbox_folder(settings.data_dir))
     links = LinkMaker(settings.public_url, settings.signing_key())
     mailings = []
@@ -85,10 +86,10 @@ def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime
             send_mailing_now(marketing, settings, mailing_id, transport=transport, clock=utcnow)
         )
     sent, held = results
-    tomorrow_morning = datetime.combine(now.date() + timedelta(days=1), time(9), now.tzinfo)
+    week_on = datetime.combine(now.date() + timedelta(days=7), time(9), now.tzinfo)
     with marketing.transaction() as session:
         copy = duplicate_mailing(session, sent.id, now=now)
-        scheduled = schedule_send(session, copy.id, tomorrow_morning, now=now)
+        scheduled = schedule_send(session, copy.id, week_on, now=now)
     with marketing.session() as session:
         report = mailing_report(session, sent.id, now=now)
     return MailingDemo(tested, sent, report, held, scheduled, str(transport.folder))

@@ -15,6 +15,7 @@ from kith.demo.campaigns import POSTERS
 from kith.demo.marketing import BOARD, COMPOUND, NEWSLETTER
 from kith.errors import Conflict
 from kith.marketing.groups import target_groups as groups
+from kith.marketing.models import Mailing
 
 
 def demo_settings(data_dir: Path) -> Settings:
@@ -83,6 +84,12 @@ def test_demo_sends_a_mailing_to_the_outbox_and_the_guard_holds_another(tmp_path
     assert (
         sum(s.startswith("Thanks for getting the conversation") for s in subjects) == totals["sent"]
     )
+    # a test went first, to the marketer alone; the copy waits for its time, past the demo's ticks
+    tested = [s for s in subjects if s.startswith("[Test] Thanks for getting the conversation")]
+    assert [sent.status for sent in mailings.tested.sent] == ["sent"] and len(tested) == 1
+    with Database(settings.marketing_url).session() as session:
+        copy = session.get_one(Mailing, mailings.scheduled.id)
+        assert (copy.status, copy.scheduled_for) == ("scheduled", mailings.scheduled.scheduled_for)
     # held before its deliveries were written: its page lists recipients, as `make demo` says
     assert mailings.held.status == "held" and mailings.held.prepared_at is None
     assert "rule 'Welcome new members'" in (mailings.held.status_reason or "")
