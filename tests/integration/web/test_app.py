@@ -236,6 +236,35 @@ def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
         assert integration is not None and integration.base_url == f"{site.url}/community"
 
 
+def test_the_sends_and_editors_posts_without_the_csrf_token_are_refused_and_change_nothing(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "CSRF readers", now=NOW)
+        draft = MailingDraft(
+            name="CSRF draft", subject="Hi", html="<p>Hi</p>", include=["CSRF readers"]
+        )
+        mailing_id = create_mailing(session, draft, now=NOW).id
+    marketer = site.signed_in("marketing", MARKETER)
+    forms = {
+        f"/mailings/{mailing_id}/test": {"test_to": "me@example.org"},
+        f"/mailings/{mailing_id}/schedule": {"send_at": "2030-01-01T09:00", "timezone": "UTC"},
+        f"/mailings/{mailing_id}/unschedule": {},
+        "/scoring/edit": {"model": json.dumps({"rules": [], "grades": []})},
+    }
+    scripts = ("/scoring/preview", "/campaigns/1/edit/check")
+
+    refused = [marketer.post(path, fields, csrf=False) for path, fields in forms.items()]
+    refused += [
+        marketer.http.post(path, json={}, headers={"Accept": "application/json"})
+        for path in scripts
+    ]
+
+    assert [answer.status_code for answer in refused] == [403] * (len(forms) + len(scripts))
+    with site.marketing.session() as session:
+        assert session.get(Mailing, mailing_id).status == "draft"  # type: ignore[union-attr]
+
+
 def test_a_community_member_sees_members_but_is_refused_the_admin_pages(site: Site) -> None:
     member = site.signed_in("community", MEMBER)
 
@@ -469,6 +498,44 @@ def test_a_template_error_is_shown_with_its_line_and_column(site: Site) -> None:
     assert "html, line 2, column 7: unknown field &#39;frist_name&#39;" in refused.text
     with site.marketing.session() as session:
         assert session.scalar(select(Mailing.id).where(Mailing.name == "Oops")) is None
+
+
+def test_a_mailing_made_from_the_designer_goes_back_to_the_designer_and_nowhere_else(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Back readers", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    mailing = {"subject": "Hi", "html": "<p>Hi</p>", "include": "Back readers"}
+    elsewhere = [
+        "//evil.example/x",
+        "\\\\evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "https://evil.example/marketing/campaigns/new",
+        "/marketing/campaigns/new/../../../x",
+        "/marketing/groups",
+    ]
+
+    designer = marketer.post(
+        "/mailings/new", {**mailing, "name": "Back", "back": "/marketing/campaigns/new"}
+    )
+    forms = [marketer.page("/mailings/new", back=back) for back in elsewhere]
+    made = [
+        marketer.post("/mailings/new", {**mailing, "name": f"Back {n}", "back": back})
+        for n, back in enumerate(elsewhere)
+    ]
+
+    assert designer.headers["location"] == "/marketing/campaigns/new"
+    assert (
+        marketer.page("/mailings/new", back="/marketing/campaigns/7/edit").count(
+            'value="/marketing/campaigns/7/edit"'
+        )
+        == 1
+    )
+    for back, form, answer in zip(elsewhere, forms, made, strict=True):
+        assert 'name="back"' not in form and "evil" not in form, back
+        assert re.fullmatch(r"/marketing/mailings/[0-9]+", answer.headers["location"]), back
 
 
 def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None:

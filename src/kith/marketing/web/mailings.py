@@ -4,6 +4,7 @@ out); the report is with the others (reports.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -76,7 +77,7 @@ def mailings(
 def new_mailing(request: Request, visitor: Admin, back: str = "") -> Response:
     """An empty mailing; `back`, the campaign designer that asked for it, gets it once made."""
     values = {
-        "back": _campaign_page(request, back),
+        "back": _designer_page(request, back),
         "name": "",
         "subject": "",
         "html": "",
@@ -92,7 +93,7 @@ def new_mailing(request: Request, visitor: Admin, back: str = "") -> Response:
 @router.post("/mailings/new")
 def create(request: Request, visitor: Admin, form: FormData) -> Response:
     values = _values(form)
-    back = _campaign_page(request, form.text("back"))
+    back = _designer_page(request, form.text("back"))
     try:
         with db_of(request).transaction() as session:
             mailing_id = create_mailing(session, _draft(values), now=now_of(request)).id
@@ -103,10 +104,12 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
     return see_other(request, "mailing", mailing_id=mailing_id)
 
 
-def _campaign_page(request: Request, back: str) -> str:
-    """`back` when it is a page of the campaigns (the designer), else "": a mailing made on
-    the way goes back there, and nowhere another site could name."""
-    return back if back.startswith(url_path(request, "campaigns") + "/") else ""
+def _designer_page(request: Request, back: str) -> str:
+    """`back` when it is the campaign designer's page (a new campaign, or a campaign's edit),
+    else "": a mailing made on the way goes back there, and nowhere a link could name instead
+    (another site, `javascript:`, any other page)."""
+    designer = re.escape(url_path(request, "campaigns")) + "/(new|[0-9]+/edit)"
+    return back if re.fullmatch(designer, back) else ""
 
 
 @router.get("/mailings/{mailing_id}/edit", name="edit_mailing")
