@@ -28,7 +28,7 @@ from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
 from kith.marketing.mailings.schedule import schedule_send, send_time, unschedule_send
-from kith.marketing.mailings.sending import DUPLICATE_RISK, SendOptions
+from kith.marketing.mailings.sending import DUPLICATE_ADVICE, DUPLICATE_RISK, SendOptions
 from kith.marketing.mailings.smtp import mail_transport
 from kith.marketing.mailings.testing import TEST_ADDRESSES, addresses_to_test, send_test
 from kith.marketing.models import MAILING_STATUSES, Mailing
@@ -338,4 +338,4 @@ def _duplicate_risk(mailing: Mailing) -> str | None:
     reason = mailing.status_reason or ""
     if mailing.status != "held" or not reason.startswith(f"{DUPLICATE_RISK}: "):
         return None
-    return reason.removeprefix(f"{DUPLICATE_RISK}: ").split("; send with --ack-duplicates")[0]
+    return reason.removeprefix(f"{DUPLICATE_RISK}: ").split(DUPLICATE_ADVICE)[0]
