@@ -41,6 +41,8 @@ from kith.marketing.models import Erasure, Mailing, Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.marketing.subscribers import find_subscriber
+from kith.marketing.web.mailings import TEST_OUTCOME
+from kith.signing import sign
 from kith.web.accounts import FAILURE_LIMIT
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
@@ -263,6 +265,33 @@ def test_the_sends_and_editors_posts_without_the_csrf_token_are_refused_and_chan
     assert [answer.status_code for answer in refused] == [403] * (len(forms) + len(scripts))
     with site.marketing.session() as session:
         assert session.get(Mailing, mailing_id).status == "draft"  # type: ignore[union-attr]
+
+
+def test_a_link_cannot_make_a_mailing_page_claim_a_test_send(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Claim readers", now=NOW)
+        claimed, other = (
+            create_mailing(
+                session, MailingDraft(name, "Hi", "<p>Hi</p>", ["Claim readers"]), now=NOW
+            ).id
+            for name in ("Claimed", "Other")
+        )
+    marketer = site.signed_in("marketing", MARKETER)
+    claim = {"tested": "boss@example.org", "failed": "call 555-0100 now", "as": "x"}
+    key = site.settings.signing_key()
+    signed = sign({"mailing": claimed, **claim}, key=key, purpose=TEST_OUTCOME)
+    for_other = sign({"mailing": other, **claim}, key=key, purpose=TEST_OUTCOME)
+
+    forged = [
+        marketer.page(f"/mailings/{claimed}", tested="boss@example.org", test_failed="call"),
+        marketer.page(f"/mailings/{claimed}", test=signed[:-2] + "AA"),
+        marketer.page(f"/mailings/{claimed}", test=for_other),
+    ]
+    genuine = marketer.page(f"/mailings/{claimed}", test=signed)
+
+    for page in forged:
+        assert "Test sent" not in page and "Test not delivered" not in page
+    assert "Test sent to boss@example.org" in text_of(genuine)
 
 
 def test_a_community_member_sees_members_but_is_refused_the_admin_pages(site: Site) -> None:
@@ -520,6 +549,7 @@ def test_a_mailing_made_from_the_designer_goes_back_to_the_designer_and_nowhere_
     designer = marketer.post(
         "/mailings/new", {**mailing, "name": "Back", "back": "/marketing/campaigns/new"}
     )
+    kept = marketer.page("/mailings/new", back="/marketing/campaigns/7/edit")
     forms = [marketer.page("/mailings/new", back=back) for back in elsewhere]
     made = [
         marketer.post("/mailings/new", {**mailing, "name": f"Back {n}", "back": back})
@@ -527,12 +557,7 @@ def test_a_mailing_made_from_the_designer_goes_back_to_the_designer_and_nowhere_
     ]
 
     assert designer.headers["location"] == "/marketing/campaigns/new"
-    assert (
-        marketer.page("/mailings/new", back="/marketing/campaigns/7/edit").count(
-            'value="/marketing/campaigns/7/edit"'
-        )
-        == 1
-    )
+    assert 'name="back" value="/marketing/campaigns/7/edit"' in kept
     for back, form, answer in zip(elsewhere, forms, made, strict=True):
         assert 'name="back"' not in form and "evil" not in form, back
         assert re.fullmatch(r"/marketing/mailings/[0-9]+", answer.headers["location"]), back

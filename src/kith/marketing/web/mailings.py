@@ -34,6 +34,7 @@ from kith.marketing.mailings.testing import TEST_ADDRESSES, addresses_to_test, s
 from kith.marketing.models import MAILING_STATUSES, Mailing
 from kith.marketing.web.search import search_mailings
 from kith.marketing.workers import workers_alive
+from kith.signing import BadSignature, sign, verify
 from kith.web.forms import Form
 from kith.web.requests import PathId, db_of, now_of, settings_of
 from kith.web.site import (
@@ -53,6 +54,7 @@ for action in ("send", "test", "schedule", "unschedule"):
     back_to_page(router, f"/mailings/{{mailing_id}}/{action}", "mailing")
 
 EDITABLE = ("draft", "held")
+TEST_OUTCOME = b"kith.marketing.test-outcome.v1"  # the purpose a test's outcome is signed for
 
 
 @router.get("/mailings", name="mailings")
@@ -147,13 +149,11 @@ def mailing_page(
     visitor: Admin,
     mailing_id: PathId,
     preview_to: str = "",
-    tested: str = "",
-    test_failed: str = "",
-    tested_as: str = "",
+    test: str = "",
 ) -> Response:
     """The mailing: its groups, recipient count now, a preview for one subscriber, a test send's
     outcome, sending."""
-    tests = {"tested": tested, "failed": test_failed, "as": tested_as}
+    tests = _test_outcome(request, mailing_id, test)
     return _page(request, mailing_id, preview_to=preview_to, tests=tests)
 
 
@@ -194,10 +194,26 @@ def test_send(request: Request, visitor: Admin, mailing_id: PathId, form: FormDa
         return _page(request, mailing_id, test_error=error, typed=typed)
     went = [test.address for test in sent.sent if test.status == "sent"]
     failed = [f"{test.address}: {test.detail}" for test in sent.sent if test.status != "sent"]
-    query = {"tested": ", ".join(went), "test_failed": "; ".join(failed)}
-    return see_other(
-        request, "mailing", query | {"tested_as": sent.personalized_as}, mailing_id=mailing_id
-    )
+    outcome = {
+        "mailing": mailing_id,
+        "tested": ", ".join(went),
+        "failed": "; ".join(failed),
+        "as": sent.personalized_as,
+    }
+    token = sign(outcome, key=settings.signing_key(), purpose=TEST_OUTCOME)
+    return see_other(request, "mailing", {"test": token}, mailing_id=mailing_id)
+
+
+def _test_outcome(request: Request, mailing_id: int, token: str) -> dict[str, str]:
+    """How the test sent from this mailing's page went, as the send's answer signed it: a link
+    cannot make the page claim a test that was not sent, or show words of its own."""
+    if not token:
+        return {}
+    try:
+        outcome = verify(token, key=settings_of(request).signing_key(), purpose=TEST_OUTCOME)
+    except BadSignature:
+        return {}
+    return outcome if outcome.get("mailing") == mailing_id else {}
 
 
 @router.post("/mailings/{mailing_id}/schedule", name="schedule_mailing")
