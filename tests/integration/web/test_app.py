@@ -599,6 +599,31 @@ def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None
     assert "ann@example.org: 5 points, grade A" in explained
 
 
+def test_who_waits_at_a_step_the_campaign_does_not_have_is_refused_naming_it(site: Site) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Stepped", now=NOW)
+        create_mailing(
+            session, MailingDraft("Stepped hello", "Hi", "<p>Hi</p>", ["Stepped"]), now=NOW
+        )
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Stepped series",
+                "activation": {"group": "Stepped", "mode": "both"},
+                "steps": [{"id": "hello", "mailing": "Stepped hello"}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    known = marketer.get(f"/campaigns/{campaign_id}/people", step="hello")
+    unknown = marketer.get(f"/campaigns/{campaign_id}/people", step="Call 555-0100", passed="true")
+
+    assert known.status_code == 200 and "Nobody waits at this step." in text_of(known.text)
+    assert unknown.status_code == 404
+    assert "'Stepped series' has no step 'Call 555-0100'" in unescape(text_of(unknown.text))
+
+
 def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_refused(
     site: Site,
 ) -> None:

@@ -13,13 +13,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.errors import KithError
+from kith.errors import KithError, NotFound
 from kith.marketing.campaigns.definition import (
     activate,
     campaign_definition,
     campaign_json,
     change_campaign,
     create_campaign,
+    current_version,
     deactivate,
     get_campaign,
     planned_changes,
@@ -118,6 +119,8 @@ def step_people(
     """Who waits at a step of the campaign's current version, or who passed it."""
     with db_of(request).session() as session:
         campaign = get_campaign(session, campaign_id)
+        if step not in current_version(session, campaign).steps:
+            raise NotFound(f"campaign {campaign.name!r} has no step {step!r} now")
         within = at_step(campaign, step, passed=passed)
         found = search_subscribers(session, q, page=page, within=within)
     return render(
