@@ -445,8 +445,7 @@
       const response = await fetch(data.check_url, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Accept": "application/json", "Content-Type": "application/json",
-          "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+        headers: { ...jsonHeaders(), "Content-Type": "application/json" },  // kith.js
         body: JSON.stringify({ definition: doc }),
       });
       const answer = await response.json();
