@@ -216,6 +216,16 @@ def test_a_changed_password_signs_out_the_other_sessions(site: Site) -> None:
     site.visitor("community").sign_in(PAT, new)
 
 
+def _drafts_to_a_new_group(site: Site, group: str, *names: str) -> list[int]:
+    """A new group, and a draft mailing to it for each of `names`: their ids."""
+    with site.marketing.transaction() as session:
+        create_group(session, group, now=NOW)
+        return [
+            create_mailing(session, MailingDraft(name, "Hi", "<p>Hi</p>", [group]), now=NOW).id
+            for name in names
+        ]
+
+
 # --- CSRF and roles -------------------------------------------------------------------------
 
 
@@ -241,12 +251,7 @@ def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
 def test_the_sends_and_editors_posts_without_the_csrf_token_are_refused_and_change_nothing(
     site: Site,
 ) -> None:
-    with site.marketing.transaction() as session:
-        create_group(session, "CSRF readers", now=NOW)
-        draft = MailingDraft(
-            name="CSRF draft", subject="Hi", html="<p>Hi</p>", include=["CSRF readers"]
-        )
-        mailing_id = create_mailing(session, draft, now=NOW).id
+    [mailing_id] = _drafts_to_a_new_group(site, "CSRF readers", "CSRF draft")
     marketer = site.signed_in("marketing", MARKETER)
     forms = {
         f"/mailings/{mailing_id}/test": {"test_to": "me@example.org"},
@@ -268,14 +273,7 @@ def test_the_sends_and_editors_posts_without_the_csrf_token_are_refused_and_chan
 
 
 def test_a_link_cannot_make_a_mailing_page_claim_a_test_send(site: Site) -> None:
-    with site.marketing.transaction() as session:
-        create_group(session, "Claim readers", now=NOW)
-        claimed, other = (
-            create_mailing(
-                session, MailingDraft(name, "Hi", "<p>Hi</p>", ["Claim readers"]), now=NOW
-            ).id
-            for name in ("Claimed", "Other")
-        )
+    claimed, other = _drafts_to_a_new_group(site, "Claim readers", "Claimed", "Other")
     marketer = site.signed_in("marketing", MARKETER)
     claim = {"tested": "boss@example.org", "failed": "call 555-0100 now", "as": "x"}
     key = site.settings.signing_key()
@@ -600,11 +598,8 @@ def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None
 
 
 def test_who_waits_at_a_step_the_campaign_does_not_have_is_refused_naming_it(site: Site) -> None:
+    _drafts_to_a_new_group(site, "Stepped", "Stepped hello")
     with site.marketing.transaction() as session:
-        create_group(session, "Stepped", now=NOW)
-        create_mailing(
-            session, MailingDraft("Stepped hello", "Hi", "<p>Hi</p>", ["Stepped"]), now=NOW
-        )
         campaign_id = create_campaign(
             session,
             {
