@@ -451,7 +451,8 @@
       const answer = await response.json();
       summary.replaceChildren(...(response.ok ? planned(answer) : [el("p", { className: "field-error", text: `Cannot be saved yet: ${answer.message}` })]));
     } catch (error) {
-      summary.replaceChildren(el("p", { className: "muted", text: `What saving would do could not be asked: ${error}` }));
+      summary.replaceChildren(el("p", { className: "muted",
+        text: "What saving would do could not be asked: the server did not answer. Saving still checks the campaign first." }));
     }
   }
 

@@ -137,7 +137,8 @@
       showRefusal(ok ? null : data);
       region.replaceChildren(...(ok ? previewOf(data) : [el("p", { className: "alert error", text: data.message })]));
     } catch (error) {
-      region.replaceChildren(el("p", { className: "alert error", text: `The preview failed: ${error}` }));
+      region.replaceChildren(el("p", { className: "alert error",
+        text: "The preview could not be made: the server did not answer. Saving still checks the model first." }));
     }
   }
 
