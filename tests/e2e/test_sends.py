@@ -182,5 +182,8 @@ def test_leave_them_out_sends_to_the_others_and_the_people_page_says_why(
     expect(left_out).to_contain_text(
         "left out of this send: the community rule 'Welcome to the discussion' also e-mails them"
     )
+    expect(page.locator("#people-count")).to_have_text("1 delivery, 5 left out of the send")
     assert serious_violations(page) == []
     screenshot(page, "mailing-people-left-out")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "mailing-people-left-out-wide")

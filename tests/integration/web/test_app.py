@@ -41,6 +41,8 @@ from kith.marketing.models import Erasure, Mailing, Subscriber
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.subscriber_import import SubscriberRow, SubscriberUpsert
 from kith.marketing.subscribers import find_subscriber
+from kith.marketing.web.mailings import TEST_OUTCOME
+from kith.signing import sign
 from kith.web.accounts import FAILURE_LIMIT
 from kith.web.loopback import serve_on_loopback
 from tests.conftest import BACKENDS, _side_database
@@ -214,6 +216,16 @@ def test_a_changed_password_signs_out_the_other_sessions(site: Site) -> None:
     site.visitor("community").sign_in(PAT, new)
 
 
+def _drafts_to_a_new_group(site: Site, group: str, *names: str) -> list[int]:
+    """A new group, and a draft mailing to it for each of `names`: their ids."""
+    with site.marketing.transaction() as session:
+        create_group(session, group, now=NOW)
+        return [
+            create_mailing(session, MailingDraft(name, "Hi", "<p>Hi</p>", [group]), now=NOW).id
+            for name in names
+        ]
+
+
 # --- CSRF and roles -------------------------------------------------------------------------
 
 
@@ -234,6 +246,50 @@ def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
     with site.marketing.session() as session:
         integration = get_integration(session)
         assert integration is not None and integration.base_url == f"{site.url}/community"
+
+
+def test_the_sends_and_editors_posts_without_the_csrf_token_are_refused_and_change_nothing(
+    site: Site,
+) -> None:
+    [mailing_id] = _drafts_to_a_new_group(site, "CSRF readers", "CSRF draft")
+    marketer = site.signed_in("marketing", MARKETER)
+    forms = {
+        f"/mailings/{mailing_id}/test": {"test_to": "me@example.org"},
+        f"/mailings/{mailing_id}/schedule": {"send_at": "2030-01-01T09:00", "timezone": "UTC"},
+        f"/mailings/{mailing_id}/unschedule": {},
+        "/scoring/edit": {"model": json.dumps({"rules": [], "grades": []})},
+    }
+    scripts = ("/scoring/preview", "/campaigns/1/edit/check")
+
+    refused = [marketer.post(path, fields, csrf=False) for path, fields in forms.items()]
+    refused += [
+        marketer.http.post(path, json={}, headers={"Accept": "application/json"})
+        for path in scripts
+    ]
+
+    assert [answer.status_code for answer in refused] == [403] * (len(forms) + len(scripts))
+    with site.marketing.session() as session:
+        assert session.get(Mailing, mailing_id).status == "draft"  # type: ignore[union-attr]
+
+
+def test_a_link_cannot_make_a_mailing_page_claim_a_test_send(site: Site) -> None:
+    claimed, other = _drafts_to_a_new_group(site, "Claim readers", "Claimed", "Other")
+    marketer = site.signed_in("marketing", MARKETER)
+    claim = {"tested": "boss@example.org", "failed": "call 555-0100 now", "as": "x"}
+    key = site.settings.signing_key()
+    signed = sign({"mailing": claimed, **claim}, key=key, purpose=TEST_OUTCOME)
+    for_other = sign({"mailing": other, **claim}, key=key, purpose=TEST_OUTCOME)
+
+    forged = [
+        marketer.page(f"/mailings/{claimed}", tested="boss@example.org", test_failed="call"),
+        marketer.page(f"/mailings/{claimed}", test=signed[:-2] + "AA"),
+        marketer.page(f"/mailings/{claimed}", test=for_other),
+    ]
+    genuine = marketer.page(f"/mailings/{claimed}", test=signed)
+
+    for page in forged:
+        assert "Test sent" not in page and "Test not delivered" not in page
+    assert "Test sent to boss@example.org" in text_of(genuine)
 
 
 def test_a_community_member_sees_members_but_is_refused_the_admin_pages(site: Site) -> None:
@@ -471,6 +527,40 @@ def test_a_template_error_is_shown_with_its_line_and_column(site: Site) -> None:
         assert session.scalar(select(Mailing.id).where(Mailing.name == "Oops")) is None
 
 
+def test_a_mailing_made_from_the_designer_goes_back_to_the_designer_and_nowhere_else(
+    site: Site,
+) -> None:
+    with site.marketing.transaction() as session:
+        create_group(session, "Back readers", now=NOW)
+    marketer = site.signed_in("marketing", MARKETER)
+    mailing = {"subject": "Hi", "html": "<p>Hi</p>", "include": "Back readers"}
+    elsewhere = [
+        "//evil.example/x",
+        "\\\\evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "https://evil.example/marketing/campaigns/new",
+        "/marketing/campaigns/new/../../../x",
+        "/marketing/groups",
+    ]
+
+    designer = marketer.post(
+        "/mailings/new", {**mailing, "name": "Back", "back": "/marketing/campaigns/new"}
+    )
+    kept = marketer.page("/mailings/new", back="/marketing/campaigns/7/edit")
+    forms = [marketer.page("/mailings/new", back=back) for back in elsewhere]
+    made = [
+        marketer.post("/mailings/new", {**mailing, "name": f"Back {n}", "back": back})
+        for n, back in enumerate(elsewhere)
+    ]
+
+    assert designer.headers["location"] == "/marketing/campaigns/new"
+    assert 'name="back" value="/marketing/campaigns/7/edit"' in kept
+    for back, form, answer in zip(elsewhere, forms, made, strict=True):
+        assert 'name="back"' not in form and "evil" not in form, back
+        assert re.fullmatch(r"/marketing/mailings/[0-9]+", answer.headers["location"]), back
+
+
 def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None:
     with site.marketing.transaction() as session:
         group = create_group(session, "Welcomed", now=NOW)
@@ -508,6 +598,28 @@ def test_a_campaigns_steps_and_a_subscribers_score_are_shown(site: Site) -> None
     assert activated.status_code == 303
     assert "Status active" in shown and "welcome" in shown
     assert "ann@example.org: 5 points, grade A" in explained
+
+
+def test_who_waits_at_a_step_the_campaign_does_not_have_is_refused_naming_it(site: Site) -> None:
+    _drafts_to_a_new_group(site, "Stepped", "Stepped hello")
+    with site.marketing.transaction() as session:
+        campaign_id = create_campaign(
+            session,
+            {
+                "name": "Stepped series",
+                "activation": {"group": "Stepped", "mode": "both"},
+                "steps": [{"id": "hello", "mailing": "Stepped hello"}],
+            },
+            now=NOW,
+        ).id
+    marketer = site.signed_in("marketing", MARKETER)
+
+    known = marketer.get(f"/campaigns/{campaign_id}/people", step="hello")
+    unknown = marketer.get(f"/campaigns/{campaign_id}/people", step="Call 555-0100", passed="true")
+
+    assert known.status_code == 200 and "Nobody waits at this step." in text_of(known.text)
+    assert unknown.status_code == 404
+    assert "'Stepped series' has no step 'Call 555-0100'" in unescape(text_of(unknown.text))
 
 
 def test_a_campaign_is_made_from_a_template_or_from_its_steps_and_a_bad_one_is_refused(

@@ -53,12 +53,12 @@ def change_campaign(
 ) -> tuple[Campaign, bool]:
     """Apply an edited definition; (the campaign, whether it made a new version)."""
     campaign = get_campaign(session, name_or_id)
-    fields, first, steps, changes = _checked_change(session, campaign, definition)
-    for name, value in fields.items():
+    checked = _checked_change(session, campaign, definition)
+    for name, value in checked.fields.items():
         setattr(campaign, name, value)
     campaign.updated_at = now
-    version = current_version(session, campaign)
-    if not changes.new_version:
+    version, first, steps = checked.version, checked.first, checked.steps
+    if not checked.changes.new_version:
         version.first_step, version.steps = first, steps
         return campaign, False
     campaign.version_id = _new_version(
@@ -78,13 +78,22 @@ class StepChanges:
 
 def planned_changes(session: Session, name_or_id: str, definition: Any) -> StepChanges:
     """What change_campaign would do with this definition, checked whole, nothing saved."""
-    return _checked_change(session, get_campaign(session, name_or_id), definition)[3]
+    return _checked_change(session, get_campaign(session, name_or_id), definition).changes
 
 
-def _checked_change(
-    session: Session, campaign: Campaign, definition: Any
-) -> tuple[dict[str, Any], str, Steps, StepChanges]:
-    """The edited definition checked: its fields, first step, steps, and what they change."""
+@dataclass(frozen=True)
+class _CheckedChange:
+    """An edited definition checked whole: its fields, first step and steps, the version it
+    edits, and what it changes there."""
+
+    fields: dict[str, Any]
+    first: str
+    steps: Steps
+    version: CampaignVersion
+    changes: StepChanges
+
+
+def _checked_change(session: Session, campaign: Campaign, definition: Any) -> _CheckedChange:
     if campaign.status == "finished":
         raise Conflict(f"campaign {campaign.name!r} has finished")
     fields = _fields(session, definition)
@@ -97,15 +106,11 @@ def _checked_change(
         if version.steps.get(step_id) != steps.get(step_id)
         or (step_id == version.first_step) != (step_id == first)
     ]
-    return (
-        fields,
-        first,
-        steps,
-        StepChanges(
-            in_place=[step_id for step_id in changed if step_id not in reached],
-            new_version=[step_id for step_id in changed if step_id in reached],
-        ),
+    changes = StepChanges(
+        in_place=[step_id for step_id in changed if step_id not in reached],
+        new_version=[step_id for step_id in changed if step_id in reached],
     )
+    return _CheckedChange(fields, first, steps, version, changes)
 
 
 def _in_order_ids(old_first: str, old: Steps, first: str, steps: Steps) -> list[str]:

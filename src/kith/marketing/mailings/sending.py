@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PREPARE_BATCH = 10_000
 DUPLICATE_RISK = "duplicate mailing risk"  # how a hold for duplicates begins
+DUPLICATE_ADVICE = "; send with --ack-duplicates"  # where its command-line advice begins
 LEFT_OUT = "left out of this send"  # how the reason of a recipient left out begins
 NAMED_OVERLAPS = 3  # recipients a duplicate-mailing warning names per rule
 LEASE = timedelta(minutes=2)
@@ -233,7 +234,7 @@ class MailingSender:
             return None
         named = "; ".join(_overlap_in_words(overlap) for overlap in overlaps)
         return (
-            f"{DUPLICATE_RISK}: {named}; send with --ack-duplicates to send anyway, "
+            f"{DUPLICATE_RISK}: {named}{DUPLICATE_ADVICE} to send anyway, "
             "or with --leave-out-duplicates to send to the others"
         )
 

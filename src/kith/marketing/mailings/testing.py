@@ -56,7 +56,9 @@ def addresses_to_test(text: str) -> list[str]:
     """The addresses typed (commas, semicolons, spaces or lines between them), each checked."""
     typed = [part for part in _SEPARATORS.split(text) if part]
     if not typed:
-        raise InvalidInput("type the address (or up to 10 addresses) to send the test to")
+        raise InvalidInput(
+            f"type the address (or up to {TEST_ADDRESSES} addresses) to send the test to"
+        )
     if len(typed) > TEST_ADDRESSES:
         raise InvalidInput(
             f"a test goes to at most {TEST_ADDRESSES} addresses; {len(typed)} were typed"

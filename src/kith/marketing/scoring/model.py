@@ -203,26 +203,15 @@ def _rule(position: int, raw: Any) -> Rule:
     kind = kinds[0]
     target = _target(label, Place("rule", position, kind), raw[kind])
     value = _field_value(label, position, kind, raw)
-    if name is None:
-        name = _default_name(kind, target, value)
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_LENGTH:
-        raise InvalidModel(
-            f"{label}: name must be a text of 1 to {NAME_LENGTH} characters",
-            Place("rule", position, "name"),
-        )
-    label = f"rule {position} ({name.strip()})"
-    within_days = _optional_whole(label, position, raw, "within_days", MAX_DAYS)
-    if kind in ONCE_KINDS and within_days is not None:
-        raise InvalidModel(
-            f"{label}: within_days does not apply to a {kind} rule",
-            Place("rule", position, "within_days"),
-        )
+    name = _rule_name(label, position, _default_name(kind, target, value) if name is None else name)
+    label = f"rule {position} ({name})"
+    within_days = _within_days(label, position, kind, raw)
     points = _optional_whole(label, position, raw, "points", MAX_POINTS)
     if points is None:
         raise InvalidModel(f"{label}: points is required", Place("rule", position, "points"))
     return Rule(
         position=position,
-        name=name.strip(),
+        name=name,
         kind=kind,
         target=target,
         points=points,
@@ -230,6 +219,27 @@ def _rule(position: int, raw: Any) -> Rule:
         within_days=within_days,
         value=value,
     )
+
+
+def _rule_name(label: str, position: int, name: Any) -> str:
+    """The rule's name, given or made from what it counts, trimmed."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_LENGTH:
+        raise InvalidModel(
+            f"{label}: name must be a text of 1 to {NAME_LENGTH} characters",
+            Place("rule", position, "name"),
+        )
+    return name.strip()
+
+
+def _within_days(label: str, position: int, kind: str, raw: Mapping[str, Any]) -> int | None:
+    """The rule's window in days (None: ever); a rule counting a state takes none."""
+    within_days = _optional_whole(label, position, raw, "within_days", MAX_DAYS)
+    if kind in ONCE_KINDS and within_days is not None:
+        raise InvalidModel(
+            f"{label}: within_days does not apply to a {kind} rule",
+            Place("rule", position, "within_days"),
+        )
+    return within_days
 
 
 def _field_value(label: str, position: int, kind: str, raw: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.errors import KithError
+from kith.errors import KithError, NotFound
 from kith.marketing.campaigns.archive import (
     archive_campaign,
     delete_campaign,
@@ -26,6 +26,7 @@ from kith.marketing.campaigns.definition import (
     campaign_json,
     change_campaign,
     create_campaign,
+    current_version,
     deactivate,
     get_campaign,
     planned_changes,
@@ -147,6 +148,8 @@ def step_people(
     """Who waits at a step of the campaign's current version, or who passed it."""
     with db_of(request).session() as session:
         campaign = get_campaign(session, campaign_id)
+        if step not in current_version(session, campaign).steps:
+            raise NotFound(f"campaign {campaign.name!r} has no step {step!r} now")
         within = at_step(campaign, step, passed=passed)
         found = search_subscribers(session, q, page=page, within=within)
     return render(
@@ -166,9 +169,8 @@ def step_people(
 @router.get("/campaigns/{campaign_id}/edit", name="edit_campaign")
 def edit_campaign(request: Request, visitor: Admin, campaign_id: PathId) -> Response:
     with db_of(request).session() as session:
-        campaign = get_campaign(session, campaign_id)
-        written = campaign_definition(session, campaign)
-    return _editor(request, campaign_id, campaign.name, _as_text(written))
+        written = campaign_definition(session, get_campaign(session, campaign_id))
+    return _editor(request, campaign_id, _as_text(written))
 
 
 @router.post("/campaigns/{campaign_id}/edit")
@@ -183,9 +185,7 @@ def change(request: Request, visitor: Admin, campaign_id: PathId, form: FormData
                 session, str(campaign_id), written, now=now_of(request)
             )
     except KithError as error:
-        with db_of(request).session() as session:
-            name = get_campaign(session, campaign_id).name
-        return _editor(request, campaign_id, name, text, error=error)
+        return _editor(request, campaign_id, text, error=error)
     saved = "new_version" if new_version else "in_place"
     return see_other(request, "campaign", {"saved": saved}, campaign_id=campaign_id)
 
@@ -240,13 +240,10 @@ def unarchive(request: Request, visitor: Admin, campaign_id: PathId) -> Response
 
 
 def _editor(
-    request: Request,
-    campaign_id: int,
-    name: str,
-    definition: str,
-    *,
-    error: KithError | None = None,
+    request: Request, campaign_id: int, definition: str, *, error: KithError | None = None
 ) -> Response:
+    """The designer on the campaign as saved (its name, version, who reached each step),
+    editing `definition`: the saved one, or the text a save was refused for."""
     with db_of(request).session() as session:
         campaign = get_campaign(session, campaign_id)
         view = campaign_json(session, campaign, now=now_of(request))
@@ -269,7 +266,7 @@ def _editor(
         "campaign_edit.html",
         error,
         campaign_id=campaign_id,
-        name=name,
+        name=campaign.name,
         definition=definition,
         designer=designer,
     )

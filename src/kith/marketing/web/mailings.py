@@ -4,6 +4,7 @@ out); the report is with the others (reports.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,12 +34,13 @@ from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
 from kith.marketing.mailings.recipients import count_recipients
 from kith.marketing.mailings.schedule import schedule_send, send_time, unschedule_send
-from kith.marketing.mailings.sending import DUPLICATE_RISK, SendOptions
+from kith.marketing.mailings.sending import DUPLICATE_ADVICE, DUPLICATE_RISK, SendOptions
 from kith.marketing.mailings.smtp import mail_transport
 from kith.marketing.mailings.testing import TEST_ADDRESSES, addresses_to_test, send_test
 from kith.marketing.models import MAILING_STATUSES, Mailing
 from kith.marketing.web.search import search_mailings
 from kith.marketing.workers import workers_alive
+from kith.signing import BadSignature, sign, verify
 from kith.web.forms import Form
 from kith.web.requests import PathId, db_of, now_of, settings_of
 from kith.web.site import (
@@ -58,6 +60,7 @@ for action in ("send", "test", "schedule", "unschedule", "delete", "archive", "u
     back_to_page(router, f"/mailings/{{mailing_id}}/{action}", "mailing")
 
 EDITABLE = ("draft", "held")
+TEST_OUTCOME = b"kith.marketing.test-outcome.v1"  # the purpose a test's outcome is signed for
 
 
 @router.get("/mailings", name="mailings")
@@ -93,7 +96,7 @@ def mailings(
 def new_mailing(request: Request, visitor: Admin, back: str = "") -> Response:
     """An empty mailing; `back`, the campaign designer that asked for it, gets it once made."""
     values = {
-        "back": _campaign_page(request, back),
+        "back": _designer_page(request, back),
         "name": "",
         "subject": "",
         "html": "",
@@ -109,7 +112,7 @@ def new_mailing(request: Request, visitor: Admin, back: str = "") -> Response:
 @router.post("/mailings/new")
 def create(request: Request, visitor: Admin, form: FormData) -> Response:
     values = _values(form)
-    back = _campaign_page(request, form.text("back"))
+    back = _designer_page(request, form.text("back"))
     try:
         with db_of(request).transaction() as session:
             mailing_id = create_mailing(session, _draft(values), now=now_of(request)).id
@@ -120,10 +123,12 @@ def create(request: Request, visitor: Admin, form: FormData) -> Response:
     return see_other(request, "mailing", mailing_id=mailing_id)
 
 
-def _campaign_page(request: Request, back: str) -> str:
-    """`back` when it is a page of the campaigns (the designer), else "": a mailing made on
-    the way goes back there, and nowhere another site could name."""
-    return back if back.startswith(url_path(request, "campaigns") + "/") else ""
+def _designer_page(request: Request, back: str) -> str:
+    """`back` when it is the campaign designer's page (a new campaign, or a campaign's edit),
+    else "": a mailing made on the way goes back there, and nowhere a link could name instead
+    (another site, `javascript:`, any other page)."""
+    designer = re.escape(url_path(request, "campaigns")) + "/(new|[0-9]+/edit)"
+    return back if re.fullmatch(designer, back) else ""
 
 
 @router.get("/mailings/{mailing_id}/edit", name="edit_mailing")
@@ -161,13 +166,11 @@ def mailing_page(
     visitor: Admin,
     mailing_id: PathId,
     preview_to: str = "",
-    tested: str = "",
-    test_failed: str = "",
-    tested_as: str = "",
+    test: str = "",
 ) -> Response:
     """The mailing: its groups, recipient count now, a preview for one subscriber, a test send's
     outcome, sending."""
-    tests = {"tested": tested, "failed": test_failed, "as": tested_as}
+    tests = _test_outcome(request, mailing_id, test)
     return _page(request, mailing_id, preview_to=preview_to, tests=tests)
 
 
@@ -208,10 +211,26 @@ def test_send(request: Request, visitor: Admin, mailing_id: PathId, form: FormDa
         return _page(request, mailing_id, test_error=error, typed=typed)
     went = [test.address for test in sent.sent if test.status == "sent"]
     failed = [f"{test.address}: {test.detail}" for test in sent.sent if test.status != "sent"]
-    query = {"tested": ", ".join(went), "test_failed": "; ".join(failed)}
-    return see_other(
-        request, "mailing", query | {"tested_as": sent.personalized_as}, mailing_id=mailing_id
-    )
+    outcome = {
+        "mailing": mailing_id,
+        "tested": ", ".join(went),
+        "failed": "; ".join(failed),
+        "as": sent.personalized_as,
+    }
+    token = sign(outcome, key=settings.signing_key(), purpose=TEST_OUTCOME)
+    return see_other(request, "mailing", {"test": token}, mailing_id=mailing_id)
+
+
+def _test_outcome(request: Request, mailing_id: int, token: str) -> dict[str, str]:
+    """How the test sent from this mailing's page went, as the send's answer signed it: a link
+    cannot make the page claim a test that was not sent, or show words of its own."""
+    if not token:
+        return {}
+    try:
+        outcome = verify(token, key=settings_of(request).signing_key(), purpose=TEST_OUTCOME)
+    except BadSignature:
+        return {}
+    return outcome if outcome.get("mailing") == mailing_id else {}
 
 
 @router.post("/mailings/{mailing_id}/schedule", name="schedule_mailing")
@@ -376,4 +395,4 @@ def _duplicate_risk(mailing: Mailing) -> str | None:
     reason = mailing.status_reason or ""
     if mailing.status != "held" or not reason.startswith(f"{DUPLICATE_RISK}: "):
         return None
-    return reason.removeprefix(f"{DUPLICATE_RISK}: ").split("; send with --ack-duplicates")[0]
+    return reason.removeprefix(f"{DUPLICATE_RISK}: ").split(DUPLICATE_ADVICE)[0]

@@ -83,6 +83,14 @@ def _event_counts(session: Session, delivery_ids: list[int]) -> dict[tuple[int, 
     return {(delivery_id, kind): count for delivery_id, kind, count in session.execute(query)}
 
 
+def count_left_out(session: Session, mailing: Mailing, text: str) -> int:
+    """How many of the mailing's addresses containing `text` its send left out (skipped)."""
+    left_out = select(func.count()).where(
+        Delivery.mailing_id == mailing.id, Delivery.status == "skipped"
+    )
+    return session.scalar(containing(left_out, text, Delivery.email)) or 0
+
+
 def search_mailings(
     session: Session,
     text: str,

@@ -14,26 +14,13 @@
   const UNITS = ["days", "hours", "minutes"];
   const DECIDE_AFTER_WAIT = "A Decide comes right after a Wait: people wait first, then the campaign looks at what they did.";
   const LAST_IN_LIST = "Decide and End are the last step of their list: add them after the last step, or inside a branch.";
-  let data, doc, field, root, summary, checkTimer, counter = 0;
+  let data, doc, field, root, summary, checkTimer;
   let serverError = null;  // {message, step, field, setting} of the save the server refused
   const keys = new WeakMap();  // step -> a key that outlives edits of its id
   const open = new Set();  // keys of the cards whose settings are shown
   let menuAt = null;  // the key of the place whose "Add a step" menu is shown
 
-  function uid(prefix) { counter += 1; return `${prefix}-${counter}`; }
   function keyOf(step) { if (!keys.has(step)) keys.set(step, uid("step")); return keys.get(step); }
-
-  function el(tag, props = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "text") node.textContent = value;
-      else if (key.startsWith("aria-") || key.startsWith("data-")) node.setAttribute(key, value);
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
 
   function labelled(text, control, help) {
     control.id = control.id || uid("field");
@@ -44,13 +31,6 @@
       box.append(note);
     }
     return box;
-  }
-
-  function select(options, current, onChange, props = {}) {
-    const control = el("select", props);
-    for (const [value, text] of options) control.append(el("option", { value, text, selected: value === current }));
-    control.addEventListener("change", () => onChange(control.value));
-    return control;
   }
 
   function textInput(value, onInput, props = {}) {
@@ -313,7 +293,7 @@
 
   // The server's reason next to the field at fault (the step's kind names its main field).
   function besideField(fields, name, text) {
-    const controls = [...fields.querySelectorAll(`[data-field="${name}"]`)];
+    const controls = [...fields.querySelectorAll(`[data-field="${CSS.escape(name)}"]`)];
     const note = el("span", { className: "field-error refused", id: uid("refused"), role: "alert", text });
     const last = controls[controls.length - 1];
     const place = last ? last.closest(".row") || last.closest(".designer-field") : null;
@@ -465,14 +445,14 @@
       const response = await fetch(data.check_url, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Accept": "application/json", "Content-Type": "application/json",
-          "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+        headers: { ...jsonHeaders(), "Content-Type": "application/json" },  // kith.js
         body: JSON.stringify({ definition: doc }),
       });
       const answer = await response.json();
       summary.replaceChildren(...(response.ok ? planned(answer) : [el("p", { className: "field-error", text: `Cannot be saved yet: ${answer.message}` })]));
     } catch (error) {
-      summary.replaceChildren(el("p", { className: "muted", text: `What saving would do could not be asked: ${error}` }));
+      summary.replaceChildren(el("p", { className: "muted",
+        text: "What saving would do could not be asked: the server did not answer. Saving still checks the campaign first." }));
     }
   }
 

@@ -14,20 +14,7 @@
   const NO_VALUE = ["is_empty", "is_not_empty"];
   const LISTS = ["in", "not_in"];
   const NUMERIC = ["lt", "lte", "gt", "gte"];
-  let vocabulary, field, root, previewUrl, previewTimer, counter = 0;
-
-  function uid(prefix) { counter += 1; return `${prefix}-${counter}`; }
-
-  function el(tag, props = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "text") node.textContent = value;
-      else if (key in node && key !== "list") node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
+  let vocabulary, field, root, previewUrl, previewTimer;
 
   function labelled(text, control) {
     control.id = control.id || uid("c");
@@ -147,13 +134,6 @@
   function input(node, key, props = {}) {
     const control = el("input", { type: "text", value: node[key] ?? "", ...props });
     control.addEventListener("input", () => { node[key] = control.value; changed(); });
-    return control;
-  }
-
-  function select(options, current, onChange, props = {}) {
-    const control = el("select", props);
-    for (const [value, text] of options) control.append(el("option", { value, text, selected: value === current }));
-    control.addEventListener("change", () => onChange(control.value));
     return control;
   }
 

@@ -19,21 +19,8 @@
   };
   const WINDOWED = ["activity", "open", "click"];
   const RULE_KEYS = ["name", "activity", "mailing", "group", "field", "value", "points", "cap", "within_days"];
-  let choices, textBox, form, previewUrl, previewTimer, counter = 0;
+  let choices, textBox, form, previewUrl, previewTimer;
   const model = { rules: [], grades: [] };
-
-  function uid(prefix) { counter += 1; return `${prefix}-${counter}`; }
-
-  function el(tag, props = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "text") node.textContent = value;
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
 
   function plainName(type) {
     const words = type.replace(/_/g, " ");
@@ -150,7 +137,8 @@
       showRefusal(ok ? null : data);
       region.replaceChildren(...(ok ? previewOf(data) : [el("p", { className: "alert error", text: data.message })]));
     } catch (error) {
-      region.replaceChildren(el("p", { className: "alert error", text: `The preview failed: ${error}` }));
+      region.replaceChildren(el("p", { className: "alert error",
+        text: "The preview could not be made: the server did not answer. Saving still checks the model first." }));
     }
   }
 
@@ -219,13 +207,6 @@
 
   function whole(holder, key, id) { return input(holder, key, id, { inputMode: "numeric", className: "whole" }); }
 
-  function select(options, current, id, onChange) {
-    const control = el("select", { id });
-    for (const [value, words] of options) control.append(el("option", { value, text: words, selected: value === current }));
-    control.addEventListener("change", () => onChange(control.value));
-    return control;
-  }
-
   function renderRules() {
     const box = document.getElementById("rules");
     box.replaceChildren(...model.rules.map(renderRule));
@@ -240,17 +221,17 @@
     const rowError = errorSlot(id());
     const fields = el("div", { className: "row" });
     fields.append(labelled("Name", input(rule, "name", id("name")), "Empty: named after what it counts"));
-    fields.append(labelled("Counts", select(KINDS, rule.kind, id("kind"),
+    fields.append(labelled("Counts", select(KINDS, rule.kind,
       (value) => {
         rule.kind = value;
         if (value === "group" && !rule.group) rule.group = choices.groups[0] || "";
         redrawRule(row, rule, index);
-      })));
+      }, { id: id("kind") })));
     if (rule.kind === "activity") fields.append(typePicker(rule, id("activity")));
     if (rule.kind === "group") {
       const groups = [...new Set([...choices.groups, rule.group].filter(Boolean))];
-      fields.append(labelled("Group", select(groups.map((name) => [name, name]), rule.group, id("group"),
-        (value) => { rule.group = value; changed(); })));
+      fields.append(labelled("Group", select(groups.map((name) => [name, name]), rule.group,
+        (value) => { rule.group = value; changed(); }, { id: id("group") })));
     }
     if (rule.kind === "field") {
       fields.append(labelled("Field", input(rule, "field", id("field")), "A personalization field"));
