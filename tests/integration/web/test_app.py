@@ -366,11 +366,15 @@ def test_the_rejected_members_csv_quotes_member_cells_that_would_run_as_formulas
     ]
 
 
-def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) -> None:
+def test_list_builder_counts_before_saving_and_names_the_bad_criterion_in_words(
+    site: Site,
+) -> None:
     admin = site.signed_in("community", ADMIN)
 
     counted = admin.post_json("/lists/preview", {"criteria": {"activity": "thread_started"}})
     refused = admin.post_json("/lists/preview", {"criteria": {"all": [{"activity": "posted"}]}})
+    empty_group = {"all": [{"activity": "any"}, {"any": []}]}
+    saved = admin.post("/lists/new", {"name": "Informz X", "criteria": json.dumps(empty_group)})
 
     assert counted.status_code == 200
     assert counted.json() == {
@@ -378,7 +382,10 @@ def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) ->
         "sample": [{"contact_key": "ann", "name": "", "email": MEMBER}],
     }
     assert refused.status_code == 422
-    assert refused.json()["message"].startswith("criteria.all[0].activity: unknown activity type")
+    assert refused.json()["message"] == "Criterion 1: there is no activity type 'posted'."
+    assert saved.status_code == 422
+    assert "Criterion 2: this group is empty: add a criterion to it or remove it." in saved.text
+    assert "criteria.all" not in saved.text
 
 
 def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the_others(
@@ -396,10 +403,10 @@ def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the
             session.delete(session.get_one(CustomUserList, too_large.id))
             session.delete(session.get_one(CustomUserList, counted.id))
 
-    assert "Thread starters 1" in page
+    assert "Thread starters community only 1" in page
     assert (
-        "Saved before the limits cannot count: criteria.not.any[98]: the criteria have more than "
-        "100 conditions and groups"
+        "Saved before the limits community only cannot count: criteria.not.any[98]: the criteria "
+        "have more than 100 conditions and groups"
     ) in page
 
 
