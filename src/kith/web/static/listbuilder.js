@@ -209,7 +209,7 @@
         .filter((entry) => !wanted || `${entry.label} ${entry.description || ""}`.toLowerCase().includes(wanted))
         .map((entry) => {
           const button = el("button", { type: "button", text: entry.label },
-            entry.description ? el("span", { className: "muted", text: ` (${entry.description})` }) : null);
+            entry.description ? el("span", { className: "muted", text: ` — ${entry.description}` }) : null);
           button.addEventListener("click", () => { group.children.push(entry.make()); redraw(); });
           return el("li", {}, button);
         }));
