@@ -45,6 +45,7 @@ def test_posts_are_found_by_plain_words_and_several_types_are_ticked_from_the_ke
     expect(offered).to_have_count(2)
     expect(offered.nth(0)).to_contain_text("Activity: discussion reply")
     expect(offered.nth(1)).to_contain_text("Activity: thread started")
+    shown(page, "list-builder-search")
     offered.nth(0).get_by_role("button").click()
     expect(page.locator("#preview-count")).to_have_text("3")
 

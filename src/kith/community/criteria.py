@@ -230,7 +230,7 @@ def _parse_activity(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> N
         raise InvalidCriteria(
             path,
             f"min ({minimum}) is greater than max ({maximum})",
-            f"“at least” ({minimum} times) is more than “at most” ({maximum} times)",
+            f"“at least” ({minimum}) is more than “at most” ({maximum})",
         )
     since = _optional_date(raw, "since", path)
     until = _optional_date(raw, "until", path)

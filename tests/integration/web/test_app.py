@@ -373,6 +373,8 @@ def test_list_builder_counts_before_saving_and_names_the_bad_criterion_in_words(
 
     counted = admin.post_json("/lists/preview", {"criteria": {"activity": "thread_started"}})
     refused = admin.post_json("/lists/preview", {"criteria": {"all": [{"activity": "posted"}]}})
+    nested = {"all": [{"activity": "any"}, {"any": [{"activity": "any", "min": 3, "max": 1}]}]}
+    misread = admin.post_json("/lists/preview", {"criteria": nested})
     empty_group = {"all": [{"activity": "any"}, {"any": []}]}
     saved = admin.post("/lists/new", {"name": "Informz X", "criteria": json.dumps(empty_group)})
 
@@ -383,6 +385,7 @@ def test_list_builder_counts_before_saving_and_names_the_bad_criterion_in_words(
     }
     assert refused.status_code == 422
     assert refused.json()["message"] == "Criterion 1: there is no activity type 'posted'."
+    assert misread.json()["message"] == "Criterion 2.1: “at least” (3) is more than “at most” (1)."
     assert saved.status_code == 422
     assert "Criterion 2: this group is empty: add a criterion to it or remove it." in saved.text
     assert "criteria.all" not in saved.text
