@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from kith.app import create_app
 from kith.community import accounts as community_accounts
 from kith.community.automation import create_rule
 from kith.community.credentials import create_credential
-from kith.community.lists import create_list
+from kith.community.lists import create_list, get_list
 from kith.community.models import CustomUserList, Member
 from kith.config import Settings
 from kith.csvimport.report import ImportReport
@@ -389,6 +390,25 @@ def test_list_builder_counts_before_saving_and_names_the_bad_criterion_in_words(
     assert saved.status_code == 422
     assert "Criterion 2: this group is empty: add a criterion to it or remove it." in saved.text
     assert "criteria.all" not in saved.text
+
+
+def test_a_list_named_with_the_prefix_in_the_middle_is_saved_with_a_warning(site: Site) -> None:
+    admin = site.signed_in("community", ADMIN)
+
+    saved = admin.post(
+        "/lists/new", {"name": "Donors (Informz)", "criteria": '{"activity": "any"}'}
+    )
+    key = parse_qs(urlparse(saved.headers["location"]).query)["saved"][0]
+    page = text_of(admin.page("/lists", saved=key))
+    with site.community.transaction() as session:
+        session.delete(session.get_one(CustomUserList, get_list(session, key).id))
+
+    assert saved.status_code == 303
+    assert (
+        "Saved, but “Donors (Informz)” will not reach marketing: Informz is in the name but not "
+        "at its start; rename the list to begin with it. It stays a list for the community only."
+    ) in page
+    assert "Donors (Informz) saved community only" in page
 
 
 def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the_others(
