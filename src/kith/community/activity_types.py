@@ -12,6 +12,24 @@ from kith.errors import Conflict, InvalidInput
 
 _NAME = re.compile(r"[a-z0-9_]{1,100}")
 
+# What each built-in type means, in the words a community manager searches by ("post" finds
+# both ways of posting); a type registered later is described by its name alone.
+_DESCRIPTIONS = {
+    "login": "signed in to the community (log in, visit)",
+    "thread_started": "started a discussion thread (post, new topic, question)",
+    "discussion_reply": "replied in a discussion (post, answer, comment)",
+    "library_entry": "added a library entry (file, document, upload, resource)",
+    "event_registration": "registered for an event (sign up, RSVP, meeting)",
+    "event_attended": "attended an event (meeting, conference, webinar)",
+    "badge_awarded": "was awarded a badge (achievement, recognition)",
+    "profile_completed": "completed their profile (bio, photo)",
+}
+
+
+def describe_activity_type(name: str) -> str:
+    """An activity type in plain words: what a member did, with the words people use for it."""
+    return _DESCRIPTIONS.get(name, name.replace("_", " "))
+
 
 def add_activity_type(session: Session, name: str) -> ActivityType:
     """Register a new activity type; its name uses lowercase letters, digits and underscores."""

@@ -62,14 +62,26 @@ OPS = (
     "within_days",  # date fields only: on or after now - N days (e.g. joined in the last 7 days)
 )
 ACTIVITY_KEYS = {"activity", "min", "max", "since", "until", "within_days", "community"}
+# An activity criterion's keys as the builder labels them, for messages in its words.
+_WORDS = {
+    "min": "at least",
+    "max": "at most",
+    "within_days": "in the last",
+    "since": "since",
+    "until": "until",
+}
+_DATE_WORDS = "needs a date written as YYYY-MM-DD, such as 2026-03-01"
 
 
 class InvalidCriteria(InvalidInput):
-    """A criteria tree that cannot be used; the message starts with the path of the bad node."""
+    """A criteria tree that cannot be used; the message starts with the path of the bad node
+    (for the API and the command line). `plain` says the problem in the builder's words, for
+    the pages; it is the problem itself when that needs no translating."""
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(self, path: str, problem: str, plain: str | None = None) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
+        self.plain = plain or problem
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,13 @@ def _parse_group(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> Node
     _only_keys(raw, {kind}, path)
     children = raw[kind]
     if not isinstance(children, list) or not children:
-        raise InvalidCriteria(path, f'"{kind}" needs a non-empty list of criteria')
+        raise InvalidCriteria(
+            path,
+            f'"{kind}" needs a non-empty list of criteria',
+            "this group is empty: add a criterion to it or remove it"
+            if "[" in path
+            else "add at least one criterion",
+        )
     nodes = tuple(
         _parse(child, vocabulary, f"{path}[{index}]") for index, child in enumerate(children)
     )
@@ -198,21 +216,35 @@ def _parse_activity(raw: dict[str, Any], vocabulary: Vocabulary, path: str) -> N
         unknown = [name for name in names if name not in vocabulary.activity_types]
         if unknown:
             known = ", ".join(sorted(vocabulary.activity_types))
-            raise InvalidCriteria(path, f"unknown activity type {unknown[0]!r} (known: {known})")
+            raise InvalidCriteria(
+                path,
+                f"unknown activity type {unknown[0]!r} (known: {known})",
+                f"there is no activity type {unknown[0]!r}",
+            )
         type_ids = tuple(sorted({vocabulary.activity_types[name] for name in names}))
     maximum = _optional_count(raw, "max", path)
     minimum = _optional_count(raw, "min", path)
     if minimum is None:
         minimum = 0 if maximum is not None else 1
     if maximum is not None and minimum > maximum:
-        raise InvalidCriteria(path, f"min ({minimum}) is greater than max ({maximum})")
+        raise InvalidCriteria(
+            path,
+            f"min ({minimum}) is greater than max ({maximum})",
+            f"“at least” ({minimum}) is more than “at most” ({maximum})",
+        )
     since = _optional_date(raw, "since", path)
     until = _optional_date(raw, "until", path)
     if since and until and since >= until:
-        raise InvalidCriteria(path, f"since ({since}) must be before until ({until})")
+        raise InvalidCriteria(
+            path,
+            f"since ({since}) must be before until ({until})",
+            f"“since” ({since}) must be before “until” ({until})",
+        )
     within_days = _optional_count(raw, "within_days", path)
     if within_days == 0:
-        raise InvalidCriteria(f"{path}.within_days", "must be at least 1")
+        raise InvalidCriteria(
+            f"{path}.within_days", "must be at least 1", "“in the last” needs 1 day or more"
+        )
     community_id = None
     if raw.get("community") is not None:
         community_id = _community_id(raw["community"], vocabulary, f"{path}.community")
@@ -268,7 +300,11 @@ def _optional_count(raw: dict[str, Any], key: str, path: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidCriteria(f"{path}.{key}", f"expected a whole number ≥ 0, got {value!r}")
+        raise InvalidCriteria(
+            f"{path}.{key}",
+            f"expected a whole number ≥ 0, got {value!r}",
+            f"“{_WORDS[key]}” needs a whole number, 0 or more",
+        )
     return value
 
 
@@ -277,16 +313,24 @@ def _optional_date(raw: dict[str, Any], key: str, path: str) -> date | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidCriteria(f"{path}.{key}", f"expected a date YYYY-MM-DD, got {value!r}")
+        raise InvalidCriteria(
+            f"{path}.{key}",
+            f"expected a date YYYY-MM-DD, got {value!r}",
+            f"“{_WORDS[key]}” {_DATE_WORDS}",
+        )
     try:
         return parse_date(value)
     except ValueError as error:
-        raise InvalidCriteria(f"{path}.{key}", str(error)) from None
+        raise InvalidCriteria(
+            f"{path}.{key}", str(error), f"“{_WORDS[key]}” {_DATE_WORDS}"
+        ) from None
 
 
 def _community_id(name: Any, vocabulary: Vocabulary, path: str) -> int:
     if not isinstance(name, str) or name.lower() not in vocabulary.communities:
-        raise InvalidCriteria(path, f"unknown community {name!r}")
+        raise InvalidCriteria(
+            path, f"unknown community {name!r}", f"there is no community named {name!r}"
+        )
     return vocabulary.communities[name.lower()]
 
 
@@ -305,11 +349,17 @@ def _check_value(test: FieldTest, path: str) -> None:
         if kind != "date":
             raise InvalidCriteria(path, f"within_days applies to date fields, not {test.field}")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidCriteria(path, f"within_days needs a whole number ≥ 1, got {value!r}")
+            raise InvalidCriteria(
+                path,
+                f"within_days needs a whole number ≥ 1, got {value!r}",
+                "the number of days needs a whole number, 1 or more",
+            )
         return
     values = value if op in ("in", "not_in") else [value]
     if op in ("in", "not_in") and (not isinstance(value, list) or not value):
-        raise InvalidCriteria(path, f"{op} needs a non-empty list")
+        raise InvalidCriteria(
+            path, f"{op} needs a non-empty list", "give one value or more, separated by commas"
+        )
     if kind == "date":
         if op in ("contains", "starts_with"):
             raise InvalidCriteria(path, f"{op} does not apply to the date field {test.field}")
@@ -319,7 +369,7 @@ def _check_value(test: FieldTest, path: str) -> None:
             try:
                 parse_date(item)
             except ValueError as error:
-                raise InvalidCriteria(path, str(error)) from None
+                raise InvalidCriteria(path, str(error), f"the value {_DATE_WORDS}") from None
         return
     numeric_ok = op in ("lt", "lte", "gt", "gte", "eq", "ne", "in", "not_in")
     for item in values:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kith.connection.client import ConnectionFailed, client_for
-from kith.connection.names import judge_list_name
 from kith.encryption import SecretBox
 from kith.errors import NotFound
+from kith.list_names import judge_list_name
 from kith.marketing.groups.community import community_groups
 from kith.marketing.groups.sync_history import rejected_people
 from kith.marketing.groups.target_groups import count_members, get_group

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kith.clock import parse_datetime
 from kith.connection.client import CommunityClient
-from kith.connection.names import judge_list_name
+from kith.list_names import judge_list_name
 from kith.marketing.groups.community import (
     add_community_group,
     community_groups,

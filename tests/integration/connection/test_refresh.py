@@ -8,7 +8,6 @@ import pytest
 
 from kith.config import Settings
 from kith.connection.client import ConnectionFailed
-from kith.connection.names import judge_list_name
 from kith.db import Database
 from kith.marketing.groups.community import ONLINE_COMMUNITY
 from kith.marketing.groups.target_groups import get_group, list_groups
@@ -30,29 +29,6 @@ def community_groups(world: World) -> dict[str, str | None]:
             summary.group.name: summary.group.list_key
             for summary in list_groups(session, folder=ONLINE_COMMUNITY)
         }
-
-
-@pytest.mark.parametrize(
-    ("list_name", "group_name"),
-    [
-        ("Informz Has Started Discussion Thread", "Has Started Discussion Thread"),
-        ("  informz - Posted 3 Times", "Posted 3 Times"),
-        ("INFORMZ:_New Members", "New Members"),
-        ("Informz", None),
-        ("Informz  -_: ", None),
-        ("Chapter Leads", None),
-    ],
-)
-def test_a_list_name_gives_its_group_name(list_name: str, group_name: str | None) -> None:
-    assert judge_list_name(list_name).group_name == group_name
-
-
-@pytest.mark.parametrize(
-    "list_name", ["Infromz Donors", "Inform Donors", "Informs Donors", "Donors (Informz)"]
-)
-def test_near_misses_of_the_prefix_are_flagged(list_name: str) -> None:
-    verdict = judge_list_name(list_name)
-    assert verdict.group_name is None and verdict.near_miss
 
 
 def test_the_first_refresh_creates_the_folder_and_a_group_per_prefixed_list(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from kith.app import create_app
 from kith.community import accounts as community_accounts
 from kith.community.automation import create_rule
 from kith.community.credentials import create_credential
-from kith.community.lists import create_list
+from kith.community.lists import create_list, get_list
 from kith.community.models import CustomUserList, Member
 from kith.config import Settings
 from kith.csvimport.report import ImportReport
@@ -422,11 +423,17 @@ def test_the_rejected_members_csv_quotes_member_cells_that_would_run_as_formulas
     ]
 
 
-def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) -> None:
+def test_list_builder_counts_before_saving_and_names_the_bad_criterion_in_words(
+    site: Site,
+) -> None:
     admin = site.signed_in("community", ADMIN)
 
     counted = admin.post_json("/lists/preview", {"criteria": {"activity": "thread_started"}})
     refused = admin.post_json("/lists/preview", {"criteria": {"all": [{"activity": "posted"}]}})
+    nested = {"all": [{"activity": "any"}, {"any": [{"activity": "any", "min": 3, "max": 1}]}]}
+    misread = admin.post_json("/lists/preview", {"criteria": nested})
+    empty_group = {"all": [{"activity": "any"}, {"any": []}]}
+    saved = admin.post("/lists/new", {"name": "Informz X", "criteria": json.dumps(empty_group)})
 
     assert counted.status_code == 200
     assert counted.json() == {
@@ -434,7 +441,30 @@ def test_list_builder_counts_before_saving_and_names_the_bad_node(site: Site) ->
         "sample": [{"contact_key": "ann", "name": "", "email": MEMBER}],
     }
     assert refused.status_code == 422
-    assert refused.json()["message"].startswith("criteria.all[0].activity: unknown activity type")
+    assert refused.json()["message"] == "Criterion 1: there is no activity type 'posted'."
+    assert misread.json()["message"] == "Criterion 2.1: “at least” (3) is more than “at most” (1)."
+    assert saved.status_code == 422
+    assert "Criterion 2: this group is empty: add a criterion to it or remove it." in saved.text
+    assert "criteria.all" not in saved.text
+
+
+def test_a_list_named_with_the_prefix_in_the_middle_is_saved_with_a_warning(site: Site) -> None:
+    admin = site.signed_in("community", ADMIN)
+
+    saved = admin.post(
+        "/lists/new", {"name": "Donors (Informz)", "criteria": '{"activity": "any"}'}
+    )
+    key = parse_qs(urlparse(saved.headers["location"]).query)["saved"][0]
+    page = text_of(admin.page("/lists", saved=key))
+    with site.community.transaction() as session:
+        session.delete(session.get_one(CustomUserList, get_list(session, key).id))
+
+    assert saved.status_code == 303
+    assert (
+        "Saved, but “Donors (Informz)” will not reach marketing: Informz is in the name but not "
+        "at its start; rename the list to begin with it. It stays a list for the community only."
+    ) in page
+    assert "Donors (Informz) saved community only" in page
 
 
 def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the_others(
@@ -452,10 +482,10 @@ def test_list_builder_shows_a_list_it_cannot_count_with_its_error_and_counts_the
             session.delete(session.get_one(CustomUserList, too_large.id))
             session.delete(session.get_one(CustomUserList, counted.id))
 
-    assert "Thread starters 1" in page
+    assert "Thread starters community only 1" in page
     assert (
-        "Saved before the limits cannot count: criteria.not.any[98]: the criteria have more than "
-        "100 conditions and groups"
+        "Saved before the limits community only cannot count: criteria.not.any[98]: the criteria "
+        "have more than 100 conditions and groups"
     ) in page
 
 

@@ -3,6 +3,7 @@ its preview of who matches, its form field, and saving a form through it."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kith.community.criteria import OPS
+from kith.community.activity_types import describe_activity_type
+from kith.community.criteria import OPS, InvalidCriteria
 from kith.community.models import (
     MEMBER_BOOLEAN_FIELDS,
     MEMBER_DATE_FIELDS,
@@ -23,7 +25,7 @@ from kith.community.models import (
 )
 from kith.community.saved_criteria import preview
 from kith.community.web.acting import acting_member
-from kith.errors import KithError
+from kith.errors import InvalidInput, KithError
 from kith.web.forms import Form, parse_json_field
 from kith.web.requests import db_of, now_of
 from kith.web.site import Admin, JsonBody, Visitor, admin, back_to_page, page_router, render_form
@@ -44,7 +46,10 @@ def preview_list(request: Request, visitor: Admin, body: JsonBody) -> Response:
     """The count and a sample of the members some criteria select now; nothing is saved."""
     criteria = body.get("criteria") if isinstance(body, dict) else None
     with db_of(request).session() as session:
-        count, sample = preview(session, criteria, now=now_of(request), sample=SAMPLE_SIZE)
+        try:
+            count, sample = preview(session, criteria, now=now_of(request), sample=SAMPLE_SIZE)
+        except InvalidCriteria as error:
+            raise in_words(error) from None
     return JSONResponse(
         {
             "count": count,
@@ -89,13 +94,25 @@ def render_editor(
     with db_of(request).session() as session:
         vocabulary = builder_vocabulary(session)
     criteria_text = criteria if isinstance(criteria, str) else orjson.dumps(criteria).decode()
+    if isinstance(error, InvalidCriteria):
+        error = in_words(error)
     return render_form(
         request, template, error, criteria_text=criteria_text, vocabulary=vocabulary, **context
     )
 
 
+def in_words(error: InvalidCriteria) -> InvalidInput:
+    """A criteria problem as the builder shows it: in its words, naming the criterion by its
+    place from the top ("Criterion 2.1" is the first one in the second's group), where the API
+    names the node by its JSON path."""
+    places = ".".join(str(int(index) + 1) for index in re.findall(r"\[(\d+)\]", error.path))
+    plain = f"{error.plain}."
+    return InvalidInput(f"Criterion {places}: {plain}" if places else plain[0].upper() + plain[1:])
+
+
 def builder_vocabulary(session: Session) -> dict[str, Any]:
-    """What the criteria builder offers: activity types, communities, fields and their ops."""
+    """What the criteria builder offers: activity types (with what each means), communities,
+    fields and their ops."""
     fields = [
         {"name": name, "kind": kind, "custom": False}
         for kind, names in (
@@ -110,9 +127,10 @@ def builder_vocabulary(session: Session) -> dict[str, Any]:
         for name in session.scalars(select(CustomField.name).order_by(CustomField.name))
     ]
     return {
-        "activity_types": list(
-            session.scalars(select(ActivityType.name).order_by(ActivityType.name))
-        ),
+        "activity_types": [
+            {"name": name, "description": describe_activity_type(name)}
+            for name in session.scalars(select(ActivityType.name).order_by(ActivityType.name))
+        ],
         "communities": list(session.scalars(select(Community.name).order_by(Community.name))),
         "fields": fields,
         "ops": {"text": TEXT_OPS, "date": DATE_OPS, "boolean": ("eq", "ne")},

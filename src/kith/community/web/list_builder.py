@@ -12,6 +12,7 @@ from kith.community.lists import create_list, delete_list, get_list, list_summar
 from kith.community.web.acting import acting_member
 from kith.community.web.criteria_builder import render_editor, save_form
 from kith.errors import KithError
+from kith.list_names import judge_list_name
 from kith.web.requests import db_of, now_of
 from kith.web.site import Admin, FormData, admin, back_to_page, page_router, render, see_other
 
@@ -23,7 +24,8 @@ back_to_page(router, "/lists/{key}/delete", "list_builder", same_ids=False)
 def lists(request: Request, visitor: Admin, saved: str = "") -> Response:
     with db_of(request).session() as session:
         summaries = list_summaries(session, now=now_of(request))
-    return render(request, "lists.html", lists=summaries, saved=saved)
+    verdicts = {item.list_key: judge_list_name(item.name) for item in summaries}
+    return render(request, "lists.html", lists=summaries, verdicts=verdicts, saved=saved)
 
 
 @router.get("/lists/new", name="new_list")

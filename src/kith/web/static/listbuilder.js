@@ -14,12 +14,16 @@
   const NO_VALUE = ["is_empty", "is_not_empty"];
   const LISTS = ["in", "not_in"];
   const NUMERIC = ["lt", "lte", "gt", "gte"];
+  // Dates are typed as the rest of the admin shows them (2026-03-01), whatever the browser's locale.
+  const DATE = { type: "text", inputMode: "numeric", pattern: "\\d{4}-\\d{2}-\\d{2}", placeholder: "YYYY-MM-DD", size: 10 };
   let vocabulary, field, root, previewUrl, previewTimer;
 
   function labelled(text, control) {
     control.id = control.id || uid("c");
     return el("span", {}, el("label", { htmlFor: control.id, text }), control);
   }
+
+  function words(name) { return name.replace(/_/g, " "); }
 
   function kindOf(name) {
     const found = vocabulary.fields.find((f) => f.name === name);
@@ -97,12 +101,13 @@
   function catalogue() {
     const entries = [{ label: "Activity: any activity", make: () => activity([]) }];
     for (const type of vocabulary.activity_types) {
-      entries.push({ label: `Activity: ${type.replace(/_/g, " ")}`, make: () => activity([type]) });
+      entries.push({ label: `Activity: ${words(type.name)}`, description: type.description,
+        make: () => activity([type.name]) });
     }
     for (const f of vocabulary.fields) {
       const op = f.kind === "boolean" ? "eq" : "eq";
       entries.push({
-        label: `${f.custom ? "Custom field" : "Member field"}: ${f.name.replace(/_/g, " ")}`,
+        label: `${f.custom ? "Custom field" : "Member field"}: ${words(f.name)}`,
         make: () => ({ type: "field", negate: false, field: f.name, op, value: f.kind === "boolean" ? "true" : "" }),
       });
     }
@@ -175,15 +180,16 @@
   function picker(group) {
     const details = el("details", { className: "picker" });
     details.append(el("summary", { text: "Add criterion" }));
-    const search = el("input", { type: "search", placeholder: "Search: thread, joined, chapter…", autocomplete: "off" });
+    const search = el("input", { type: "search", placeholder: "Search: post, joined, chapter…", autocomplete: "off" });
     const list = el("ul");
     const entries = catalogue();
     const show = () => {
-      const words = search.value.trim().toLowerCase();
+      const wanted = search.value.trim().toLowerCase();
       list.replaceChildren(...entries
-        .filter((entry) => !words || entry.label.toLowerCase().includes(words))
+        .filter((entry) => !wanted || `${entry.label} ${entry.description || ""}`.toLowerCase().includes(wanted))
         .map((entry) => {
-          const button = el("button", { type: "button", text: entry.label });
+          const button = el("button", { type: "button", text: entry.label },
+            entry.description ? el("span", { className: "muted", text: ` — ${entry.description}` }) : null);
           button.addEventListener("click", () => { group.children.push(entry.make()); redraw(); });
           return el("li", {}, button);
         }));
@@ -201,6 +207,21 @@
     return details;
   }
 
+  // Every type a tick box (none ticked: any activity), so several need no Ctrl-click.
+  function typeChoices(node) {
+    const choices = el("fieldset", { className: "type-choices" }, el("legend", { text: "Of type (none ticked: any activity)" }));
+    for (const type of vocabulary.activity_types) {
+      const box = el("input", { type: "checkbox", value: type.name, checked: node.types.includes(type.name), id: uid("type") });
+      box.addEventListener("change", () => {
+        node.types = box.checked ? [...node.types, type.name] : node.types.filter((name) => name !== type.name);
+        changed();
+      });
+      choices.append(el("label", { className: "check", htmlFor: box.id, title: type.description }, box,
+        document.createTextNode(` ${words(type.name)}`)));
+    }
+    return choices;
+  }
+
   function renderCriterion(node, parent) {
     const box = el("div", { className: "criterion", role: "group" });
     const what = el("div", { className: "what" });
@@ -208,27 +229,17 @@
     if (node.type === "activity") {
       what.textContent = "Activity";
       box.setAttribute("aria-label", "Activity criterion");
-      const types = el("select", { multiple: true, size: Math.min(4, vocabulary.activity_types.length + 1) });
-      types.append(el("option", { value: "", text: "any activity", selected: node.types.length === 0 }));
-      for (const type of vocabulary.activity_types) {
-        types.append(el("option", { value: type, text: type.replace(/_/g, " "), selected: node.types.includes(type) }));
-      }
-      types.addEventListener("change", () => {
-        const chosen = [...types.selectedOptions].map((o) => o.value);
-        node.types = chosen.includes("") ? [] : chosen;
-        changed();
-      });
-      box.append(labelled("Of type", types));
+      box.append(typeChoices(node));
       box.append(labelled("At least (times)", input(node, "min", { type: "number", min: "0" })));
       box.append(labelled("At most (times; 0: none)", input(node, "max", { type: "number", min: "0" })));
       box.append(labelled("In the last (days)", input(node, "within_days", { type: "number", min: "1" })));
-      box.append(labelled("Since", input(node, "since", { type: "date" })));
-      box.append(labelled("Until (before)", input(node, "until", { type: "date" })));
+      box.append(labelled("Since (YYYY-MM-DD)", input(node, "since", DATE)));
+      box.append(labelled("Until, before (YYYY-MM-DD)", input(node, "until", DATE)));
       box.append(labelled("In community", select([["", "any community"], ...vocabulary.communities.map((c) => [c, c])],
         node.community, (value) => { node.community = value; changed(); })));
     } else if (node.type === "field") {
       const kind = kindOf(node.field);
-      what.textContent = `Field: ${node.field.replace(/_/g, " ")}`;
+      what.textContent = `Field: ${words(node.field)}`;
       box.setAttribute("aria-label", `Field criterion on ${node.field}`);
       const ops = vocabulary.ops[kind].map((op) => [op, OP_WORDS[op] || op]);
       box.append(labelled("Test", select(ops, node.op, (value) => { node.op = value; redraw(); })));
@@ -236,9 +247,10 @@
         box.append(labelled("Value", select([["true", "yes"], ["false", "no"]], node.value,
           (value) => { node.value = value; changed(); })));
       } else if (!NO_VALUE.includes(node.op)) {
-        const type = node.op === "within_days" ? "number" : kind === "date" && !LISTS.includes(node.op) ? "date" : "text";
-        const hint = LISTS.includes(node.op) ? "Values (comma-separated)" : node.op === "within_days" ? "Days" : "Value";
-        box.append(labelled(hint, input(node, "value", { type })));
+        const date = kind === "date" && !LISTS.includes(node.op) && node.op !== "within_days";
+        const hint = LISTS.includes(node.op) ? "Values (comma-separated)" : node.op === "within_days" ? "Days"
+          : date ? "Value (YYYY-MM-DD)" : "Value";
+        box.append(labelled(hint, input(node, "value", date ? DATE : { type: node.op === "within_days" ? "number" : "text" })));
       }
     } else {
       what.textContent = "Member of a community";
@@ -258,7 +270,7 @@
     const region = document.getElementById("list-preview");
     const criteria = toCriteria(root);
     if (root.children.length === 0) {
-      region.replaceChildren(el("p", { className: "muted", text: "Add a criterion to see who matches." }));
+      showCount(region, 0, [], "Add a criterion to choose who is in the list.");
       return;
     }
     try {
@@ -277,16 +289,22 @@
         region.replaceChildren(el("p", { className: "alert error", text: data.message || `Error ${response.status}` }));
         return;
       }
-      const count = el("p", {}, el("strong", { id: "preview-count", text: data.count.toLocaleString("en") }),
-        document.createTextNode(data.count === 1 ? " member matches now." : " members match now."));
-      const sample = el("ul", { id: "preview-sample" });
-      for (const member of data.sample) {
-        sample.append(el("li", { text: `${member.name || member.contact_key} (${member.email || "no email"})` }));
-      }
-      region.replaceChildren(count, data.sample.length ? el("p", { className: "muted", text: "For example:" }) : null, sample);
+      showCount(region, data.count ?? 0, data.sample ?? [], "Nobody matches these criteria now.");
     } catch (error) {
       region.replaceChildren(el("p", { className: "alert error", text: `The count failed: ${error}` }));
     }
+  }
+
+  // The count (0 when nothing matches or nothing is chosen yet), a sample, or `hint` when none.
+  function showCount(region, total, members, hint) {
+    const count = el("p", {}, el("strong", { id: "preview-count", text: total.toLocaleString("en") }),
+      document.createTextNode(total === 1 ? " member matches now." : " members match now."));
+    const sample = el("ul", { id: "preview-sample" });
+    for (const member of members) {
+      sample.append(el("li", { text: `${member.name || member.contact_key} (${member.email || "no email"})` }));
+    }
+    const note = el("p", { className: "muted", text: members.length ? "For example:" : hint });
+    region.replaceChildren(count, note, sample);
   }
 
   document.addEventListener("DOMContentLoaded", () => {

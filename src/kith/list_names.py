@@ -1,5 +1,8 @@
 """Which community lists are meant for marketing, and the target group name each one gets.
 
+The rule is shared: the connection applies it when it refreshes the target groups, and the
+community's List Builder warns with it when a list saved there would not reach marketing.
+
 A list is meant for marketing when its name begins with "Informz" (any case, after leading
 spaces); its group is named by what follows, without the separators after the prefix:
 "Informz Has Started Discussion Thread" -> "Has Started Discussion Thread". Lists that are not
