@@ -268,7 +268,7 @@ def test_the_campaign_and_scoring_pages_speak_to_people_not_the_command_line(
         for command_words in ("--file", "kith campaigns", "kith scoring"):
             expect(main).not_to_contain_text(command_words)
     page.goto(f"{served.url}/marketing/campaigns/new")
-    expect(page.get_by_label("The campaign, written out (JSON)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Design the campaign")).to_be_visible()
     shown(page, "campaign-new")
 
 
