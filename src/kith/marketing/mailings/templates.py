@@ -66,12 +66,23 @@ _plain = BoundedEnvironment(autoescape=False)
 
 @dataclass(frozen=True)
 class TemplateProblem:
-    """One thing wrong with a template: its part, its line (None: the whole part) and the
-    words saying where and why (`html, line 2, column 7: unknown field 'frist_name' ...`)."""
+    """One thing wrong with a template: its part, its line (None: the whole part), the column
+    when known, and why in words."""
 
     part: str
     line: int | None
-    text: str
+    reason: str
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        """`html, line 2, column 7`: as much of the place as is known."""
+        line = f", line {self.line}" if self.line is not None else ""
+        return self.part + line + (f", column {self.column}" if self.column is not None else "")
+
+    @property
+    def text(self) -> str:
+        return f"{self.where}: {self.reason}"
 
 
 class InvalidTemplate(InvalidInput):
@@ -108,15 +119,18 @@ class CompiledTemplate:
         except Exception as error:  # whatever stopped the template is the recipient's reason
             raise RenderFailed(self._where(error), error) from error
 
-    def _where(self, error: Exception) -> str:
-        """`part, line L` of the template line the error came from (and `, column C` when the
-        error names the text it stopped at)."""
+    def place(self, error: Exception) -> tuple[int | None, int | None]:
+        """The template line the error came from, and the column when the error names the text
+        it stopped at."""
         line = _template_line(error)
-        if line is None:
-            return self.part
-        if isinstance(error, RenderLimitExceeded):
-            return f"{self.part}, line {line}, column {_column(self.source, line, error.near)}"
-        return f"{self.part}, line {line}"
+        if line is not None and isinstance(error, RenderLimitExceeded):
+            return line, _column(self.source, line, error.near)
+        return line, None
+
+    def _where(self, error: Exception) -> str:
+        """`part, line L` of the template line the error came from (and `, column C`)."""
+        line, column = self.place(error)
+        return TemplateProblem(self.part, line, "", column).where
 
 
 def check_templates(subject: str, html: str, text: str | None) -> None:
@@ -144,7 +158,7 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
                 TemplateProblem(
                     part,
                     None,
-                    f"{part}: the template has {len(source):,} characters; the limit is "
+                    f"the template has {len(source):,} characters; the limit is "
                     f"{MAX_TEMPLATE_CHARACTERS:,}",
                 )
             ]
@@ -154,7 +168,7 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
         line = error.lineno or 1
-        raise InvalidTemplate([_problem(part, line, error.message)]) from None
+        raise InvalidTemplate([TemplateProblem(part, line, str(error.message))]) from None
     problems = sorted(
         dict.fromkeys(
             _names_problems(tree, source, part, environment) + _reach_problems(tree, source, part)
@@ -171,14 +185,10 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
     try:
         compiled.render(SAMPLE)
     except RenderFailed as failure:
-        refusal = TemplateProblem(part, _template_line(failure.error), _refusal(failure))
+        line, column = compiled.place(failure.error)
+        refusal = TemplateProblem(part, line, _refusal(failure), column)
         raise InvalidTemplate([refusal]) from None
     return compiled
-
-
-def _problem(part: str, line: int, reason: str, column: int | None = None) -> TemplateProblem:
-    at = f", column {column}" if column is not None else ""
-    return TemplateProblem(part, line, f"{part}, line {line}{at}: {reason}")
 
 
 def _names_problems(
@@ -187,7 +197,7 @@ def _names_problems(
     """Every name the template reads that is no field of a subscriber's, nor its own."""
     in_loops = _loop_variables(tree)
     return [
-        _problem(
+        TemplateProblem(
             part,
             name.lineno,
             f"unknown field {name.name!r}; known fields: {', '.join(sorted(FIELDS))}",
@@ -206,7 +216,7 @@ def _reach_problems(tree: nodes.Template, source: str, part: str) -> list[Templa
     for access in tree.find_all(nodes.Getattr):
         if access.attr in ("format", "format_map"):  # str.format reaches attributes by name
             problems.append(
-                _problem(
+                TemplateProblem(
                     part,
                     access.lineno,
                     f".{access.attr}() is not allowed in a template; "
@@ -216,7 +226,7 @@ def _reach_problems(tree: nodes.Template, source: str, part: str) -> list[Templa
         elif access.attr.startswith("_"):
             column = _column(source, access.lineno, "." + access.attr) + 1
             problems.append(
-                _problem(
+                TemplateProblem(
                     part,
                     access.lineno,
                     f"{access.attr!r} is internal and cannot be used in a template",
@@ -227,19 +237,21 @@ def _reach_problems(tree: nodes.Template, source: str, part: str) -> list[Templa
         named = [arg.value for arg in applied.args if isinstance(arg, nodes.Const)]
         if applied.name == "attr" and any(str(value).startswith("_") for value in named):
             problems.append(
-                _problem(part, applied.lineno, f"attr({named[0]!r}) reaches an internal attribute")
+                TemplateProblem(
+                    part, applied.lineno, f"attr({named[0]!r}) reaches an internal attribute"
+                )
             )
     return problems
 
 
 def _refusal(failure: RenderFailed) -> str:
-    """Why a template that fails for the sample subscriber is refused, and where."""
+    """Why a template that fails for the sample subscriber is refused."""
     error = failure.error
     if isinstance(error, RenderLimitExceeded):
-        return str(failure)
+        return failure.reason
     if isinstance(error, SecurityError):
-        return f"{failure.where}: the template reaches outside its sandbox: {error}"
-    return f"{failure.where}: the template fails for a sample subscriber: {failure.reason}"
+        return f"the template reaches outside its sandbox: {error}"
+    return f"the template fails for a sample subscriber: {failure.reason}"
 
 
 def _template_line(error: BaseException) -> int | None:
