@@ -37,7 +37,7 @@ READERS = ("page1@example.net", "page2@example.net", "page3@example.net")
 
 @pytest.fixture(scope="module")
 def seeded(served: Served) -> Iterator[dict[str, int]]:
-    """"Page readers" (3) and their grade's group "Regular"; "Paged group 01".."55", drafts
+    """ "Page readers" (3) and their grade's group "Regular"; "Paged group 01".."55", drafts
     "Paged mailing 01".."55" and campaigns "Paged campaign 01".."55"; Fay, whose member_type
     is Fellow. The grade group's id."""
     db = Database(served.settings.marketing_url)
@@ -81,8 +81,9 @@ def marketer(context: Any, served: Served) -> Any:
 
 
 def selected_text(page: Any, field: str) -> str:
-    script = "(id) => { const f = document.getElementById(id); return f.value.slice(f.selectionStart, f.selectionEnd); }"
-    return str(page.evaluate(script, field))
+    """The text selected in the field `field` (an id)."""
+    script = "(f) => f.value.slice(f.selectionStart, f.selectionEnd)"
+    return str(page.locator(f"#{field}").evaluate(script))
 
 
 def test_the_editor_marks_every_template_problem_at_its_line_and_inserts_fields(

@@ -45,4 +45,3 @@ def _keys_query(session: Session, column: InstrumentedAttribute[Any]) -> Select[
         return select(each.c.key).select_from(Subscriber).join(each, true())  # one row a key
     objects = func.json_typeof(column) == "object"
     return select(func.json_object_keys(column).label("key")).where(objects)
-

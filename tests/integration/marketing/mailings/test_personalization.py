@@ -64,7 +64,9 @@ def test_every_problem_of_subject_and_bodies_is_reported_each_at_its_line() -> N
         ("html", 3),
         ("text", 1),
     ]
-    assert str(refused.value).splitlines()[0].startswith(
-        "subject, line 1, column 13: unknown field 'chapter'"
+    assert (
+        str(refused.value)
+        .splitlines()[0]
+        .startswith("subject, line 1, column 13: unknown field 'chapter'")
     )
     assert "html, line 3, column 7: unknown field 'lsat_name'" in str(refused.value)
