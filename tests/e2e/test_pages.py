@@ -18,16 +18,21 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from kith.db import Database
 from kith.marketing.campaigns.definition import create_campaign
+from kith.marketing.groups.compound import Section, define_compound
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
+from kith.marketing.models import TargetGroup
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.scoring.grades import grade_group_ids
 from kith.marketing.subscriber_import import import_subscribers
 from tests.e2e.conftest import MARKETER, Served, sign_in
+from tests.e2e.test_safety import integration_settings
 from tests.e2e.test_see_who import shown
+from tests.e2e.test_tidy import sync_posters
 from tests.support.bounce_world import add_readers
 from tests.support.import_files import csv_rows
 
@@ -39,10 +44,12 @@ READERS = ("page1@example.net", "page2@example.net", "page3@example.net")
 def seeded(served: Served) -> Iterator[dict[str, int]]:
     """ "Page readers" (3) and their grade's group "Regular"; "Paged group 01".."55", drafts
     "Paged mailing 01".."55" and campaigns "Paged campaign 01".."55"; Fay, whose member_type
-    is Fellow. The grade group's id."""
+    is Fellow. The ids of the grade's group, the compound "Page compound" (of the readers) and
+    "Paged mailing 01"."""
     db = Database(served.settings.marketing_url)
     add_readers(db, READERS, group_name="Page readers")
     now = datetime.now(UTC)
+    mailings = []
     with db.transaction() as session:
         import_subscribers(
             session,
@@ -57,7 +64,7 @@ def seeded(served: Served) -> Iterator[dict[str, int]]:
             draft = MailingDraft(
                 f"Paged mailing {number:02}", "Hello", "<p>Hi</p>", include=["Page readers"]
             )
-            create_mailing(session, draft, now=now)
+            mailings.append(create_mailing(session, draft, now=now).id)
             written = {
                 "name": f"Paged campaign {number:02}",
                 "activation": {"group": "Page readers", "mode": "over_time"},
@@ -70,8 +77,30 @@ def seeded(served: Served) -> Iterator[dict[str, int]]:
         }
         apply_model(session, model, now=now)
         (grade_group,) = grade_group_ids(session).values()
+        readers = session.scalars(select(TargetGroup).where(TargetGroup.name == "Page readers"))
+        compound = create_group(session, "Page compound", now=now, kind="compound")
+        define_compound(session, compound, Section(tuple(readers), "any"), None)
+        compound_id = compound.id
     db.dispose()
-    yield {"grade": grade_group}
+    yield {"grade": grade_group, "compound": compound_id, "mailing": mailings[0]}
+
+
+@pytest.fixture(scope="module")
+def posters(browser: Any, served: Served, seeded: dict[str, int]) -> Iterator[int]:
+    """The community group "Has Started Discussion Thread", refreshed in and synced through the
+    pages (five members; nokey and member6 left out); its id."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = marketer(context, served)
+    integration_settings(page, served, password=served.password)
+    page.goto(f"{served.url}/marketing/groups?folder=Online Community")
+    page.get_by_role("button", name="Refresh Target Group List").click()
+    expect(page.locator("#refresh-report")).to_contain_text("Added Has Started Discussion Thread")
+    sync_posters(page, served)
+    expect(page.locator("#sync-result")).to_contain_text("5 members in the group", timeout=30_000)
+    found = re.search(r"/groups/(\d+)", page.url)
+    assert found, page.url
+    context.close()
+    yield int(found[1])
 
 
 def marketer(context: Any, served: Served) -> Any:
@@ -132,3 +161,118 @@ def test_the_editor_marks_every_template_problem_at_its_line_and_inserts_fields(
     page.get_by_label("Subject").fill("News for {{ fields.chapter | default('you') }}")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Chapter news")).to_be_visible()
+
+
+def test_a_community_groups_and_a_grades_members_are_listed_with_their_status(
+    context: Any, served: Served, seeded: dict[str, int], posters: int
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/groups/{posters}")
+    page.get_by_role("link", name="See who is in the group").click()
+
+    expect(page.locator("#people-count")).to_have_text("5 subscribers")
+    rows = page.locator("#people tbody tr")
+    expect(rows.filter(has_text="member1@example.org")).to_contain_text("subscribed")
+    shown(page, "community-group-members")
+
+    page.goto(f"{served.url}/marketing/groups/{seeded['grade']}")
+    page.get_by_role("link", name="See who is in the group").click()
+    expect(page.locator("#people-count")).to_have_text("3 subscribers")
+    expect(rows).to_contain_text(list(READERS))
+    shown(page, "grade-group-members")
+
+
+def test_the_diagnosis_tab_names_who_the_sync_left_out_by_email_not_only_key(
+    context: Any, served: Served, posters: int
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/groups/{posters}")
+
+    page.get_by_role("link", name="Diagnosis").click()
+
+    findings = page.locator("#findings")
+    expect(findings).to_contain_text("e.g. nokey (nokey@example.org)")
+    expect(findings).to_contain_text("e.g. m6 (member6@example.org)")
+    shown(page, "group-diagnosis")
+
+
+@pytest.mark.parametrize(
+    ("path", "names", "prefix"),
+    [
+        ("groups", "#groups td[data-label=Name] a", "Paged group"),
+        ("mailings", "table.stack td[data-label=Mailing] a", "Paged mailing"),
+        ("campaigns", "table.stack td[data-label=Campaign] a", "Paged campaign"),
+    ],
+)
+def test_a_list_of_more_than_50_is_shown_a_page_at_a_time(
+    context: Any, served: Served, seeded: dict[str, int], path: str, names: str, prefix: str
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/{path}")
+    pager = page.get_by_role("navigation", name="Pages")
+    expect(pager).to_contain_text("Page 1 of 2")
+    expect(page.locator(names)).to_have_count(50)
+    first = page.locator(names).all_inner_texts()
+
+    pager.get_by_role("link", name="Next").click()
+
+    expect(pager).to_contain_text("Page 2 of 2")
+    second = page.locator(names).all_inner_texts()
+    paged = sorted(name for name in first + second if name.startswith(prefix))
+    assert paged == [f"{prefix} {number:02}" for number in range(1, MANY + 1)]
+    pager.get_by_role("link", name="Previous").click()
+    expect(pager).to_contain_text("Page 1 of 2")
+
+
+# the words of every visible table header that the browser broke across lines
+BROKEN_HEADER_WORDS = """() => [...document.querySelectorAll("th")].filter((th) => th.offsetParent)
+  .flatMap((th) => {
+    const broken = [];
+    const texts = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+      for (const word of text.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(text, word.index);
+        range.setEnd(text, word.index + word[0].length);
+        if (range.getClientRects().length > 1) broken.push(word[0]);
+      }
+    }
+    return broken;
+  })"""
+
+
+def headers_whole(page: Any) -> None:
+    """No table header is broken mid-word, at a laptop's width or a phone's."""
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for summary in page.locator("details > summary").all():
+            summary.click()  # the data tables are folded
+        assert page.evaluate(BROKEN_HEADER_WORDS) == [], f"{page.url} at {width} px"
+        for summary in page.locator("details > summary").all():
+            summary.click()
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.parametrize("report", ["Community activity", "Syncs", "Paged mailing 01"])
+def test_a_report_is_a_page_of_the_admin_with_its_menu_trail_and_way_back(
+    context: Any, served: Served, seeded: dict[str, int], posters: int, report: str
+) -> None:
+    page = marketer(context, served)
+    page.goto(f"{served.url}/marketing/reports")
+    if report.startswith("Paged"):
+        page.goto(f"{served.url}/marketing/reports/mailings/{seeded['mailing']}")
+    else:
+        page.get_by_role("form", name=report).get_by_role("button", name="Show report").click()
+
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    trail = page.get_by_role("navigation", name="Breadcrumb")
+    expect(trail.get_by_role("link", name="Reports")).to_be_visible()
+    expect(page.locator("svg.chart").first).to_be_visible()
+    headers_whole(page)
+    shown(page, f"report-{report.lower().replace(' ', '-')}")
+    csv_link = page.get_by_role("link", name="Download as CSV").get_attribute("href")
+    csv = page.request.get(f"{served.url}{csv_link}")
+    assert csv.headers["content-type"].startswith("text/csv")
+
+    page.get_by_role("link", name="Back to Reports").click()
+    expect(page).to_have_url(f"{served.url}/marketing/reports")
