@@ -17,21 +17,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from playwright.sync_api import expect
 from sqlalchemy import select
+from starlette.routing import Mount
 
+from kith.app import assemble_app
+from kith.community.models import AutomationRule, CustomUserList, Member
 from kith.db import Database
 from kith.marketing.campaigns.definition import create_campaign
+from kith.marketing.campaigns.models import Campaign
 from kith.marketing.groups.compound import Section, define_compound
 from kith.marketing.groups.target_groups import create_group
 from kith.marketing.mailings.definition import MailingDraft, create_mailing
-from kith.marketing.models import TargetGroup
+from kith.marketing.models import Subscriber, SyncRun, TargetGroup
 from kith.marketing.scoring.compute import apply_model
 from kith.marketing.scoring.grades import grade_group_ids
 from kith.marketing.subscriber_import import import_subscribers
-from tests.e2e.conftest import MARKETER, Served, sign_in
+from kith.web.site import PageRoute
+from tests.e2e.conftest import MARKETER, SUPER_ADMIN, Served, sign_in
 from tests.e2e.test_safety import integration_settings
-from tests.e2e.test_see_who import shown
+from tests.e2e.test_see_who import serious_violations, shown
 from tests.e2e.test_tidy import sync_posters
 from tests.support.bounce_world import add_readers
 from tests.support.import_files import csv_rows
@@ -276,3 +283,107 @@ def test_a_report_is_a_page_of_the_admin_with_its_menu_trail_and_way_back(
 
     page.get_by_role("link", name="Back to Reports").click()
     expect(page).to_have_url(f"{served.url}/marketing/reports")
+
+
+# GET routes of the admin answered with data or a file, not a page (the test checks they are)
+NOT_PAGES = frozenset(
+    {
+        "/community/members/{member_id}/data",
+        "/marketing/compound-groups/count",
+        "/marketing/groups/{group_id}/rejected.csv",
+        "/marketing/groups/{group_id}/runs/{run_id}",
+        "/marketing/mailings/{mailing_id}/status",
+        "/marketing/subscribers/{subscriber_id}/data",
+    }
+)
+# what a page needs besides its path
+QUERIES = {"/marketing/campaigns/{campaign_id}/people": "?step=hello"}
+# a date and time as the pages write it: in UTC, or in the browser's zone after it
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d\S*(?: \S+)?")
+ONE_FORMAT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d (?:UTC|your)\b")
+
+
+def admin_routes(served: Served) -> list[str]:
+    """The path of every GET route of both sides' web admin, as the app's router has them (the
+    sign-in and sign-out last: they are the pages that may end the visit)."""
+    app = assemble_app(served.settings)
+    paths = [
+        mounted.path + route.path
+        for mounted in app.routes
+        if isinstance(mounted, Mount) and isinstance(mounted.app, FastAPI)
+        for route in iter_route_contexts(mounted.app.routes)
+        if isinstance(route.original_route, PageRoute) and "GET" in (route.methods or ())
+    ]
+    return sorted(paths, key=lambda path: "/sign-" in path)
+
+
+def path_ids(served: Served, seeded: dict[str, int], posters: int) -> dict[str, str]:
+    """A value for each path parameter, from this module's data."""
+    community, marketing = (
+        Database(served.settings.community_url),
+        Database(served.settings.marketing_url),
+    )
+    with community.session() as session:
+        ids = {
+            "member_id": session.scalar(select(Member.id).where(Member.email == SUPER_ADMIN)),
+            "key": session.scalar(select(CustomUserList.list_key).limit(1)),
+            "rule_key": session.scalar(select(AutomationRule.rule_key).limit(1)),
+            "iam_key": served.iam_key,
+        }
+    with marketing.session() as session:
+        ids |= {
+            "group_id": posters,
+            "run_id": session.scalar(select(SyncRun.id).where(SyncRun.group_id == posters)),
+            "subscriber_id": session.scalar(
+                select(Subscriber.id).where(Subscriber.email == "member1@example.org")
+            ),
+            "mailing_id": seeded["mailing"],
+            "campaign_id": session.scalar(select(Campaign.id).limit(1)),
+        }
+    community.dispose()
+    marketing.dispose()
+    return {name: str(value) for name, value in ids.items()}
+
+
+def filled(path: str, ids: dict[str, str], seeded: dict[str, int]) -> str:
+    """`path` with its parameters filled: a rule's key for the rules' pages, the compound group
+    for the compound editor."""
+    if path.startswith("/community/rules/"):
+        path = path.replace("{key}", ids["rule_key"])
+    if path.endswith("/compound"):
+        path = path.replace("{group_id}", str(seeded["compound"]))
+    return re.sub(r"\{(\w+)\}", lambda name: ids[name[1]], path) + QUERIES.get(path, "")
+
+
+def test_every_admin_page_passes_axe_core_and_writes_times_one_way(
+    context: Any, served: Served, seeded: dict[str, int], posters: int
+) -> None:
+    page = marketer(context, served)
+    sign_in(page, served.url, "community", SUPER_ADMIN)
+    ids = path_ids(served, seeded, posters)
+    routes = admin_routes(served)
+    not_pages, checked, violations, timestamps = set(), set(), {}, set()
+
+    for path in routes:
+        url = served.url + filled(path, ids, seeded)
+        answer = page.request.get(url)
+        assert answer.status < 400, f"{path}: {answer.status}"
+        if not answer.headers["content-type"].startswith("text/html"):
+            not_pages.add(path)
+            continue
+        page.goto(url)
+        landed = page.url.split("?")[0]
+        if landed in checked:  # the GET of a form's action, which shows the form's page
+            continue
+        checked.add(landed)
+        if found := serious_violations(page):
+            violations[landed] = found
+        timestamps.update(TIMESTAMP.findall(page.locator("body").inner_text()))
+
+    assert not_pages == NOT_PAGES
+    # the walk found both sides' pages and the connection's (which create_app adds)
+    assert {"/community/lists", "/marketing/mailings/new", "/marketing/diagnose"} <= set(routes)
+    assert len(checked) > 40
+    assert violations == {}
+    assert timestamps, "no page showed a time"
+    assert [stamp for stamp in timestamps if not ONE_FORMAT.match(stamp)] == []

@@ -167,8 +167,9 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
-        line = error.lineno or 1
-        raise InvalidTemplate([TemplateProblem(part, line, str(error.message))]) from None
+        raise InvalidTemplate(
+            [TemplateProblem(part, error.lineno or 1, str(error.message))]
+        ) from None
     problems = sorted(
         dict.fromkeys(
             _names_problems(tree, source, part, environment) + _reach_problems(tree, source, part)
