@@ -55,6 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The one ASGI app `kith serve` runs: the community at /community, marketing at /marketing."""
     settings = settings or get_settings()
     start(settings)
+    return assemble_app(settings)
+
+
+def assemble_app(settings: Settings) -> FastAPI:
+    """The app's routes and pages, with marketing's ports left as they are (create_app wires
+    them): what the tests walking every page read the routes from."""
     app = FastAPI(title="Kith", docs_url=None, redoc_url=None, openapi_url=None)
     install_error_handlers(app)  # a path under neither side: 404 in the usual form
     app.mount("/community", create_community_app(Database(settings.community_url), settings))

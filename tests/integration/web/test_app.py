@@ -552,7 +552,8 @@ def test_a_template_error_is_shown_with_its_line_and_column(site: Site) -> None:
     )
 
     assert refused.status_code == 422
-    assert "html, line 2, column 7: unknown field &#39;frist_name&#39;" in refused.text
+    problem = 'data-line="2">HTML body, line 2, column 7</a>: unknown field &#39;frist_name'
+    assert problem in refused.text
     with site.marketing.session() as session:
         assert session.scalar(select(Mailing.id).where(Mailing.name == "Oops")) is None
 

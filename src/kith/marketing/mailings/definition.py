@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from kith.emails import InvalidEmail, normalize_email
 from kith.errors import Conflict, InvalidInput, NotFound
 from kith.marketing.groups.target_groups import get_groups
-from kith.marketing.mailings.templates import compile_template
+from kith.marketing.mailings.templates import check_templates
 from kith.marketing.models import Mailing, MailingGroup, TargetGroup
 
 NAME_LENGTH = 200
@@ -106,10 +106,7 @@ def _apply(session: Session, mailing: Mailing, draft: MailingDraft, *, now: date
         from_address = normalize_email(draft.from_address)
     except InvalidEmail as error:
         raise InvalidInput(f"from: {error}") from None
-    compile_template(draft.subject, part="subject")
-    compile_template(draft.html, part="html", html=True)
-    if draft.text is not None:
-        compile_template(draft.text, part="text")
+    check_templates(draft.subject, draft.html, draft.text)
     include, exclude = get_groups(session, draft.include), get_groups(session, draft.exclude)
     if not include:
         raise InvalidInput("a mailing needs at least one group to include")

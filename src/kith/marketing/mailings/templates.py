@@ -17,7 +17,7 @@ value renders empty, or as its `default`: `{{ first_name | default("there") }}`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +64,34 @@ _html = BoundedEnvironment(autoescape=True)
 _plain = BoundedEnvironment(autoescape=False)
 
 
+@dataclass(frozen=True)
+class TemplateProblem:
+    """One thing wrong with a template: its part, its line (None: the whole part), the column
+    when known, and why in words."""
+
+    part: str
+    line: int | None
+    reason: str
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        """`html, line 2, column 7`: as much of the place as is known."""
+        line = f", line {self.line}" if self.line is not None else ""
+        return self.part + line + (f", column {self.column}" if self.column is not None else "")
+
+    @property
+    def text(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
 class InvalidTemplate(InvalidInput):
-    """A template refused when saved; the message names the part, line and column."""
+    """A template refused when saved, with every problem found in it, each naming its part,
+    line and column."""
+
+    def __init__(self, problems: Sequence[TemplateProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(problem.text for problem in self.problems))
 
 
 class RenderFailed(InvalidInput):
@@ -93,56 +119,65 @@ class CompiledTemplate:
         except Exception as error:  # whatever stopped the template is the recipient's reason
             raise RenderFailed(self._where(error), error) from error
 
-    def _where(self, error: Exception) -> str:
-        """`part, line L` of the template line the error came from (and `, column C` when the
-        error names the text it stopped at)."""
+    def place(self, error: Exception) -> tuple[int | None, int | None]:
+        """The template line the error came from, and the column when the error names the text
+        it stopped at."""
         line = _template_line(error)
-        if line is None:
-            return self.part
-        if isinstance(error, RenderLimitExceeded):
-            return f"{self.part}, line {line}, column {_column(self.source, line, error.near)}"
-        return f"{self.part}, line {line}"
+        if line is not None and isinstance(error, RenderLimitExceeded):
+            return line, _column(self.source, line, error.near)
+        return line, None
+
+    def _where(self, error: Exception) -> str:
+        """`part, line L` of the template line the error came from (and `, column C`)."""
+        line, column = self.place(error)
+        return TemplateProblem(self.part, line, "", column).where
+
+
+def check_templates(subject: str, html: str, text: str | None) -> None:
+    """Check a mailing's subject, HTML body and text body (when it has one) together:
+    InvalidTemplate with the problems of all of them, not only the first one's."""
+    problems: list[TemplateProblem] = []
+    for source, part in ((subject, "subject"), (html, "html"), (text, "text")):
+        if source is None:
+            continue
+        try:
+            compile_template(source, part=part, html=part == "html")
+        except InvalidTemplate as refused:
+            problems.extend(refused.problems)
+    if problems:
+        raise InvalidTemplate(problems)
 
 
 def compile_template(source: str, *, part: str, html: bool = False) -> CompiledTemplate:
-    """Check and compile a template; InvalidTemplate names `part` ("subject", "html", ...)."""
+    """Check and compile a template; InvalidTemplate names `part` ("subject", "html", ...) and
+    lists every problem found: every unknown field and internal reached, or else the syntax
+    error (Jinja2 stops at the first) or the sample subscriber's failed render."""
     if len(source) > MAX_TEMPLATE_CHARACTERS:
         raise InvalidTemplate(
-            f"{part}: the template has {len(source):,} characters; the limit is "
-            f"{MAX_TEMPLATE_CHARACTERS:,}"
+            [
+                TemplateProblem(
+                    part,
+                    None,
+                    f"the template has {len(source):,} characters; the limit is "
+                    f"{MAX_TEMPLATE_CHARACTERS:,}",
+                )
+            ]
         )
     environment = _html if html else _plain
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
-        line = error.lineno or 1
-        raise InvalidTemplate(f"{part}, line {line}: {error.message}") from None
-    in_loops = _loop_variables(tree)
-    for name in tree.find_all(nodes.Name):
-        known = name.name in FIELDS or name.name in environment.globals or id(name) in in_loops
-        if name.ctx == "load" and not known and not _bound(tree, name.name):
-            raise InvalidTemplate(
-                f"{part}, line {name.lineno}, column {_column(source, name.lineno, name.name)}:"
-                f" unknown field {name.name!r}; known fields: {', '.join(sorted(FIELDS))}"
-            )
-    for access in tree.find_all(nodes.Getattr):
-        if access.attr in ("format", "format_map"):  # str.format reaches attributes by name
-            raise InvalidTemplate(
-                f"{part}, line {access.lineno}: .{access.attr}() is not allowed in a template; "
-                "write the value with {{ ... }} (or the format filter) instead"
-            )
-        if access.attr.startswith("_"):
-            raise InvalidTemplate(
-                f"{part}, line {access.lineno}, column "
-                f"{_column(source, access.lineno, '.' + access.attr) + 1}: "
-                f"{access.attr!r} is internal and cannot be used in a template"
-            )
-    for applied in tree.find_all(nodes.Filter):
-        named = [arg.value for arg in applied.args if isinstance(arg, nodes.Const)]
-        if applied.name == "attr" and any(str(value).startswith("_") for value in named):
-            raise InvalidTemplate(
-                f"{part}, line {applied.lineno}: attr({named[0]!r}) reaches an internal attribute"
-            )
+        raise InvalidTemplate(
+            [TemplateProblem(part, error.lineno or 1, str(error.message))]
+        ) from None
+    problems = sorted(
+        dict.fromkeys(
+            _names_problems(tree, source, part, environment) + _reach_problems(tree, source, part)
+        ),
+        key=lambda problem: problem.line or 0,
+    )
+    if problems:
+        raise InvalidTemplate(problems)
     template = environment.from_string(count_loop_rounds(tree))
     # the environment's globals (range, dict, ...) as a plain dict: every render copies them
     # into its context, and reading them through Jinja2's ChainMap cost as much as the render
@@ -151,18 +186,73 @@ def compile_template(source: str, *, part: str, html: bool = False) -> CompiledT
     try:
         compiled.render(SAMPLE)
     except RenderFailed as failure:
-        raise InvalidTemplate(_refusal(failure)) from None
+        line, column = compiled.place(failure.error)
+        refusal = TemplateProblem(part, line, _refusal(failure), column)
+        raise InvalidTemplate([refusal]) from None
     return compiled
 
 
+def _names_problems(
+    tree: nodes.Template, source: str, part: str, environment: BoundedEnvironment
+) -> list[TemplateProblem]:
+    """Every name the template reads that is no field of a subscriber's, nor its own."""
+    in_loops = _loop_variables(tree)
+    return [
+        TemplateProblem(
+            part,
+            name.lineno,
+            f"unknown field {name.name!r}; known fields: {', '.join(sorted(FIELDS))}",
+            _column(source, name.lineno, name.name),
+        )
+        for name in tree.find_all(nodes.Name)
+        if name.ctx == "load"
+        and not (name.name in FIELDS or name.name in environment.globals or id(name) in in_loops)
+        and not _bound(tree, name.name)
+    ]
+
+
+def _reach_problems(tree: nodes.Template, source: str, part: str) -> list[TemplateProblem]:
+    """Every reach for Python's internals: `.format()`, `._private`, `attr('_private')`."""
+    problems = []
+    for access in tree.find_all(nodes.Getattr):
+        if access.attr in ("format", "format_map"):  # str.format reaches attributes by name
+            problems.append(
+                TemplateProblem(
+                    part,
+                    access.lineno,
+                    f".{access.attr}() is not allowed in a template; "
+                    "write the value with {{ ... }} (or the format filter) instead",
+                )
+            )
+        elif access.attr.startswith("_"):
+            column = _column(source, access.lineno, "." + access.attr) + 1
+            problems.append(
+                TemplateProblem(
+                    part,
+                    access.lineno,
+                    f"{access.attr!r} is internal and cannot be used in a template",
+                    column,
+                )
+            )
+    for applied in tree.find_all(nodes.Filter):
+        named = [arg.value for arg in applied.args if isinstance(arg, nodes.Const)]
+        if applied.name == "attr" and any(str(value).startswith("_") for value in named):
+            problems.append(
+                TemplateProblem(
+                    part, applied.lineno, f"attr({named[0]!r}) reaches an internal attribute"
+                )
+            )
+    return problems
+
+
 def _refusal(failure: RenderFailed) -> str:
-    """Why a template that fails for the sample subscriber is refused, and where."""
+    """Why a template that fails for the sample subscriber is refused."""
     error = failure.error
     if isinstance(error, RenderLimitExceeded):
-        return str(failure)
+        return failure.reason
     if isinstance(error, SecurityError):
-        return f"{failure.where}: the template reaches outside its sandbox: {error}"
-    return f"{failure.where}: the template fails for a sample subscriber: {failure.reason}"
+        return f"the template reaches outside its sandbox: {error}"
+    return f"the template fails for a sample subscriber: {failure.reason}"
 
 
 def _template_line(error: BaseException) -> int | None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from kith.csvexport import csv_text
 
@@ -61,8 +62,25 @@ def report_csv(report: Report) -> str:
 
 def render_html(report: Report) -> str:
     """The report as a whole HTML page (charts inline as SVG; no scripts, no external files)."""
+    return _rendered(report, "report.html")
+
+
+def render_html_part(report: Report) -> Markup:
+    """The report's sections, for a page of the admin (which gives the heading and the menu);
+    the page's head needs report_style()."""
+    return Markup(_rendered(report, "report_part.html"))
+
+
+def report_style() -> Markup:
+    """The rules a report's sections are drawn with (their tables, figures and charts)."""
+    return Markup(_pages.get_template("_report.css").render())
+
+
+def _rendered(report: Report, layout: str) -> str:
     template = _pages.get_template(f"{report.kind}.html")
-    return template.render(report=report, data=report.as_json(), charts=report.charts())
+    return template.render(
+        layout=layout, report=report, data=report.as_json(), charts=report.charts()
+    )
 
 
 def csv_download(report: Report) -> Response:

@@ -32,10 +32,12 @@ from kith.marketing.mailings.definition import (
 from kith.marketing.mailings.jobs import run_send, start_send
 from kith.marketing.mailings.links import LinkMaker
 from kith.marketing.mailings.messages import preview
+from kith.marketing.mailings.personalization import personalization_fields
 from kith.marketing.mailings.recipients import count_recipients
 from kith.marketing.mailings.schedule import schedule_send, send_time, unschedule_send
 from kith.marketing.mailings.sending import DUPLICATE_ADVICE, DUPLICATE_RISK, SendOptions
 from kith.marketing.mailings.smtp import mail_transport
+from kith.marketing.mailings.templates import InvalidTemplate
 from kith.marketing.mailings.testing import TEST_ADDRESSES, addresses_to_test, send_test
 from kith.marketing.models import MAILING_STATUSES, Mailing
 from kith.marketing.web.search import search_mailings
@@ -366,8 +368,10 @@ def _editor(
     *,
     error: KithError | None = None,
 ) -> Response:
+    """The editor; a template refused is said problem by problem, each linked to its line."""
     with db_of(request).session() as session:
         groups = list_groups(session)
+        fields = personalization_fields(session)
     return render_form(
         request,
         "mailing_edit.html",
@@ -375,6 +379,8 @@ def _editor(
         mailing_id=mailing_id,
         values=values,
         groups=groups,
+        fields=fields,
+        problems=error.problems if isinstance(error, InvalidTemplate) else (),
     )
 
 
