@@ -102,7 +102,7 @@ def test_the_welcome_campaign_built_by_hand_saves_as_its_template_and_changes_as
     activation = page.get_by_label("Group that activates it")
     expect(activation).to_have_attribute("aria-invalid", "true")
     expect(page.locator(".designer-settings .field-error")).to_have_text(
-        "activation: pick the group that activates it"
+        "pick the group that activates the campaign"
     )
     expect(page.get_by_label("Name", exact=True)).to_have_value(WELCOME.campaign)
     activation.select_option(JOINED)

@@ -154,8 +154,7 @@ def _explain_group(
     )
     if last is None:
         diagnosis.findings.append(
-            f"{group.name!r} has never been synced: run `kith marketing groups sync` "
-            "(Sync Target Group Now)"
+            f"{group.name!r} has never been synced: Sync Target Group Now on its Info page syncs it"
         )
         return
     if last.status in ("failed", "held"):

@@ -790,7 +790,7 @@ def test_the_designer_asks_what_saving_a_draft_does_and_a_refusal_names_where(
         "setting": None,
     }
     assert backwards.json() == {
-        "message": "stops_at must come after starts_at",
+        "message": "the stop date must come after the start date",
         "step": None,
         "field": None,
         "setting": "stops_at",

@@ -414,14 +414,14 @@ def _fields(session: Session, definition: Any) -> dict[str, Any]:
             f"the activation mode is one of {', '.join(ACTIVATION_MODES)}, not {mode!r}",
         )
     if not str(activation.get("group") or "").strip():
-        raise InvalidSetting("activation", "activation: pick the group that activates it")
+        raise InvalidSetting("activation", "pick the group that activates the campaign")
     try:
         group = get_group(session, str(activation["group"]))
     except NotFound as error:
         raise InvalidSetting("activation", f"activation: {error}") from None
     starts_at, stops_at = _instant(definition, "starts_at"), _instant(definition, "stops_at")
     if starts_at and stops_at and stops_at <= starts_at:
-        raise InvalidSetting("stops_at", "stops_at must come after starts_at")
+        raise InvalidSetting("stops_at", "the stop date must come after the start date")
     return {
         "name": name,
         "activation_group_id": group.id,

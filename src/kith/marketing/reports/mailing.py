@@ -43,7 +43,7 @@ class MailingReport:
         return {
             "segments": bar_chart(
                 "Recipients by community activity",
-                names,
+                [name.replace("_", " ") for name in names],
                 [Series(segment, [row[n] for n in names]) for segment, row in segments.items()],
                 x_label="figure",
                 y_label="people",

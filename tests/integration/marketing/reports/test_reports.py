@@ -296,8 +296,8 @@ def test_the_mailing_report_with_its_chart(world: ActivityWorld) -> None:
 
     assert report.as_json() == {"report": "mailing", "generated_at": NOW.isoformat(), **figures}
     chart = series_values(charts_of(render_html(report))[0])
-    assert chart == {
-        segment: {name: float(value) for name, value in counts.items()}
+    assert chart == {  # the chart names each figure in words: "hard bounces"
+        segment: {name.replace("_", " "): float(value) for name, value in counts.items()}
         for segment, counts in figures["by_community_activity"].items()
     }
     rows = csv_of(report)
