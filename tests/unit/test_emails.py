@@ -37,7 +37,7 @@ common_shaped = st.builds(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(address=common_shaped)
 def test_addresses_of_the_common_shape_get_email_validators_verdict_and_form(
     address: str,
