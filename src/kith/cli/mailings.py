@@ -141,7 +141,7 @@ def preview_(
 ) -> None:
     """The subject and body one subscriber would receive."""
     settings = get_settings()
-    links = LinkMaker(settings.public_url, settings.signing_key())
+    links = LinkMaker.from_settings(settings)
     with user_errors(), marketing_db().session() as session:
         message = preview(session, mailing_id, to, links=links)
     text = message.get_body(("plain",))
@@ -238,7 +238,7 @@ def test(
             mailing_id,
             addresses_to_test(to),
             personalized_as=as_subscriber,
-            links=LinkMaker(settings.public_url, settings.signing_key()),
+            links=LinkMaker.from_settings(settings),
             transport=mail_transport(session, settings, SecretBox.from_settings(settings)),
         )
     if as_json:

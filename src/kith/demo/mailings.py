@@ -64,7 +64,7 @@ def send_demo_mailings(marketing: Database, settings: Settings, *, now: datetime
     """Test the thank-you, send it (resyncing its group first), try the welcome, which is held,
     and schedule a copy of the thank-you for nine in the morning (UTC) a week on."""
     transport = OutboxTransport(outbox_folder(settings.data_dir))
-    links = LinkMaker(settings.public_url, settings.signing_key())
+    links = LinkMaker.from_settings(settings)
     mailings = []
     for draft in (THANK_YOU, WELCOME):
         with marketing.transaction() as session:

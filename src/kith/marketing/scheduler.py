@@ -264,7 +264,7 @@ def run_tick(db: Database, settings: Settings, *, now: datetime) -> TickReport:
     """A tick with this installation's mail transport: what `kith tick` and workers run."""
     with db.session() as session:
         transport = mail_transport(session, settings, SecretBox.from_settings(settings))
-    links = LinkMaker(settings.public_url, settings.signing_key())
+    links = LinkMaker.from_settings(settings)
 
     def deliver(mailing_id: int) -> None:
         MailingSender(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from kith.config import Settings
 from kith.errors import InvalidInput
 from kith.signing import BadSignature, Signer, verify
 
@@ -39,6 +40,11 @@ class LinkMaker:
 
     base_url: str
     key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkMaker:
+        """Links under KITH_PUBLIC_URL, signed with the installation's key."""
+        return cls(settings.public_url, settings.signing_key())
 
     def unsubscribe_url(self, delivery_id: int) -> str:
         return f"{self.base_url}/marketing/u/{self._token('unsubscribe', d=delivery_id)}"

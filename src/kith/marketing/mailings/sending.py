@@ -495,7 +495,7 @@ def send_mailing_now(
         db,
         mailing_id,
         transport=transport,
-        links=LinkMaker(settings.public_url, settings.signing_key()),
+        links=LinkMaker.from_settings(settings),
         clock=clock,
         connections=transport.connections,
         return_path=ReturnPath(settings.bounce_address, settings.signing_key()),

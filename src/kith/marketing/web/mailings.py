@@ -206,7 +206,7 @@ def test_send(request: Request, visitor: Admin, mailing_id: PathId, form: FormDa
                 mailing_id,
                 addresses,
                 personalized_as=typed["test_as"],
-                links=LinkMaker(settings.public_url, settings.signing_key()),
+                links=LinkMaker.from_settings(settings),
                 transport=transport,
             )
     except KithError as error:
@@ -287,7 +287,7 @@ def _page(
         sent = has_deliveries(session, mailing)
         if preview_to.strip():
             try:
-                links = LinkMaker(settings.public_url, settings.signing_key())
+                links = LinkMaker.from_settings(settings)
                 shown = _shown(preview(session, mailing_id, preview_to, links=links))
             except KithError as error:
                 preview_error = str(error)
