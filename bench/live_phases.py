@@ -86,12 +86,14 @@ def live_setup(config: Config) -> dict[str, Any]:
 
 
 def live_groups(config: Config) -> dict[str, Any]:
-    """Refresh (the eleven groups), sync each in full once so that it is live, and start the
-    over-time campaign on the welcome group with a mailing as its first step."""
+    """Refresh (the eleven groups), sync each in full once so that it is live, pull the day's
+    activity, and start the over-time campaign on the welcome group with a mailing as its first
+    step."""
     from sqlalchemy import select
 
     from kith.clock import utcnow
     from kith.config import Settings
+    from kith.connection.activity import run_pull
     from kith.connection.client import client_for
     from kith.connection.refresh import refresh_groups
     from kith.connection.runs import SyncRuns
@@ -137,6 +139,9 @@ def live_groups(config: Config) -> dict[str, Any]:
             "steps": [{"id": "welcome", "mailing": "Welcome"}],
         }
         activate(session, str(create_campaign(session, definition, now=now).id), now=now)
+    # the day's activity pull, which a running installation made earlier today (the tick makes
+    # one a day): its first, just after Active, would otherwise run beside the load
+    run_pull(marketing, settings)
     run_tick(marketing, settings, now=utcnow())  # the campaign starts; who enters next enrolls
     marketing.dispose()
     return {"groups": {name: groups[name] for name in names}}

@@ -389,9 +389,13 @@ def _field_kind(test: FieldTest) -> str:
 # -- compilation -----------------------------------------------------------------------------
 
 
-def compile_criteria(node: Node, *, now: datetime, vocabulary: Vocabulary) -> ColumnElement[bool]:
-    """One SQL condition on members that holds exactly for the members the tree selects."""
-    return _Compiler(now, vocabulary).compile(node)
+def compile_criteria(
+    node: Node, *, now: datetime, vocabulary: Vocabulary, few: bool = False
+) -> ColumnElement[bool]:
+    """One SQL condition on members that holds exactly for the members the tree selects.
+    `few`: it will be tested only for a few members (a live list's pass), so each test is
+    written per member, seeking an index, rather than as a set read whole."""
+    return _Compiler(now, vocabulary, few=few).compile(node)
 
 
 class _Compiler:
@@ -402,11 +406,14 @@ class _Compiler:
     (`(SELECT count(*) ... WHERE member_id = members.id ...)`) seeks the (member, occurred_at)
     index: best for negative tests (`max`), and next to cheaper tests under the same `all`,
     which are written first so that the count runs only for the members they let through.
+    The set reads every event of the window whoever did it: wasted when only a few members are
+    tested (`few`), where each test is per member.
     """
 
-    def __init__(self, now: datetime, vocabulary: Vocabulary) -> None:
+    def __init__(self, now: datetime, vocabulary: Vocabulary, *, few: bool = False) -> None:
         self.now = now
         self.vocabulary = vocabulary
+        self.few = few
 
     def compile(
         self, node: Node, *, beside_cheaper: bool = False, under_or_not: bool = False
@@ -430,18 +437,21 @@ class _Compiler:
         if isinstance(node, Not):
             return not_(self.compile(node.child, under_or_not=True))
         if isinstance(node, Activity):
-            per_member = beside_cheaper or under_or_not or node.maximum is not None
+            per_member = self.few or beside_cheaper or under_or_not or node.maximum is not None
             return self.activity(node, per_member=per_member)
         if isinstance(node, FieldTest):
             return _compile_field(node, self.now)
-        return _compile_member_of(node, per_member=under_or_not)
+        return _compile_member_of(node, per_member=self.few or under_or_not)
 
     def activity(self, node: Activity, *, per_member: bool) -> ColumnElement[bool]:
         events = ActivityEvent.__table__.c
         # events after `now` have not happened yet as far as an --as-of evaluation is concerned
         conditions: list[ColumnElement[bool]] = [events.occurred_at <= self.now]
         if node.type_ids is not None:
-            conditions.append(events.type_id.in_(node.type_ids))
+            # per member, `type_id + 0` keeps the planner off the (type, occurred_at) index,
+            # which SQLite may otherwise pick without statistics, reading the type's every event
+            type_id = events.type_id + 0 if per_member else events.type_id
+            conditions.append(type_id.in_(node.type_ids))
         elif not per_member and (node.since or node.until or node.within_days):
             # naming every type lets the (type, occurred_at) index serve a windowed "any"
             types = sorted(self.vocabulary.activity_types.values())

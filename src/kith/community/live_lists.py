@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     MetaData,
+    Row,
     Select,
     SmallInteger,
     String,
@@ -43,7 +44,6 @@ from sqlalchemy import (
     literal,
     select,
     union,
-    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -189,7 +189,7 @@ def maintain_lists(session: Session, *, now: datetime, retention: timedelta) -> 
             report.failed[custom_list.list_key] = str(error)
             log.warning("list %s was not kept current: %s", custom_list.list_key, error)
             custom_list.evaluated_at = None  # the changes this pass took are lost to it
-    _prune(session, now - retention)
+    _prune(session, lists, now - retention)
     _staging.drop_all(connection)
     return report
 
@@ -230,13 +230,13 @@ def _keep_current(
     report: PassReport,
 ) -> None:
     node = parse_criteria(custom_list.criteria, vocabulary)
-    condition = compile_criteria(node, now=now, vocabulary=vocabulary)
     last = custom_list.evaluated_at
     if last is None or now < last:
         candidates = None
         report.full.append(custom_list.list_key)
     else:
         candidates = _candidates(dependencies(node), vocabulary, last=last, now=now)
+    condition = compile_criteria(node, now=now, vocabulary=vocabulary, few=candidates is not None)
     session.execute(delete(Difference))
     _find_difference(session, custom_list.id, condition, candidates)
     removed, added = _apply_difference(
@@ -358,26 +358,24 @@ def _count(session: Session, query: Select[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
-def _prune(session: Session, before: datetime) -> None:
-    """Forget the changes logged before `before`; each list remembers the last one it forgot."""
-    forgotten = dict(
-        session.execute(
-            select(ListChange.list_id, func.max(ListChange.seq))
-            .where(ListChange.changed_at < before)
-            .group_by(ListChange.list_id)
+def _prune(session: Session, lists: Sequence[CustomUserList], before: datetime) -> None:
+    """Forget each list's changes logged before `before`; the list remembers the last one it
+    forgot. A log runs in the order of time, so a list whose oldest change is recent costs one
+    index seek, not a read of its log (at every pass)."""
+    for custom_list in lists:
+        logged = ListChange.list_id == custom_list.id
+        oldest = session.scalar(
+            select(ListChange.changed_at).where(logged).order_by(ListChange.seq).limit(1)
         )
-        .tuples()
-        .all()
-    )
-    for list_id, seq in forgotten.items():
-        session.execute(
-            update(CustomUserList)
-            .where(CustomUserList.id == list_id, CustomUserList.changes_pruned_through < seq)
-            .values(changes_pruned_through=seq)
+        if oldest is None or oldest >= before:
+            continue
+        seq = session.scalar(
+            select(func.max(ListChange.seq)).where(logged, ListChange.changed_at < before)
         )
-        session.execute(
-            delete(ListChange).where(ListChange.list_id == list_id, ListChange.seq <= seq)
-        )
+        if seq is None:
+            continue
+        custom_list.changes_pruned_through = max(custom_list.changes_pruned_through, seq)
+        session.execute(delete(ListChange).where(logged, ListChange.seq <= seq))
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -395,7 +393,7 @@ def list_cursor(session: Session, custom_list: CustomUserList) -> int:
 class ChangesPage:
     """Changes after a cursor in order, the cursor to ask from next, and whether more wait."""
 
-    changes: list[ListChange]
+    changes: Sequence[Row[Any]]  # ListChange's columns, as plain rows
     cursor: int
     more: bool
 
@@ -411,13 +409,14 @@ def changes_after(
             f"(from {custom_list.changes_pruned_through} on): read the list's members in full "
             "and continue from the cursor that read gives"
         )
-    rows = session.scalars(
-        select(ListChange)
-        .where(ListChange.list_id == custom_list.id, ListChange.seq > after)
-        .order_by(ListChange.seq)
+    logged = ListChange.__table__.c  # rows, not objects: a page may hold thousands
+    rows = session.execute(
+        select(*logged)
+        .where(logged.list_id == custom_list.id, logged.seq > after)
+        .order_by(logged.seq)
         .limit(limit + 1)
     ).all()
-    page = list(rows[:limit])
+    page = rows[:limit]
     cursor = page[-1].seq if page else max(after, list_cursor(session, custom_list))
     return ChangesPage(page, cursor, more=len(rows) > limit)
 

@@ -12,9 +12,11 @@ whatever it was reading (a sync's stream, the activity pull's, the duplicate che
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from types import TracebackType
 from typing import Any, Literal, NoReturn
 
@@ -164,6 +166,13 @@ class MemberStream:
         self.cursor = cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """The TLS settings every client shares: making them reads the system's certificates, about
+    20 ms, which a live pass would otherwise spend on each group it syncs."""
+    return httpx.create_ssl_context()
+
+
 class CommunityClient:
     """The community API, authenticated as one IAM key; use it as a context manager.
 
@@ -191,6 +200,7 @@ class CommunityClient:
             timeout=timeout,
             follow_redirects=False,
             transport=transport,
+            verify=_tls(),
         )
 
     def __enter__(self) -> CommunityClient:

@@ -11,7 +11,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, DateTime, select, type_coerce
+from sqlalchemy import ColumnElement, DateTime, Row, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kith.community import saved_criteria
@@ -22,7 +22,6 @@ from kith.community.models import (
     MEMBER_DATE_FIELDS,
     MEMBER_TEXT_FIELDS,
     CustomUserList,
-    ListChange,
     Member,
 )
 from kith.community.saved_criteria import Saved, SavedKind
@@ -141,7 +140,7 @@ def member_views(
 
 
 def change_views(
-    session: Session, changes: Sequence[ListChange], *, now: datetime, details: bool
+    session: Session, changes: Sequence[Row[Any]], *, now: datetime, details: bool
 ) -> list[dict[str, Any]]:
     """A list's changes as the API shows them: a member added as the member stream shows them
     now (their keys and email as logged), a member removed by those alone."""
