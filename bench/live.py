@@ -2,9 +2,10 @@
 
 It runs after the connection's benchmark, on kith's own databases (the generated community and
 its subscribers), and serves them as an operator does on the embedded defaults: one `kith serve`
-process answering HTTP and running the worker (list pass every 5 s, live syncs every 10 s, the
-tick). Ten live lists ("did X in the last day", once or twice, for five kinds of activity) and
-their groups are made and synced once in full (bench.live_phases); then:
+process answering HTTP and running the worker (list pass every second, live syncs every 10 s,
+the tick). Ten live lists ("did X in the last day", once or twice, for five kinds of activity)
+and their groups are made and synced once in full, and the day's activity pulled
+(bench.live_phases); then:
 
 - *load*: client threads POST batches of events over HTTP, as fast as the server takes them,
   for a while, going through the members again and again; each member's first events make them

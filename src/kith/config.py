@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # a list's change log keeps this many days; a reader further behind reads the list in full
     list_changes_retention_days: int = Field(7, ge=1)
     # how often a worker brings the live lists up to date (a pass), in seconds
-    list_pass_seconds: float = Field(5.0, gt=0)
+    list_pass_seconds: float = Field(1.0, gt=0)
     # how often a worker syncs the community groups whose lists changed (a delta each)
     live_sync_seconds: float = Field(10.0, gt=0)
     # a live group not read in full for this many hours gets a full sync, its drift recorded

@@ -253,7 +253,7 @@ def _print_campaign(report: DemoReport) -> None:
     joined = ", ".join(f"{key} ({change}, seq {seq})" for seq, change, key in demo.live_changes)
     say(
         f"   Some new members replied in the community; the live list {LIVE_LIST!r} took them "
-        f"in at the next pass (every 5 s in a worker): {joined or 'nobody'}",
+        f"in at the next pass (every second in a worker): {joined or 'nobody'}",
         highlight=False,
     )
     say(

@@ -236,6 +236,9 @@ def _keep_current(
         report.full.append(custom_list.list_key)
     else:
         candidates = _candidates(dependencies(node), vocabulary, last=last, now=now)
+        if not session.scalar(select(candidates.exists())):  # nobody can have moved
+            custom_list.evaluated_at = now
+            return
     condition = compile_criteria(node, now=now, vocabulary=vocabulary, few=candidates is not None)
     session.execute(delete(Difference))
     _find_difference(session, custom_list.id, condition, candidates)

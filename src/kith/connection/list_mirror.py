@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from kith.connection.client import ListChange
 from kith.connection.incoming import ChangedMember, Incoming, SharedEmail, staged_row
-from kith.connection.staging import batches
+from kith.connection.staging import batches, write_rows
 from kith.db import affected
 from kith.marketing.models import CommunityListMember, Subscriber, TargetGroup
 
@@ -76,6 +76,7 @@ _REWRITTEN = (
 )
 _KEPT = dict(_COLUMNS)
 _KEYS_AT_ONCE = 500
+_FEED_NOTE = ("contact_key", "from_feed")
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
 # Statements on the table itself: the ORM's would fetch the rows they change, to keep a
 # session's objects in step, and no session holds these
@@ -114,9 +115,7 @@ def apply_changes(
     for keys in batches(last, _KEYS_AT_ONCE):
         connection.execute(delete(Incoming).where(Incoming.c.contact_key.in_(keys)))
         connection.execute(delete(ChangedMember).where(ChangedMember.c.contact_key.in_(keys)))
-        connection.execute(
-            insert(ChangedMember), [{"contact_key": key, "from_feed": True} for key in keys]
-        )
+        write_rows(connection, ChangedMember, _FEED_NOTE, [(key, True) for key in keys])
     added = (change.member for change in last.values() if change.change == "added")
     return [staged_row(at, member, platform) for at, member in enumerate(added, start=position)]
 

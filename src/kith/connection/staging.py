@@ -8,12 +8,12 @@ staging tables are gone afterwards whatever happened.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.orm import Session
 
 from kith.db import Database
@@ -49,6 +49,24 @@ def applying(connection: Connection) -> Iterator[Session]:
     connection.execution_options(sqlite_begin="IMMEDIATE", preserve_rowcount=True)
     with Session(connection, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def write_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """Write rows (tuples of `columns`, in stored form) into a staging table by the driver
+    itself: executemany on SQLite, COPY on PostgreSQL, with none of SQLAlchemy's work per row."""
+    names = ", ".join(columns)
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"
+        cursor = driver.cursor()
+        for batch in batches(rows):
+            cursor.executemany(statement, batch)
+        return
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def batches(items: Iterable[Item], size: int = STAGE_BATCH) -> Iterator[list[Item]]:

@@ -76,7 +76,7 @@ from kith.connection.list_mirror import (
     store_mirror,
 )
 from kith.connection.run_lease import RunTakenOver, binds, heartbeat, holds, take_over
-from kith.connection.staging import applying, batches, staging_tables
+from kith.connection.staging import applying, staging_tables, write_rows
 from kith.db import Database, affected
 from kith.encryption import SecretBox
 from kith.errors import Conflict, InvalidInput, NotFound
@@ -400,11 +400,7 @@ class _Reconciliation:
         return Staged(None, cursor, delta=True)
 
     def _stage_rows(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-        columns = PLATFORM_STAGED if self.platform else STAGED
-        if connection.dialect.name == "sqlite":
-            self._stage_sqlite(connection, columns, rows)
-        else:
-            self._stage_postgresql(connection, columns, rows)
+        write_rows(connection, Incoming, PLATFORM_STAGED if self.platform else STAGED, rows)
 
     def _index_keys(self, connection: Connection) -> None:
         try:
@@ -413,26 +409,6 @@ class _Reconciliation:
             raise ConnectionFailed(
                 "unexpected", "the community returned one legacy contact key for two members"
             ) from None
-
-    def _stage_sqlite(
-        self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
-    ) -> None:
-        statement = (
-            f"INSERT INTO {Incoming.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})"
-        )
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for batch in batches(rows):
-            cursor.executemany(statement, batch)
-
-    def _stage_postgresql(
-        self, connection: Connection, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
-    ) -> None:
-        driver = connection.connection.driver_connection
-        statement = f"COPY {Incoming.name} ({', '.join(columns)}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
 
     def _apply(self, session: Session, staged: Staged) -> SyncRun:
         # First, the subscribers' changes this run sees: the platform edition numbers the

@@ -62,7 +62,7 @@ def run_demo_campaign(
     with community.session() as session:
         cursor = list_cursor(session, get_list(session, LIVE_LIST))
     _post_in_the_community(community, [key for key in posting if key], now=now)
-    keep_lists_current(community, now=now, retention=retention)  # what a worker does every 5 s
+    keep_lists_current(community, now=now, retention=retention)  # what a worker does every second
     with community.session() as session:
         page = changes_after(session, get_list(session, LIVE_LIST), cursor, limit=100)
     live_runs = sync_live_groups(marketing, settings, now=now)  # what a worker does every 10 s
