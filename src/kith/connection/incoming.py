@@ -141,3 +141,10 @@ ChangedMember = Table(
     Column("from_feed", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )
+# The members one page of the change feed names (kith.connection.list_mirror.apply_changes)
+PageMember = Table(
+    "kith_sync_page_members",
+    INCOMING_TABLES,
+    Column("contact_key", String(100), primary_key=True),
+    prefixes=["TEMPORARY"],
+)

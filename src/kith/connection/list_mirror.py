@@ -39,13 +39,14 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
 
 from kith.connection.client import ListChange
-from kith.connection.incoming import ChangedMember, Incoming, SharedEmail, staged_row
-from kith.connection.staging import batches, write_rows
+from kith.connection.incoming import ChangedMember, Incoming, PageMember, SharedEmail, staged_row
+from kith.connection.staging import write_rows
 from kith.db import affected
 from kith.marketing.models import CommunityListMember, Subscriber, TargetGroup
 
@@ -66,17 +67,14 @@ _COLUMNS = (
     ("last_name", "last_name"),
     ("profile", "profile"),
 )
-# The kept columns a delta rewrites together, by staged name: those of one index each, then
-# those of none (a row's position is the one it was first kept with)
+# The kept columns a delta rewrites together, by staged name, so that the email's index is
+# written only for members whose email changed: a member's legacy key, subscriber and outcome
+# mostly change together, the email alone (a row's position is the one it was first kept with)
 _REWRITTEN = (
-    ("legacy_key",),
-    ("subscriber_id",),
     ("email", "email_key", "normal_email", "normal_key"),
-    ("outcome", "first_name", "last_name", "profile"),
+    ("legacy_key", "subscriber_id", "outcome", "first_name", "last_name", "profile"),
 )
 _KEPT = dict(_COLUMNS)
-_KEYS_AT_ONCE = 500
-_FEED_NOTE = ("contact_key", "from_feed")
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
 # Statements on the table itself: the ORM's would fetch the rows they change, to keep a
 # session's objects in step, and no session holds these
@@ -112,10 +110,15 @@ def apply_changes(
         if change.member.contact_key is not None:
             last.pop(change.member.contact_key, None)  # kept in the order of their last change
             last[change.member.contact_key] = change
-    for keys in batches(last, _KEYS_AT_ONCE):
-        connection.execute(delete(Incoming).where(Incoming.c.contact_key.in_(keys)))
-        connection.execute(delete(ChangedMember).where(ChangedMember.c.contact_key.in_(keys)))
-        write_rows(connection, ChangedMember, _FEED_NOTE, [(key, True) for key in keys])
+    page, noted = PageMember.c.contact_key, ChangedMember.c.contact_key
+    connection.execute(delete(PageMember))
+    write_rows(connection, PageMember, ("contact_key",), ((key,) for key in last))
+    connection.execute(delete(Incoming).where(Incoming.c.contact_key.in_(select(page))))
+    connection.execute(
+        insert(ChangedMember).from_select(
+            ["contact_key", "from_feed"], select(page, true()).where(page.not_in(select(noted)))
+        )
+    )
     added = (change.member for change in last.values() if change.change == "added")
     return [staged_row(at, member, platform) for at, member in enumerate(added, start=position)]
 
@@ -246,8 +249,8 @@ def store_mirror(session: Session, group: TargetGroup, staged: Staged, seen: int
 def _store_changed(session: Session, group_id: int) -> None:
     """A delta's rows kept: the members who left the list forgotten, those who joined it added,
     and the rows of those decided again rewritten where they differ, a few columns at a time
-    (_REWRITTEN), so that an index is written only for the members whose indexed column changed:
-    at a million members each index written is thousands of pages."""
+    (_REWRITTEN), so that an index is written only for the members whose indexed columns may
+    have changed: at a million members each index written is thousands of pages."""
     incoming = Incoming.c
     of_group = _mirror.group_id == group_id
     left = select(ChangedMember.c.contact_key).where(

@@ -19,17 +19,21 @@ from sqlalchemy.orm import Session
 from kith.db import Database
 
 STAGE_BATCH = 10_000
-# SQLite's page cache for the staging tables, which are kept in a file (see _stage_on_disk)
+# SQLite's page cache for the staging tables, which are kept in a file (see _settle)
 STAGING_CACHE_KIB = 32 * 1024
+# and for the database, during work on a few of its pages (a delta sync)
+SMALL_CACHE_KIB = 64 * 1024
 
 Item = TypeVar("Item")
 
 
 @contextmanager
-def staging_tables(db: Database, tables: MetaData) -> Iterator[Connection]:
-    """A connection of its own (temporary tables belong to one) with `tables` made empty."""
+def staging_tables(db: Database, tables: MetaData, *, small: bool = False) -> Iterator[Connection]:
+    """A connection of its own (temporary tables belong to one) with `tables` made empty.
+    `small`: the work reads and writes a few pages here and there of a large database (a delta
+    sync), which SQLite then does through a small page cache (see _settle)."""
     with db.engine.connect() as connection:
-        usual_storage = _stage_on_disk(connection)
+        usual = _settle(connection, small=small)
         try:
             with connection.begin():  # touches only the temporary tables: locks nothing
                 tables.drop_all(connection)
@@ -37,7 +41,7 @@ def staging_tables(db: Database, tables: MetaData) -> Iterator[Connection]:
             yield connection
         finally:
             connection.rollback()
-            _restore_storage(connection, usual_storage)
+            _restore(connection, usual)
             with connection.begin():
                 tables.drop_all(connection)
 
@@ -76,23 +80,28 @@ def batches(items: Iterable[Item], size: int = STAGE_BATCH) -> Iterator[list[Ite
         yield batch
 
 
-def _stage_on_disk(connection: Connection) -> int | None:
+def _settle(connection: Connection, *, small: bool) -> dict[str, Any]:
     """On SQLite, keep the staging tables in a temporary file with a bounded page cache rather
     than in memory, where kith's connections keep temporary tables: the memory then stays
-    bounded whatever the size of the stream. Returns the connection's usual setting."""
+    bounded whatever the size of the stream. With `small`, the database itself is read through
+    a page cache of SMALL_CACHE_KIB rather than through the memory map, whose pages count as
+    the process's own, and the work never checkpoints the log (which copies every page it wrote
+    into the database): the next writer does. Returns the connection's usual settings."""
     if connection.dialect.name != "sqlite":
-        return None
-    driver = connection.connection.driver_connection  # outside a transaction, as SQLite asks
-    usual: int = driver.execute("PRAGMA temp_store").fetchone()[0]  # type: ignore[union-attr]
-    driver.execute("PRAGMA temp_store = FILE")  # type: ignore[union-attr]
-    driver.execute(f"PRAGMA temp.cache_size = -{STAGING_CACHE_KIB}")  # type: ignore[union-attr]
+        return {}
+    pragmas: dict[str, Any] = {"temp_store": "FILE", "temp.cache_size": -STAGING_CACHE_KIB}
+    if small:
+        pragmas |= {"mmap_size": 0, "cache_size": -SMALL_CACHE_KIB, "wal_autocheckpoint": 0}
+    driver: Any = connection.connection.driver_connection  # outside a transaction, as asked
+    usual = {name: driver.execute(f"PRAGMA {name}").fetchone()[0] for name in pragmas}
+    for name, value in pragmas.items():
+        driver.execute(f"PRAGMA {name} = {value}")
     return usual
 
 
-def _restore_storage(connection: Connection, usual: int | None) -> None:
-    """Give the connection back its usual temporary storage; on SQLite that also deletes the
-    staging tables at once, which dropping them would do page by page."""
-    if usual is not None:
-        connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-            f"PRAGMA temp_store = {usual}"
-        )
+def _restore(connection: Connection, usual: dict[str, Any]) -> None:
+    """Give the connection back its usual settings; on SQLite, its usual temporary storage
+    also deletes the staging tables at once, which dropping them would do page by page."""
+    driver: Any = connection.connection.driver_connection
+    for name, value in usual.items():
+        driver.execute(f"PRAGMA {name} = {value}")

@@ -329,7 +329,8 @@ class _Reconciliation:
         """Stage, decide and apply; the run as it finished. Its work commits only while this
         process still holds the run (RunTakenOver otherwise)."""
         self.delta_from = self._delta_from()
-        with staging_tables(self.db, INCOMING_TABLES) as connection:
+        small = self.delta_from is not None
+        with staging_tables(self.db, INCOMING_TABLES, small=small) as connection:
             with connection.begin(), client:
                 staged = self._stage(connection, client)
             with applying(connection) as session:
