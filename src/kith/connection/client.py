@@ -254,6 +254,7 @@ class CommunityClient:
             "after": after,
             "details": "true" if details else "false",
             "fresh": "true" if fresh else "false",
+            "keys_only": "false" if details else "true",  # all a sync stages without details
         }
         if limit is not None:
             params["limit"] = limit

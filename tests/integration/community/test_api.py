@@ -575,7 +575,7 @@ def test_a_full_read_then_the_changes_after_its_cursor_follow_the_list(
     community_db: Database, api: Api
 ) -> None:
     with community_db.transaction() as session:
-        add_member(session, "m1", legacy_contact_key="L1")
+        add_member(session, "m1", legacy_contact_key="L1", first_name="Mia")
         quiet = add_member(session, "m2", legacy_contact_key="L2")
     key = _list(community_db, "Informz Posted", {"activity": "thread_started", "within_days": 7})
     with community_db.transaction() as session:
@@ -604,6 +604,17 @@ def test_a_full_read_then_the_changes_after_its_cursor_follow_the_list(
     assert changes["more"] is False
     again = api.get(f"/api/v1/lists/{key}/changes", after=changes["cursor"]).json()
     assert again == {"changes": [], "cursor": changes["cursor"], "more": False}
+    keys_only = api.get(f"/api/v1/lists/{key}/changes", after=cursor, keys_only="true").json()
+    assert [
+        {name: change[name] for name in ("change", "contact_key", "legacy_contact_key", "email")}
+        for change in keys_only["changes"]
+    ] == [
+        {name: change[name] for name in ("change", "contact_key", "legacy_contact_key", "email")}
+        for change in changes["changes"]
+    ]
+    assert changes["changes"][1]["first_name"] == "Mia"  # the member as the stream shows them
+    assert keys_only["changes"][1]["first_name"] is None  # the keys alone, members not read
+    assert keys_only["cursor"] == changes["cursor"]
 
 
 def test_a_cursor_older_than_the_changes_kept_answers_410_gone(

@@ -204,6 +204,13 @@ def get_list_changes(
             "as the community's last pass left them, which a client polling often wants"
         ),
     ] = True,
+    keys_only: Annotated[
+        bool,
+        Query(
+            description="Show every change by the keys and email it was logged with, the other "
+            "fields null, without reading the members: all a sync needs, and much cheaper"
+        ),
+    ] = False,
 ) -> Response:
     """The list's changes after the cursor `after`, in order: members `added` (with the fields
     of the member stream) and `removed` (with the keys and email they were taken in with),
@@ -215,7 +222,7 @@ def get_list_changes(
     now = kept_current(request) if fresh else now_of(request)
     with db_of(request).session() as session:
         page = changes_after(session, get_list(session, key), after, limit=limit)
-        changes = change_views(session, page.changes, now=now, details=details)
+        changes = change_views(session, page.changes, now=now, details=details, keys_only=keys_only)
     return json_response({"changes": changes, "cursor": page.cursor, "more": page.more})
 
 

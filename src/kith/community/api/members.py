@@ -140,14 +140,22 @@ def member_views(
 
 
 def change_views(
-    session: Session, changes: Sequence[Row[Any]], *, now: datetime, details: bool
+    session: Session,
+    changes: Sequence[Row[Any]],
+    *,
+    now: datetime,
+    details: bool,
+    keys_only: bool = False,
 ) -> list[dict[str, Any]]:
     """A list's changes as the API shows them: a member added as the member stream shows them
-    now (their keys and email as logged), a member removed by those alone."""
-    added = [change.member_id for change in changes if change.change == "added"]
-    rows = session.execute(select(*member_columns()).where(Member.id.in_(added))).tuples().all()
-    shown_now = member_views(session, rows, now=now, details=details)
-    views = dict(zip((row[0] for row in rows), shown_now, strict=True))
+    now (their keys and email as logged), a member removed by those alone; with `keys_only`,
+    every change by those alone."""
+    views: dict[int, dict[str, Any]] = {}
+    if not keys_only:
+        added = [change.member_id for change in changes if change.change == "added"]
+        rows = session.execute(select(*member_columns()).where(Member.id.in_(added))).tuples().all()
+        shown_now = member_views(session, rows, now=now, details=details)
+        views = dict(zip((row[0] for row in rows), shown_now, strict=True))
     unknown = dict.fromkeys(MEMBER_FIELDS)
     shown = []
     for change in changes:

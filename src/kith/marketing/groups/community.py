@@ -17,6 +17,7 @@ from kith.marketing.groups.folders import ensure_folder
 from kith.marketing.groups.target_groups import check_name, name_key
 from kith.marketing.models import SyncRun, TargetGroup
 from kith.marketing.scoring.compute import rescore
+from kith.marketing.scoring.model import active_model
 
 ONLINE_COMMUNITY = "Online Community"
 
@@ -75,5 +76,15 @@ def restore_source(group: TargetGroup) -> None:
 
 
 def community_group_synced(db: Database, run: SyncRun, *, now: datetime) -> None:
-    """What follows a completed sync on the marketing side: grades follow the new membership."""
-    rescore(db, now=now, after=f"sync run {run.id}")
+    """What follows a completed sync on the marketing side: grades follow the new membership,
+    when scores can follow the sync: a group rule (the group, or a compound group of it) and
+    members added or removed, or the platform edition, which stores profiles and creates
+    subscribers. Otherwise the scores stand: a rescore reads every subscriber, and a live group
+    syncs every few seconds under load (the tick's hourly rescore moves the windows on)."""
+    with db.session() as session:
+        model = active_model(session)
+    if model is None:
+        return
+    by_groups = any(rule.kind == "group" for rule in model.rules)
+    if run.edition == "platform" or (by_groups and (run.added or run.removed)):
+        rescore(db, now=now, after=f"sync run {run.id}")

@@ -297,6 +297,24 @@ def test_a_completed_sync_rescores_with_the_new_membership(scored: Scored) -> No
     assert {scored.ids[key] for key in posters} == grade_members(scored.db)["Grade B"]
 
 
+def test_a_sync_leaves_the_scores_alone_when_no_rule_reads_groups(scored: Scored) -> None:
+    """A rescore reads every subscriber; a live group syncs every few seconds under load."""
+    world = scored.aw.world
+    world.list("Informz Posters", {"activity": "thread_started", "min": 1})
+    world.refresh()
+    model = {**MODEL, "rules": [rule for rule in MODEL["rules"] if "group" not in rule]}
+    scored_at = NOW - timedelta(minutes=5)
+    with scored.db.transaction() as session:
+        apply_model(session, model, now=scored_at)
+
+    run = world.sync("Posters")
+
+    assert run.status == "completed" and run.added
+    with scored.db.session() as session:
+        computed = set(session.scalars(select(SubscriberScore.computed_at)))
+    assert computed == {scored_at}  # not computed again at the sync's time
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
