@@ -329,6 +329,8 @@ class _Reconciliation:
         """Stage, decide and apply; the run as it finished. Its work commits only while this
         process still holds the run (RunTakenOver otherwise)."""
         self.delta_from = self._delta_from()
+        # a delta touches a few pages here and there (and, after a 410, reads the list in full
+        # through the same small cache: slower, in bounded memory)
         small = self.delta_from is not None
         with staging_tables(self.db, INCOMING_TABLES, small=small) as connection:
             with connection.begin(), client:
