@@ -23,23 +23,29 @@ SEEN_BITS = 1 << 26
 PROFILE_FIELDS = ("company", "title", "member_type", "joined_at", "last_login_at")
 
 INCOMING_TABLES = MetaData()
+
+
+def _member_columns(key: str) -> list[Column[Any]]:
+    """A staged member's columns, the one named `key` its primary key."""
+    return [
+        Column("position", Integer, primary_key=key == "position"),
+        Column("contact_key", String(100), primary_key=key == "contact_key"),
+        Column("legacy_key", String(100)),
+        Column("email", String(320)),
+        Column("email_key", String(320)),
+        Column("outcome", String(30)),
+        Column("subscriber_id", BigInteger),
+        # the platform edition's, to link or create subscribers and store their Personalizations
+        Column("normal_email", String(320)),
+        Column("normal_key", String(320)),
+        Column("first_name", String(200)),
+        Column("last_name", String(200)),
+        Column("profile", JSON),
+    ]
+
+
 Incoming = Table(
-    "kith_sync_incoming",
-    INCOMING_TABLES,
-    Column("position", Integer, primary_key=True),
-    Column("contact_key", String(100)),
-    Column("legacy_key", String(100)),
-    Column("email", String(320)),
-    Column("email_key", String(320)),
-    Column("outcome", String(30)),
-    Column("subscriber_id", BigInteger),
-    # the platform edition's, to link or create subscribers and store their Personalizations
-    Column("normal_email", String(320)),
-    Column("normal_key", String(320)),
-    Column("first_name", String(200)),
-    Column("last_name", String(200)),
-    Column("profile", JSON),
-    prefixes=["TEMPORARY"],
+    "kith_sync_incoming", INCOMING_TABLES, *_member_columns("position"), prefixes=["TEMPORARY"]
 )
 # The emails more than one undecided member has (step 3 ranks only those members)
 SharedEmail = Table(
@@ -139,6 +145,14 @@ ChangedMember = Table(
     INCOMING_TABLES,
     Column("contact_key", String(100), primary_key=True),
     Column("from_feed", Boolean, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+# The kept rows of the members a delta decides again, as the group's last sync left them
+# (kith.connection.list_mirror): read from the kept list once, then compared and counted here
+KeptBefore = Table(
+    "kith_sync_kept_before",
+    INCOMING_TABLES,
+    *_member_columns("contact_key"),
     prefixes=["TEMPORARY"],
 )
 # The members one page of the change feed names (kith.connection.list_mirror.apply_changes)

@@ -45,7 +45,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from kith.connection.client import ListChange
-from kith.connection.incoming import ChangedMember, Incoming, PageMember, SharedEmail, staged_row
+from kith.connection.incoming import (
+    ChangedMember,
+    Incoming,
+    KeptBefore,
+    PageMember,
+    SharedEmail,
+    staged_row,
+)
 from kith.connection.staging import write_rows
 from kith.db import affected
 from kith.marketing.models import CommunityListMember, Subscriber, TargetGroup
@@ -75,6 +82,7 @@ _REWRITTEN = (
     ("legacy_key", "subscriber_id", "outcome", "first_name", "last_name", "profile"),
 )
 _KEPT = dict(_COLUMNS)
+STAGED_COLUMNS = [name for name, _ in _COLUMNS]
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
 # Statements on the table itself: the ORM's would fetch the rows they change, to keep a
 # session's objects in step, and no session holds these
@@ -147,38 +155,39 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
     """Stage again from the kept list the members to decide with the changed ones: those whose
     subscriber changed after `seen`, then every member sharing an email with a member decided
     again (as they were, or as they are now). Their rows get back the outcome they had when
-    staged (steps 1 and 2 only)."""
-    changed = ChangedMember.c
+    staged (steps 1 and 2 only). The kept rows of all of them are read once, into KeptBefore,
+    where the rest of the delta compares and counts them."""
+    changed, before = ChangedMember.c, KeptBefore.c
     noted = select(changed.contact_key)
     _note(session, changed_subscribers_matched(group_id, seen), noted)
+    _keep_before(session, group_id, _mirror.contact_key.in_(noted))
     emails = (
         select(Incoming.c.email_key)
         .where(Incoming.c.email_key.is_not(None))
-        .union(
-            select(_mirror.email_key).where(  # by contact key: no condition on the email
-                _mirror.group_id == group_id, _mirror.contact_key.in_(noted)
-            )
-        )
-        .subquery()
+        .union(select(before.email_key).where(before.email_key.is_not(None)))
     )
-    sharing = select(_mirror.contact_key).where(
-        _mirror.group_id == group_id, _mirror.email_key.in_(select(emails.c.email_key))
-    )
-    _note(session, sharing, noted)
+    sharing = _mirror.email_key.in_(emails), _mirror.contact_key.not_in(noted)
+    _keep_before(session, group_id, *sharing)
+    _note(session, select(before.contact_key), noted)
     again = select(
         *(
-            case((_mirror.outcome.in_(STAGED_OUTCOMES), _mirror.outcome))
+            case((before.outcome.in_(STAGED_OUTCOMES), before.outcome))
             if name == "outcome"
             else null()
             if name == "subscriber_id"
-            else _mirror[kept]
-            for name, kept in _COLUMNS
+            else before[name]
+            for name in STAGED_COLUMNS
         )
-    ).where(
-        _mirror.group_id == group_id,
-        _mirror.contact_key.in_(select(changed.contact_key).where(changed.from_feed == false())),
+    ).where(before.contact_key.in_(select(changed.contact_key).where(changed.from_feed == false())))
+    session.execute(insert(Incoming).from_select(STAGED_COLUMNS, again))
+
+
+def _keep_before(session: Session, group_id: int, *conditions: Any) -> None:
+    """Copy the group's kept rows that `conditions` select into KeptBefore."""
+    kept = select(*(_mirror[column] for _, column in _COLUMNS)).where(
+        _mirror.group_id == group_id, *conditions
     )
-    session.execute(insert(Incoming).from_select([name for name, _ in _COLUMNS], again))
+    session.execute(insert(KeptBefore).from_select(STAGED_COLUMNS, kept))
 
 
 def _note(session: Session, keys: _Keys, noted: Select[tuple[str]]) -> None:
@@ -207,26 +216,18 @@ def note_shared_emails(connection: Connection | Session) -> None:
     )
 
 
-def outcomes_before(session: Session, group_id: int) -> Counter[str]:
+def outcomes_before(session: Session) -> Counter[str]:
     """How the members a delta decides again were decided before, outcome by outcome."""
+    before = KeptBefore.c
     counted = session.execute(
-        select(_mirror.outcome, func.count())
-        .where(
-            _mirror.group_id == group_id,
-            _mirror.contact_key.in_(select(ChangedMember.c.contact_key)),
-        )
-        .group_by(_mirror.outcome)
+        select(before.outcome, func.count()).group_by(before.outcome)
     ).tuples()
     return Counter({outcome or "": count for outcome, count in counted})
 
 
-def members_before(group_id: int) -> Select[tuple[int | None]]:
+def members_before() -> Select[tuple[int | None]]:
     """The subscribers in the group through a member a delta decides again (before it)."""
-    return select(_mirror.subscriber_id).where(
-        _mirror.group_id == group_id,
-        _mirror.outcome == "member",
-        _mirror.contact_key.in_(select(ChangedMember.c.contact_key)),
-    )
+    return select(KeptBefore.c.subscriber_id).where(KeptBefore.c.outcome == "member")
 
 
 def store_mirror(session: Session, group: TargetGroup, staged: Staged, seen: int) -> None:
@@ -248,40 +249,47 @@ def store_mirror(session: Session, group: TargetGroup, staged: Staged, seen: int
 
 def _store_changed(session: Session, group_id: int) -> None:
     """A delta's rows kept: the members who left the list forgotten, those who joined it added,
-    and the rows of those decided again rewritten where they differ, a few columns at a time
-    (_REWRITTEN), so that an index is written only for the members whose indexed columns may
-    have changed: at a million members each index written is thousands of pages."""
-    incoming = Incoming.c
+    and the rows of those decided again rewritten where they differ from before, a few columns
+    at a time (_REWRITTEN), so that an index is written only for the members whose indexed
+    columns may have changed: at a million members each index written is thousands of pages."""
+    incoming, before = Incoming.c, KeptBefore.c
     of_group = _mirror.group_id == group_id
-    left = select(ChangedMember.c.contact_key).where(
-        ChangedMember.c.contact_key.not_in(select(incoming.contact_key))
-    )
+    left = select(before.contact_key).where(before.contact_key.not_in(select(incoming.contact_key)))
     session.execute(delete(_kept_list).where(of_group, _mirror.contact_key.in_(left)))
+    staged = Incoming.alias("staged")
     for names in _REWRITTEN:
-        kept = {name: _KEPT[name] for name in names}
+        # the rows to rewrite picked by a subquery, so that the statement joins the kept list
+        # with the staged rows alone: joined with KeptBefore too, SQLite (with no statistics
+        # on the kept list) would rather read the group's whole list
+        differing = (
+            select(staged.c.position)
+            .join(KeptBefore, before.contact_key == staged.c.contact_key)
+            .where(or_(*(_differs(before[name], staged.c[name]) for name in names)))
+        )
         session.execute(
             update(_kept_list)
             .where(
                 of_group,
                 _mirror.contact_key == incoming.contact_key,
-                or_(*(_differs(_mirror[column], incoming[name]) for name, column in kept.items())),
+                incoming.position.in_(differing),
             )
-            .values({column: incoming[name] for name, column in kept.items()})
+            .values({_KEPT[name]: incoming[name] for name in names})
         )
-    held = select(_mirror.contact_key).where(of_group, _mirror.contact_key == incoming.contact_key)
-    _insert_kept(session, group_id, incoming.contact_key.is_not(None), ~held.exists())
+    joined = incoming.contact_key.not_in(select(before.contact_key))
+    _insert_kept(session, group_id, incoming.contact_key.is_not(None), joined)
 
 
 def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
     """Keep the staged rows `conditions` select as the group's; how many."""
-    rows = select(literal(group_id), *(Incoming.c[name] for name, _ in _COLUMNS)).where(*conditions)
+    staged = (Incoming.c[name] for name in STAGED_COLUMNS)
+    rows = select(literal(group_id), *staged).where(*conditions)
     columns = ["group_id", *(kept for _, kept in _COLUMNS)]
     return affected(session.execute(insert(_kept_list).from_select(columns, rows)))
 
 
 def _differs(kept: Any, staged: Any) -> ColumnElement[bool]:
-    """Whether a kept value and a staged one differ (NULLs alike); JSON compared as its text,
-    which PostgreSQL's json type has no equality for."""
+    """Whether a value as kept before and as staged now differ (NULLs alike); JSON compared as
+    its text, which PostgreSQL's json type has no equality for."""
     if isinstance(kept.type, JSON):
         kept, staged = cast(kept, Text), cast(staged, Text)
     differs: ColumnElement[bool] = kept.is_distinct_from(staged)

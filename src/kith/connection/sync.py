@@ -62,6 +62,7 @@ from kith.connection.incoming import (
     STAGED,
     ChangedMember,
     Incoming,
+    KeptBefore,
     SharedEmail,
     StagedRows,
 )
@@ -115,6 +116,7 @@ _SUBSCRIBERS_INDEX = f"CREATE INDEX {Incoming.name}_subscriber ON {Incoming.name
 # temporary table, and without them PostgreSQL may find the group's leavers by reading the
 # whole table for each member of the group (minutes at 100,000 members).
 _ANALYZE = f"ANALYZE {Incoming.name}"
+_ANALYZE_BEFORE = f"ANALYZE {KeptBefore.name}"  # a delta's, compared with the staged rows
 
 
 @dataclass(frozen=True)
@@ -440,7 +442,7 @@ class _Reconciliation:
         if before is None:
             added, removed = replace_members(session, self.group_id, members_now, now=now)
         else:
-            leaving = members_before(self.group_id)
+            leaving = members_before()
             added, removed = update_members(session, self.group_id, members_now, leaving, now=now)
         live_cursor = group.list_cursor  # where the membership stands, before this run moves it
         if run.trigger == DRIFT_CHECK and live_cursor is not None and staged.cursor == live_cursor:
@@ -472,7 +474,7 @@ class _Reconciliation:
         )
         if previous is None or previous.in_list is None:  # the kept list came with a run
             raise InvalidInput(f"the list kept for group {self.group_id} has no completed run")
-        outcomes = outcomes_before(session, self.group_id)
+        outcomes = outcomes_before(session)
         staged = session.scalar(select(func.count()).select_from(Incoming)) or 0
         return _Before(
             in_list=previous.in_list - sum(outcomes.values()) + staged,

@@ -158,10 +158,10 @@ def change_views(
         views = dict(zip((row[0] for row in rows), shown_now, strict=True))
     unknown = dict.fromkeys(MEMBER_FIELDS)
     shown = []
-    for change in changes:
-        logged = {key: getattr(change, key) for key in KEYS}
-        now_known = views.get(change.member_id, unknown) if change.change == "added" else unknown
-        shown.append({**now_known, **logged, "seq": change.seq, "change": change.change})
+    for seq, kind, member_id, *logged in changes:  # live_lists.PAGE_COLUMNS
+        now_known = views.get(member_id, unknown) if kind == "added" else unknown
+        keys = dict(zip(KEYS, logged, strict=True))
+        shown.append({**now_known, **keys, "seq": seq, "change": kind})
     return shown
 
 
