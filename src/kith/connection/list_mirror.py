@@ -13,34 +13,35 @@ only the members whose outcome may have changed:
   the one who goes on, and vice versa.
 No other member's outcome can change, so deciding these (and applying the membership for them
 alone) gives what a full sync would, in time proportional to the change.
+
+A full sync keeps the list in CommunityListMember; a delta writes the rows it changes into
+CommunityListRecent, which stand in for the same members' (kept_rows reads the two as one), so
+that its writes go to a few pages of a small table, not to rows all over the large one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    ColumnElement,
     CompoundSelect,
     Connection,
     Select,
-    Text,
+    Table,
+    and_,
     case,
-    cast,
     delete,
     false,
     func,
     insert,
     literal,
     null,
-    or_,
     select,
     true,
-    update,
+    union,
 )
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,8 @@ from kith.connection.incoming import (
 )
 from kith.connection.staging import write_rows
 from kith.db import affected
-from kith.marketing.models import CommunityListMember, Subscriber, TargetGroup
+from kith.marketing.groups.kept_list import KEPT_LIST, RECENT, kept_rows
+from kith.marketing.models import Subscriber, TargetGroup
 
 # The outcomes a row has when it is staged (steps 1 and 2), which a row staged again keeps
 STAGED_OUTCOMES = ("missing_contact_key", "malformed_email")
@@ -74,20 +76,8 @@ _COLUMNS = (
     ("last_name", "last_name"),
     ("profile", "profile"),
 )
-# The kept columns a delta rewrites together, by staged name, so that the email's index is
-# written only for members whose email changed: a member's legacy key, subscriber and outcome
-# mostly change together, the email alone (a row's position is the one it was first kept with)
-_REWRITTEN = (
-    ("email", "email_key", "normal_email", "normal_key"),
-    ("legacy_key", "subscriber_id", "outcome", "first_name", "last_name", "profile"),
-)
-_KEPT = dict(_COLUMNS)
 STAGED_COLUMNS = [name for name, _ in _COLUMNS]
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
-# Statements on the table itself: the ORM's would fetch the rows they change, to keep a
-# session's objects in step, and no session holds these
-_kept_list = CommunityListMember.metadata.tables[CommunityListMember.__tablename__]
-_mirror = _kept_list.c
 
 
 @dataclass(frozen=True)
@@ -103,8 +93,12 @@ class Staged:
 
 def next_position(connection: Connection, group_id: int) -> int:
     """The position after the last of the group's kept list: where members joining go."""
-    last = connection.scalar(select(func.max(_mirror.position)).where(_mirror.group_id == group_id))
-    return 0 if last is None else last + 1
+    last = max(
+        connection.scalar(select(func.max(table.c.position)).where(table.c.group_id == group_id))
+        or -1
+        for table in (KEPT_LIST, RECENT)
+    )
+    return last + 1
 
 
 def apply_changes(
@@ -136,14 +130,15 @@ def changed_subscribers_matched(group_id: int, seen: int) -> CompoundSelect[tupl
     one whose Remote ID their legacy key now is. (Found from the few changed subscribers, by
     the kept list's indexes, never by reading the list.)"""
     changed = Subscriber.change_seq > seen
-    of_group = _mirror.group_id == group_id
-    by_remote_id = _mirror.legacy_contact_key.in_(select(Subscriber.remote_id).where(changed))
-    by_subscriber = _mirror.subscriber_id.in_(select(Subscriber.id).where(changed))
-    return (
-        select(_mirror.contact_key)
-        .where(of_group, by_remote_id)
-        .union(select(_mirror.contact_key).where(of_group, by_subscriber))
+    remote_ids = select(Subscriber.remote_id).where(changed)
+    ids = select(Subscriber.id).where(changed)
+    found = (  # one statement each, so that each finds its members by its own index
+        kept_rows(
+            group_id, ["contact_key"], lambda kept: kept.c.legacy_contact_key.in_(remote_ids)
+        ),
+        kept_rows(group_id, ["contact_key"], lambda kept: kept.c.subscriber_id.in_(ids)),
     )
+    return union(*(select(rows.subquery().c.contact_key) for rows in found))
 
 
 def subscribers_changed_for(session: Session, group_id: int, seen: int) -> bool:
@@ -160,14 +155,17 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
     changed, before = ChangedMember.c, KeptBefore.c
     noted = select(changed.contact_key)
     _note(session, changed_subscribers_matched(group_id, seen), noted)
-    _keep_before(session, group_id, _mirror.contact_key.in_(noted))
+    _keep_before(session, group_id, lambda kept: kept.c.contact_key.in_(noted))
     emails = (
         select(Incoming.c.email_key)
         .where(Incoming.c.email_key.is_not(None))
         .union(select(before.email_key).where(before.email_key.is_not(None)))
     )
-    sharing = _mirror.email_key.in_(emails), _mirror.contact_key.not_in(noted)
-    _keep_before(session, group_id, *sharing)
+    _keep_before(
+        session,
+        group_id,
+        lambda kept: and_(kept.c.email_key.in_(emails), kept.c.contact_key.not_in(noted)),
+    )
     _note(session, select(before.contact_key), noted)
     again = select(
         *(
@@ -182,11 +180,9 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
     session.execute(insert(Incoming).from_select(STAGED_COLUMNS, again))
 
 
-def _keep_before(session: Session, group_id: int, *conditions: Any) -> None:
-    """Copy the group's kept rows that `conditions` select into KeptBefore."""
-    kept = select(*(_mirror[column] for _, column in _COLUMNS)).where(
-        _mirror.group_id == group_id, *conditions
-    )
+def _keep_before(session: Session, group_id: int, where: Callable[[Table], Any]) -> None:
+    """Copy the group's kept rows that `where` selects into KeptBefore."""
+    kept = kept_rows(group_id, [column for _, column in _COLUMNS], where)
     session.execute(insert(KeptBefore).from_select(STAGED_COLUMNS, kept))
 
 
@@ -238,45 +234,46 @@ def store_mirror(session: Session, group: TargetGroup, staged: Staged, seen: int
     if staged.delta:
         _store_changed(session, group.id)
         return
-    session.execute(delete(_kept_list).where(_mirror.group_id == group.id))
+    _forget(session, group.id)
     if staged.cursor is None:
         return
     kept = _insert_kept(session, group.id, Incoming.c.contact_key.is_not(None))
     if kept != staged.in_list:  # a member without a contact key
-        session.execute(delete(_kept_list).where(_mirror.group_id == group.id))
+        _forget(session, group.id)
         group.list_cursor = None
 
 
+def _forget(session: Session, group_id: int) -> None:
+    for table in (RECENT, KEPT_LIST):
+        session.execute(delete(table).where(table.c.group_id == group_id))
+
+
 def _store_changed(session: Session, group_id: int) -> None:
-    """A delta's rows kept: the members who left the list forgotten, those who joined it added,
-    and the rows of those decided again rewritten where they differ from before, a few columns
-    at a time (_REWRITTEN), so that an index is written only for the members whose indexed
-    columns may have changed: at a million members each index written is thousands of pages."""
+    """A delta's rows kept, as recent rows standing in for the kept list's: the members decided
+    again as decided now (at the position they were first kept at), those who left the list
+    as gone."""
     incoming, before = Incoming.c, KeptBefore.c
-    of_group = _mirror.group_id == group_id
-    left = select(before.contact_key).where(before.contact_key.not_in(select(incoming.contact_key)))
-    session.execute(delete(_kept_list).where(of_group, _mirror.contact_key.in_(left)))
-    staged = Incoming.alias("staged")
-    for names in _REWRITTEN:
-        # the rows to rewrite picked by a subquery, so that the statement joins the kept list
-        # with the staged rows alone: joined with KeptBefore too, SQLite (with no statistics
-        # on the kept list) would rather read the group's whole list
-        differing = (
-            select(staged.c.position)
-            .join(KeptBefore, before.contact_key == staged.c.contact_key)
-            .where(or_(*(_differs(before[name], staged.c[name]) for name in names)))
-        )
+    decided = select(
+        literal(group_id),
+        false(),
+        func.coalesce(before.position, incoming.position),
+        *(incoming[name] for name in STAGED_COLUMNS[1:]),
+    ).select_from(Incoming.outerjoin(KeptBefore, before.contact_key == incoming.contact_key))
+    left = select(
+        literal(group_id),
+        true(),
+        before.position,
+        before.contact_key,
+        *(null() for _ in STAGED_COLUMNS[2:]),
+    ).where(before.contact_key.not_in(select(incoming.contact_key)))
+    recent = RECENT.c
+    for keys in (select(incoming.contact_key), select(before.contact_key)):
         session.execute(
-            update(_kept_list)
-            .where(
-                of_group,
-                _mirror.contact_key == incoming.contact_key,
-                incoming.position.in_(differing),
-            )
-            .values({_KEPT[name]: incoming[name] for name in names})
+            delete(RECENT).where(recent.group_id == group_id, recent.contact_key.in_(keys))
         )
-    joined = incoming.contact_key.not_in(select(before.contact_key))
-    _insert_kept(session, group_id, incoming.contact_key.is_not(None), joined)
+    columns = ["group_id", "gone", *(kept for _, kept in _COLUMNS)]
+    rows = decided.where(incoming.contact_key.is_not(None)).union_all(left)
+    session.execute(insert(RECENT).from_select(columns, rows))
 
 
 def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
@@ -284,13 +281,4 @@ def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
     staged = (Incoming.c[name] for name in STAGED_COLUMNS)
     rows = select(literal(group_id), *staged).where(*conditions)
     columns = ["group_id", *(kept for _, kept in _COLUMNS)]
-    return affected(session.execute(insert(_kept_list).from_select(columns, rows)))
-
-
-def _differs(kept: Any, staged: Any) -> ColumnElement[bool]:
-    """Whether a value as kept before and as staged now differ (NULLs alike); JSON compared as
-    its text, which PostgreSQL's json type has no equality for."""
-    if isinstance(kept.type, JSON):
-        kept, staged = cast(kept, Text), cast(staged, Text)
-    differs: ColumnElement[bool] = kept.is_distinct_from(staged)
-    return differs
+    return affected(session.execute(insert(KEPT_LIST).from_select(columns, rows)))

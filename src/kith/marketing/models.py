@@ -261,13 +261,9 @@ class SyncRun(Base):
     )
 
 
-class CommunityListMember(Base):
-    """A member of a community group's list as the group's last sync staged and decided it
-    (kith.connection.incoming): its outcome and the subscriber its legacy key matched. A delta
-    sync decides again only the members that changed since, from these rows, without reading
-    the list again."""
-
-    __tablename__ = "community_list_members"
+class KeptMemberColumns:
+    """A member of a community group's list as a sync staged and decided it
+    (kith.connection.incoming): its outcome and the subscriber its legacy key matched."""
 
     group_id: Mapped[int] = mapped_column(
         ForeignKey("target_groups.id", ondelete="CASCADE"), primary_key=True
@@ -285,14 +281,41 @@ class CommunityListMember(Base):
     last_name: Mapped[str | None] = mapped_column(String(200))
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    # how a delta finds the members to decide again: by email, legacy key, subscriber; and the
-    # order the list met them in (for rejections)
-    __table_args__ = (
-        Index("ix_community_list_members_email_key", "group_id", "email_key"),
-        Index("ix_community_list_members_legacy_key", "group_id", "legacy_contact_key"),
-        Index("ix_community_list_members_subscriber", "group_id", "subscriber_id"),
-        Index("ix_community_list_members_position", "group_id", "position"),
+
+def _kept_indexes(table: str) -> tuple[Index, ...]:
+    """How a delta finds the members to decide again: by email, legacy key, subscriber; and
+    the order the list met them in (for rejections)."""
+    return tuple(
+        Index(f"ix_{table}_{name}", "group_id", column)
+        for name, column in (
+            ("email_key", "email_key"),
+            ("legacy_key", "legacy_contact_key"),
+            ("subscriber", "subscriber_id"),
+            ("position", "position"),
+        )
     )
+
+
+class CommunityListMember(KeptMemberColumns, Base):
+    """A member of a community group's list as the group's last full sync kept it, unless a
+    delta sync changed them since (CommunityListRecent). A delta sync decides again only the
+    members that changed, from these rows, without reading the list again."""
+
+    __tablename__ = "community_list_members"
+    __table_args__ = _kept_indexes(__tablename__)
+
+
+class CommunityListRecent(KeptMemberColumns, Base):
+    """A member of a community group's list as a delta sync decided them since the last full
+    sync, standing in for their CommunityListMember row (`gone`: they left the list). Kept
+    apart so that a delta writes its rows into the few pages of a small table rather than
+    rewriting rows all over the large one: at a million members, 10,000 changed rows are
+    10,000 pages of each index. A full sync keeps the whole list anew and empties these."""
+
+    __tablename__ = "community_list_recent"
+    __table_args__ = _kept_indexes(__tablename__)
+
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SubscriberChanges(Base):

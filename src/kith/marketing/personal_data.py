@@ -37,6 +37,7 @@ from kith.marketing.campaigns.models import (
 from kith.marketing.mailings.messages import delivery_key
 from kith.marketing.models import (
     CommunityListMember,
+    CommunityListRecent,
     Delivery,
     DeliveryEvent,
     ErasedPerson,
@@ -49,6 +50,9 @@ from kith.marketing.models import (
 )
 from kith.marketing.scoring.models import CommunityActivityDay, CommunityMember, SubscriberScore
 from kith.marketing.subscribers import find_subscriber
+
+# A group's kept list: as its last full sync kept it, and the rows delta syncs changed since
+KEPT_LISTS = (CommunityListMember, CommunityListRecent)
 
 
 def export_subscriber(
@@ -69,14 +73,15 @@ def export_subscriber(
                 select(SyncSkip).where(person.in_skips()).order_by(SyncSkip.id)
             )
         ],
-        "community_list_members": [
-            row_json(row)
-            for row in session.scalars(
-                select(CommunityListMember)
-                .where(person.in_mirror())
-                .order_by(CommunityListMember.group_id)
-            )
-        ],
+        **{
+            model.__tablename__: [
+                row_json(row)
+                for row in session.scalars(
+                    select(model).where(person.in_mirror(model)).order_by(model.group_id)
+                )
+            ]
+            for model in KEPT_LISTS
+        },
         "deliveries": deliveries,
         "campaign_enrollments": _enrollments(session, person),
         "campaign_baselines": list(
@@ -195,11 +200,13 @@ class _Person:
             *self._remote(SyncSkip.legacy_contact_key),
         )
 
-    def in_mirror(self) -> ColumnElement[bool]:
+    def in_mirror(
+        self, kept: type[CommunityListMember | CommunityListRecent]
+    ) -> ColumnElement[bool]:
         return or_(
-            CommunityListMember.email_key == self.email_key,
-            CommunityListMember.normal_key == self.email_key,
-            *self._remote(CommunityListMember.legacy_contact_key),
+            kept.email_key == self.email_key,
+            kept.normal_key == self.email_key,
+            *self._remote(kept.legacy_contact_key),
         )
 
     def in_bounces(self) -> ColumnElement[bool]:
@@ -300,8 +307,10 @@ def _anonymise(session: Session, person: _Person, *, now: datetime) -> dict[str,
 def _delete_rows(session: Session, subscriber: Subscriber, person: _Person) -> dict[str, int]:
     """Every other row of theirs, the subscriber's last; rows deleted per table."""
     counts = {}
-    mirrored = set(session.scalars(select(CommunityListMember.group_id).where(person.in_mirror())))
-    counts["community_list_members"] = _delete(session, CommunityListMember, person.in_mirror())
+    mirrored: set[int] = set()
+    for kept in KEPT_LISTS:
+        mirrored |= set(session.scalars(select(kept.group_id).where(person.in_mirror(kept))))
+        counts[kept.__tablename__] = _delete(session, kept, person.in_mirror(kept))
     if mirrored:  # the mirror no longer is the list: the next sync reads it in full
         session.execute(
             update(TargetGroup).where(TargetGroup.id.in_(mirrored)).values(list_cursor=None)

@@ -19,9 +19,16 @@ from kith.connection.client import CommunityClient
 from kith.connection.diagnose import diagnose
 from kith.connection.live import sync_live_groups
 from kith.db import Database
+from kith.marketing.groups.kept_list import kept_rows
 from kith.marketing.groups.sync_history import last_completed_run, rejected_members
 from kith.marketing.groups.target_groups import get_group
-from kith.marketing.models import CommunityListMember, Subscriber, SyncRun, TargetGroup
+from kith.marketing.models import (
+    CommunityListMember,
+    CommunityListRecent,
+    Subscriber,
+    SyncRun,
+    TargetGroup,
+)
 from kith.marketing.subscribers import set_status
 from tests.support.connection_world import World, joined_world
 
@@ -166,6 +173,47 @@ def test_a_full_sync_keeps_the_list_and_its_cursor_for_the_next_delta(world: Wor
         )
     assert logged is not None and group.list_cursor is not None
     assert kept == {"m01", "m02", "m03", "m05", "m06", "m07", "m08", "m10"}
+
+
+def test_a_delta_keeps_its_rows_apart_until_a_full_sync_keeps_the_list_anew(world: World) -> None:
+    insiders(world)
+    group_id = world.group_id("Insiders")
+    kept_in_full = kept_list(world, CommunityListMember)
+    churn(world)
+
+    delta = world.sync("Insiders", delta=True)
+
+    assert (delta.status, delta.mode) == ("completed", "delta"), delta.error
+    assert kept_list(world, CommunityListMember) == kept_in_full  # not rewritten: stood in for
+    recent = {row[0]: row for row in kept_list(world, CommunityListRecent)}
+    assert {"m01", "m02", "m03", "m04", "m11"} <= set(recent)
+    assert recent["m02"][-1] and not recent["m04"][-1]  # m02 left the list, m04 joined it
+    with world.marketing.session() as session:
+        columns = ["contact_key", "legacy_contact_key", "email_key", "outcome", "subscriber_id"]
+        standing = sorted(
+            session.execute(kept_rows(group_id, columns)).tuples(), key=lambda row: row[0]
+        )
+
+    full = world.sync("Insiders")
+
+    assert (full.status, full.mode, full.added, full.removed) == ("completed", "full", 0, 0)
+    assert kept_list(world, CommunityListRecent) == []
+    assert [row[:5] for row in kept_list(world, CommunityListMember)] == standing
+
+
+def kept_list(world: World, table: type[CommunityListMember | CommunityListRecent]) -> list[Any]:
+    """A table of the group's kept rows: key, legacy key, email, outcome, subscriber (and, for
+    the recent rows, whether the member is gone), by key."""
+    columns = (table.contact_key, table.legacy_contact_key, table.email_key, table.outcome)
+    gone = (CommunityListRecent.gone,) if table is CommunityListRecent else ()
+    with world.marketing.session() as session:
+        return list(
+            session.execute(
+                select(*columns, table.subscriber_id, *gone)
+                .where(table.group_id == world.group_id("Insiders"))
+                .order_by(table.contact_key)
+            ).tuples()
+        )
 
 
 def test_a_cursor_no_longer_kept_falls_back_to_a_full_read_in_the_same_run(world: World) -> None:
@@ -429,13 +477,11 @@ def test_a_delta_failing_as_it_applies_leaves_the_group_at_its_previous_cursor(
 
 
 def kept(world: World) -> tuple[Any, ...]:
-    """What a sync leaves for the next: the cursors, the kept list, the membership."""
+    """What a sync leaves for the next: the cursors, the kept list as it stands, the
+    membership."""
     with world.marketing.session() as session:
         group = session.get_one(TargetGroup, world.group_id("Insiders"))
-        rows = session.execute(
-            select(CommunityListMember.contact_key, CommunityListMember.outcome)
-            .where(CommunityListMember.group_id == group.id)
-            .order_by(CommunityListMember.contact_key)
-        ).all()
+        standing = kept_rows(group.id, ["contact_key", "outcome"]).subquery()
+        rows = session.execute(select(standing).order_by(standing.c.contact_key)).all()
         cursors = (group.list_cursor, group.subscriber_changes_seen)
     return cursors, rows, world.group_remote_ids("Insiders")

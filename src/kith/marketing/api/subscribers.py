@@ -125,6 +125,7 @@ class SubscriberDataOut(BaseModel):
     groups: list[dict[str, Any]]
     sync_skips: list[dict[str, Any]]
     community_list_members: list[dict[str, Any]]
+    community_list_recent: list[dict[str, Any]]
     deliveries: list[dict[str, Any]]
     campaign_enrollments: list[dict[str, Any]]
     campaign_baselines: list[str]

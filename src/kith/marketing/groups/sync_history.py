@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, case, select
 from sqlalchemy.orm import Session
 
 from kith.errors import InvalidInput, NotFound
+from kith.marketing.groups.kept_list import KEPT_LIST, RECENT, kept_rows
 from kith.marketing.models import (
     SKIP_REASONS,
-    CommunityListMember,
     Subscriber,
     SyncRun,
     SyncSkip,
@@ -105,18 +105,15 @@ def left_out(session: Session, run: SyncRun) -> Select[tuple[Any, ...]]:
     older delta's answer is only the members it decided again.)
     """
     if run.mode == "delta" and run.id == _latest_completed_id(session, run.group_id):
-        kept = CommunityListMember
-        return (
-            select(
-                kept.contact_key,
-                kept.legacy_contact_key,
-                kept.email,
-                kept.outcome.label("reason"),
-                kept.position.label("met"),
-            )
-            .where(kept.group_id == run.group_id, kept.outcome != "member")
-            .order_by(kept.position)
-        )
+        columns = ["contact_key", "legacy_contact_key", "email", "outcome", "position"]
+        kept = kept_rows(run.group_id, columns, lambda kept: kept.c.outcome != "member").subquery()
+        return select(
+            kept.c.contact_key,
+            kept.c.legacy_contact_key,
+            kept.c.email,
+            kept.c.outcome.label("reason"),
+            kept.c.position.label("met"),
+        ).order_by(kept.c.position)
     return (
         select(
             SyncSkip.contact_key,
@@ -137,6 +134,10 @@ def _latest_completed_id(session: Session, group_id: int) -> int | None:
         .order_by(SyncRun.requested_at.desc(), SyncRun.id.desc())
         .limit(1)
     )
+
+
+def _listed(kept: Any, group_id: int, contact_key: Any) -> ColumnElement[bool]:
+    return and_(kept.c.group_id == group_id, kept.c.contact_key == contact_key)
 
 
 @dataclass(frozen=True)
@@ -165,24 +166,24 @@ def rejected_people(
     if reason is not None:
         query = query.where(query.selected_columns.reason == check_reason(reason))
     met = query.order_by(None).subquery()
-    listed = and_(
-        CommunityListMember.group_id == run.group_id,
-        CommunityListMember.contact_key == met.c.contact_key,
-    )
+    base, recent = KEPT_LIST.alias("base"), RECENT.alias("recent")
     rows = session.execute(
         select(
             met.c.contact_key,
             met.c.legacy_contact_key,
             met.c.email,
             met.c.reason,
-            CommunityListMember.first_name,
-            CommunityListMember.last_name,
+            *(  # the row a delta changed, else the full sync's
+                case((recent.c.contact_key.is_not(None), recent.c[name]), else_=base.c[name])
+                for name in ("first_name", "last_name")
+            ),
             Subscriber.first_name,
             Subscriber.last_name,
             Subscriber.id,
         )
         .select_from(met)
-        .outerjoin(CommunityListMember, listed)
+        .outerjoin(base, _listed(base, run.group_id, met.c.contact_key))
+        .outerjoin(recent, _listed(recent, run.group_id, met.c.contact_key))
         .outerjoin(Subscriber, Subscriber.remote_id == met.c.legacy_contact_key)
         .order_by(met.c.met)
         .limit(limit)
