@@ -121,9 +121,11 @@ def outcome(run: SyncRun) -> dict[str, Any]:
     return {"in_list": run.in_list, "members": run.members, "skipped": run.skipped}
 
 
+@pytest.mark.parametrize("page", [None, 2], ids=["one page", "pages of two"])
 def test_a_delta_gives_every_member_the_outcome_a_full_sync_gives(
-    world: World, edition: str
+    world: World, edition: str, page: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(sync_module, "CHANGES_PAGE", page)  # read while the last is applied
     insiders(world)
     churn(world)
 
