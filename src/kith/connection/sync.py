@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,7 +48,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kith.connection.client import (
-    ChangePage,
     ChangesGone,
     CommunityClient,
     ConnectionFailed,
@@ -392,34 +390,25 @@ class _Reconciliation:
         self, connection: Connection, client: CommunityClient, cursor: int
     ) -> Staged:
         """The delta's staging: each page of changes after `cursor` applied in order, the
-        members joining staged; ChangesGone when they are no longer all kept. The next page is
-        read (by a thread of its own) while this one is applied. The members to decide with
-        them are staged once the marketing database is locked (_stage_again)."""
-
-        def read(after: int) -> ChangePage:
-            return client.list_changes(
+        members joining staged; ChangesGone when they are no longer all kept. The members to
+        decide with them are staged once the marketing database is locked (_stage_again)."""
+        position = next_position(connection, self.group_id)
+        while True:
+            page = client.list_changes(
                 self.list_key,
-                after,
+                cursor,
                 details=self.platform,
                 limit=CHANGES_PAGE,
                 fresh=self.trigger != "live",
             )
-
-        position = next_position(connection, self.group_id)
-        with ThreadPoolExecutor(1, thread_name_prefix="kith-changes") as reader:
-            upcoming = reader.submit(read, cursor)
-            while True:
-                page = upcoming.result()
-                more = page.more and bool(page.changes)
-                if more:
-                    upcoming = reader.submit(read, page.cursor)
-                added = apply_changes(
-                    connection, page.changes, position=position, platform=self.platform
-                )
-                self._stage_rows(connection, added)
-                position, cursor = position + len(added), page.cursor
-                if not more:
-                    return Staged(None, cursor, delta=True)
+            added = apply_changes(
+                connection, page.changes, position=position, platform=self.platform
+            )
+            self._stage_rows(connection, added)
+            position, cursor = position + len(added), page.cursor
+            if not (page.more and page.changes):
+                break
+        return Staged(None, cursor, delta=True)
 
     def _stage_rows(self, connection: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
         write_rows(connection, Incoming, PLATFORM_STAGED if self.platform else STAGED, rows)

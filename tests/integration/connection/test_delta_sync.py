@@ -125,7 +125,7 @@ def outcome(run: SyncRun) -> dict[str, Any]:
 def test_a_delta_gives_every_member_the_outcome_a_full_sync_gives(
     world: World, edition: str, page: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sync_module, "CHANGES_PAGE", page)  # read while the last is applied
+    monkeypatch.setattr(sync_module, "CHANGES_PAGE", page)
     insiders(world)
     churn(world)
 
