@@ -77,6 +77,7 @@ _COLUMNS = (
     ("profile", "profile"),
 )
 STAGED_COLUMNS = [name for name, _ in _COLUMNS]
+_KEPT_COLUMNS = [kept for _, kept in _COLUMNS]
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
 
 
@@ -182,7 +183,7 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
 
 def _keep_before(session: Session, group_id: int, where: Callable[[Table], Any]) -> None:
     """Copy the group's kept rows that `where` selects into KeptBefore."""
-    kept = kept_rows(group_id, [column for _, column in _COLUMNS], where)
+    kept = kept_rows(group_id, _KEPT_COLUMNS, where)
     session.execute(insert(KeptBefore).from_select(STAGED_COLUMNS, kept))
 
 
@@ -267,18 +268,17 @@ def _store_changed(session: Session, group_id: int) -> None:
         *(null() for _ in STAGED_COLUMNS[2:]),
     ).where(before.contact_key.not_in(select(incoming.contact_key)))
     recent = RECENT.c
-    for keys in (select(incoming.contact_key), select(before.contact_key)):
-        session.execute(
-            delete(RECENT).where(recent.group_id == group_id, recent.contact_key.in_(keys))
-        )
-    columns = ["group_id", "gone", *(kept for _, kept in _COLUMNS)]
+    decided_again = union(select(incoming.contact_key), select(before.contact_key))
+    session.execute(
+        delete(RECENT).where(recent.group_id == group_id, recent.contact_key.in_(decided_again))
+    )
     rows = decided.where(incoming.contact_key.is_not(None)).union_all(left)
-    session.execute(insert(RECENT).from_select(columns, rows))
+    session.execute(insert(RECENT).from_select(["group_id", "gone", *_KEPT_COLUMNS], rows))
 
 
 def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
     """Keep the staged rows `conditions` select as the group's; how many."""
     staged = (Incoming.c[name] for name in STAGED_COLUMNS)
     rows = select(literal(group_id), *staged).where(*conditions)
-    columns = ["group_id", *(kept for _, kept in _COLUMNS)]
+    columns = ["group_id", *_KEPT_COLUMNS]
     return affected(session.execute(insert(KEPT_LIST).from_select(columns, rows)))

@@ -34,6 +34,7 @@ from kith.marketing.campaigns.models import (
     Notification,
     StepOutcome,
 )
+from kith.marketing.groups.kept_list import KEPT_MODELS
 from kith.marketing.mailings.messages import delivery_key
 from kith.marketing.models import (
     CommunityListMember,
@@ -50,9 +51,6 @@ from kith.marketing.models import (
 )
 from kith.marketing.scoring.models import CommunityActivityDay, CommunityMember, SubscriberScore
 from kith.marketing.subscribers import find_subscriber
-
-# A group's kept list: as its last full sync kept it, and the rows delta syncs changed since
-KEPT_LISTS = (CommunityListMember, CommunityListRecent)
 
 
 def export_subscriber(
@@ -80,7 +78,7 @@ def export_subscriber(
                     select(model).where(person.in_mirror(model)).order_by(model.group_id)
                 )
             ]
-            for model in KEPT_LISTS
+            for model in KEPT_MODELS
         },
         "deliveries": deliveries,
         "campaign_enrollments": _enrollments(session, person),
@@ -308,7 +306,7 @@ def _delete_rows(session: Session, subscriber: Subscriber, person: _Person) -> d
     """Every other row of theirs, the subscriber's last; rows deleted per table."""
     counts = {}
     mirrored: set[int] = set()
-    for kept in KEPT_LISTS:
+    for kept in KEPT_MODELS:
         mirrored |= set(session.scalars(select(kept.group_id).where(person.in_mirror(kept))))
         counts[kept.__tablename__] = _delete(session, kept, person.in_mirror(kept))
     if mirrored:  # the mirror no longer is the list: the next sync reads it in full

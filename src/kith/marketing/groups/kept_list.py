@@ -11,10 +11,11 @@ from sqlalchemy import CompoundSelect, Select, Table, false, select
 
 from kith.marketing.models import CommunityListMember, CommunityListRecent
 
-# The tables themselves, for statements the ORM would slow down (it fetches the rows a statement
+# A group's kept list: as its last full sync kept it, and the rows delta syncs changed since
+KEPT_MODELS = (CommunityListMember, CommunityListRecent)
+# Their tables, for statements the ORM would slow down (it fetches the rows a statement
 # changes, to keep a session's objects in step, and no session holds these)
-KEPT_LIST: Table = CommunityListMember.metadata.tables[CommunityListMember.__tablename__]
-RECENT: Table = CommunityListRecent.metadata.tables[CommunityListRecent.__tablename__]
+KEPT_LIST, RECENT = (model.metadata.tables[model.__tablename__] for model in KEPT_MODELS)
 
 
 def kept_rows(
