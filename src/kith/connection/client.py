@@ -12,9 +12,11 @@ whatever it was reading (a sync's stream, the activity pull's, the duplicate che
 
 from __future__ import annotations
 
+import gc
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from types import TracebackType
@@ -200,7 +202,9 @@ class CommunityClient:
             timeout=timeout,
             follow_redirects=False,
             transport=transport,
-            verify=_tls(),
+            # a community served over plain HTTP has no certificate to check, and loading the
+            # system's certificates costs a tenth of a second in a new process
+            verify=_tls() if self.base_url.startswith("https:") else False,
         )
 
     def __enter__(self) -> CommunityClient:
@@ -259,15 +263,17 @@ class CommunityClient:
         if limit is not None:
             params["limit"] = limit
         path = f"/lists/{list_key}/changes"
-        body = self.get_json(path, params)
-        try:
-            changes = [
-                ListChange(item["seq"], item["change"], ListMember.from_api(item))
-                for item in body["changes"]
-            ]
-            return ChangePage(changes, int(body["cursor"]), bool(body["more"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise self._unexpected(self._url(path), f"not a page of changes: {error!r}") from None
+        with _collector_paused():
+            body = self.get_json(path, params)
+            try:
+                changes = [
+                    ListChange(item["seq"], item["change"], ListMember.from_api(item))
+                    for item in body["changes"]
+                ]
+                return ChangePage(changes, int(body["cursor"]), bool(body["more"]))
+            except (KeyError, TypeError, ValueError) as error:
+                detail = f"not a page of changes: {error!r}"
+                raise self._unexpected(self._url(path), detail) from None
 
     def stream_rule_members(self, rule_key: str) -> Iterator[ListMember]:
         """Every member an automation rule reaches, one at a time."""
@@ -504,6 +510,20 @@ def check_connection(
     """
     with client_for(session, box, timeout=timeout) as client:
         return client.check()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused for the block. A page of 10,000 changes is some 100,000
+    small objects with no cycles among them, and the collector's passes as they are made walk
+    the whole heap of the process: a tenth of a delta sync's time at a million members."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -153,6 +153,7 @@ KeptBefore = Table(
     "kith_sync_kept_before",
     INCOMING_TABLES,
     *_member_columns("contact_key"),
+    Column("email_shared", Boolean),
     prefixes=["TEMPORARY"],
 )
 # The members one page of the change feed names (kith.connection.list_mirror.apply_changes)

@@ -10,7 +10,9 @@ only the members whose outcome may have changed:
   is now their legacy key;
 - every member sharing an email with any of those, because `duplicate_email` ranks all the
   members of the current list who have that email: a member whose duplicate left may now be
-  the one who goes on, and vice versa.
+  the one who goes on, and vice versa. Each kept row says whether another member in the
+  running may share its email (`email_shared`), so they are looked for only by the emails
+  that may be shared: at 1% churn, most changed members keep an email no one else has.
 No other member's outcome can change, so deciding these (and applying the membership for them
 alone) gives what a full sync would, in time proportional to the change.
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Connection,
     Select,
@@ -157,11 +160,7 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
     noted = select(changed.contact_key)
     _note(session, changed_subscribers_matched(group_id, seen), noted)
     _keep_before(session, group_id, lambda kept: kept.c.contact_key.in_(noted))
-    emails = (
-        select(Incoming.c.email_key)
-        .where(Incoming.c.email_key.is_not(None))
-        .union(select(before.email_key).where(before.email_key.is_not(None)))
-    )
+    emails = _emails_maybe_shared()
     _keep_before(
         session,
         group_id,
@@ -181,10 +180,27 @@ def stage_affected(session: Session, group_id: int, seen: int) -> None:
     session.execute(insert(Incoming).from_select(STAGED_COLUMNS, again))
 
 
+def _emails_maybe_shared() -> CompoundSelect[tuple[str]]:
+    """The emails of the members decided again that other kept members may have (step 3 ranks
+    them together): the email each had before if it may have been shared then, and the one
+    each has now unless they had it before, in the running, shared with no one."""
+    before, incoming = KeptBefore.c, Incoming.c
+    had_alone = select(before.contact_key).where(
+        before.contact_key == incoming.contact_key,
+        before.email_key == incoming.email_key,
+        before.outcome.not_in(STAGED_OUTCOMES),
+        before.email_shared == false(),
+    )
+    return union(
+        select(before.email_key).where(before.email_shared == true()),
+        select(incoming.email_key).where(incoming.outcome.is_(None), ~had_alone.exists()),
+    )
+
+
 def _keep_before(session: Session, group_id: int, where: Callable[[Table], Any]) -> None:
     """Copy the group's kept rows that `where` selects into KeptBefore."""
-    kept = kept_rows(group_id, _KEPT_COLUMNS, where)
-    session.execute(insert(KeptBefore).from_select(STAGED_COLUMNS, kept))
+    kept = kept_rows(group_id, [*_KEPT_COLUMNS, "email_shared"], where)
+    session.execute(insert(KeptBefore).from_select([*STAGED_COLUMNS, "email_shared"], kept))
 
 
 def _note(session: Session, keys: _Keys, noted: Select[tuple[str]]) -> None:
@@ -259,6 +275,7 @@ def _store_changed(session: Session, group_id: int) -> None:
         false(),
         func.coalesce(before.position, incoming.position),
         *(incoming[name] for name in STAGED_COLUMNS[1:]),
+        _email_shared(),
     ).select_from(Incoming.outerjoin(KeptBefore, before.contact_key == incoming.contact_key))
     left = select(
         literal(group_id),
@@ -266,6 +283,7 @@ def _store_changed(session: Session, group_id: int) -> None:
         before.position,
         before.contact_key,
         *(null() for _ in STAGED_COLUMNS[2:]),
+        false(),
     ).where(before.contact_key.not_in(select(incoming.contact_key)))
     recent = RECENT.c
     decided_again = union(select(incoming.contact_key), select(before.contact_key))
@@ -273,12 +291,20 @@ def _store_changed(session: Session, group_id: int) -> None:
         delete(RECENT).where(recent.group_id == group_id, recent.contact_key.in_(decided_again))
     )
     rows = decided.where(incoming.contact_key.is_not(None)).union_all(left)
-    session.execute(insert(RECENT).from_select(["group_id", "gone", *_KEPT_COLUMNS], rows))
+    columns = ["group_id", "gone", *_KEPT_COLUMNS, "email_shared"]
+    session.execute(insert(RECENT).from_select(columns, rows))
 
 
 def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
     """Keep the staged rows `conditions` select as the group's; how many."""
     staged = (Incoming.c[name] for name in STAGED_COLUMNS)
-    rows = select(literal(group_id), *staged).where(*conditions)
-    columns = ["group_id", *_KEPT_COLUMNS]
+    rows = select(literal(group_id), *staged, _email_shared()).where(*conditions)
+    columns = ["group_id", *_KEPT_COLUMNS, "email_shared"]
     return affected(session.execute(insert(KEPT_LIST).from_select(columns, rows)))
+
+
+def _email_shared() -> ColumnElement[bool]:
+    """Whether a staged member's email may be another's in the running: step 3's candidates
+    (SharedEmail) are every such email, and a few more in a full sync (StagedRows)."""
+    email_key = Incoming.c.email_key
+    return and_(email_key.is_not(None), email_key.in_(select(SharedEmail.c.email_key)))

@@ -280,6 +280,10 @@ class KeptMemberColumns:
     first_name: Mapped[str | None] = mapped_column(String(200))
     last_name: Mapped[str | None] = mapped_column(String(200))
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Whether another member still in the running at step 3 may have the same email: false
+    # only when none has. A delta looks for the members sharing a changed member's email only
+    # when they may exist (kith.connection.list_mirror). Rows kept before it was: true.
+    email_shared: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 def _kept_indexes(table: str) -> tuple[Index, ...]:

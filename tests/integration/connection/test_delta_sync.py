@@ -146,6 +146,25 @@ def test_a_delta_gives_every_member_the_outcome_a_full_sync_gives(
     assert world.group_remote_ids("Insiders") == delta_members
 
 
+def test_a_member_coming_into_the_running_is_ranked_with_the_kept_member_of_their_email(
+    world: World,
+) -> None:
+    insiders(world)
+    # m05, without a legacy key (out of the running), takes the email of m07, who is kept
+    # alone with it; then m05 gets a legacy key and ranks with m07 for that email
+    for values in ({"email": "g@example.org"}, {"legacy_contact_key": "L05"}):
+        with world.community.transaction() as session:
+            session.execute(update(Member).where(Member.contact_key == "m05").values(values))
+        delta = world.sync("Insiders", delta=True)
+        assert delta.mode == "delta", delta.error
+    delta_rejections = rejections(world)
+    full = world.sync("Insiders")
+
+    assert ("m05", "duplicate_email") in delta_rejections  # m07 matches a subscriber, goes on
+    assert outcome(delta) == outcome(full)
+    assert delta_rejections == rejections(world)
+
+
 def test_a_delta_reads_only_the_changes_not_the_members_stream(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,6 +105,9 @@ def change_members(
 _WRITTEN = ("group_id", "subscriber_id", "added_at")
 # psycopg 3 forgets a statement's count once its cursor closes
 _COUNTED = {"preserve_rowcount": True}
+# The members' table, for the statements that change many: the ORM would fetch every row
+# deleted (to keep a session's objects in step, and no session holds these)
+_MEMBERS = GroupMember.metadata.tables[GroupMember.__tablename__]
 
 
 def require_static(group: TargetGroup, action: str) -> None:
@@ -134,10 +137,10 @@ def replace_members(
     subscriber_id = chosen.c[0]
     removed = affected(
         session.execute(
-            delete(GroupMember).where(
-                GroupMember.group_id == group_id,
+            delete(_MEMBERS).where(
+                _MEMBERS.c.group_id == group_id,
                 ~exists(
-                    select(1).select_from(chosen).where(subscriber_id == GroupMember.subscriber_id)
+                    select(1).select_from(chosen).where(subscriber_id == _MEMBERS.c.subscriber_id)
                 ),
             ),
             execution_options=_COUNTED,
@@ -161,10 +164,10 @@ def update_members(
     gone = leaving.subquery()
     removed = affected(
         session.execute(
-            delete(GroupMember).where(
-                GroupMember.group_id == group_id,
-                GroupMember.subscriber_id.in_(select(gone.c[0])),
-                ~exists(select(1).where(chosen.c[0] == GroupMember.subscriber_id)),
+            delete(_MEMBERS).where(
+                _MEMBERS.c.group_id == group_id,
+                _MEMBERS.c.subscriber_id.in_(select(gone.c[0])),
+                ~exists(select(1).where(chosen.c[0] == _MEMBERS.c.subscriber_id)),
             ),
             execution_options=_COUNTED,
         )
