@@ -104,3 +104,21 @@ def test_the_migrations_build_every_table_the_models_declare(
         with db.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == [], db.url
+
+
+def test_sqlite_stores_without_rowid_the_tables_the_models_say(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'marketing.db'}")
+    upgrade(db, "marketing")
+    declared = {
+        name
+        for name, table in marketing_schema.tables.items()
+        if table.dialect_options["sqlite"]["with_rowid"] is False
+    }
+    with db.engine.connect() as connection:
+        stored = set(
+            connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID%'"
+            ).scalars()
+        )
+    db.dispose()
+    assert declared == stored == {"group_members"}

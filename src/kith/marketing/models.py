@@ -161,6 +161,9 @@ class GroupMember(Base):
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    # SQLite stores the rows in the primary key's order: no rowid table beside it to change
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
 
 class CompoundPart(Base):
     """A group named in a compound group's Include or Exclude section."""
