@@ -80,7 +80,9 @@ _COLUMNS = (
     ("profile", "profile"),
 )
 STAGED_COLUMNS = [name for name, _ in _COLUMNS]
-_KEPT_COLUMNS = [kept for _, kept in _COLUMNS]
+# The kept rows' columns: the staged ones, then whether the email may be shared; KeptBefore's
+_KEPT_COLUMNS = [*(kept for _, kept in _COLUMNS), "email_shared"]
+_BEFORE_COLUMNS = [*STAGED_COLUMNS, "email_shared"]
 _Keys = Select[tuple[str]] | CompoundSelect[tuple[str]]
 
 
@@ -199,8 +201,8 @@ def _emails_maybe_shared() -> CompoundSelect[tuple[str]]:
 
 def _keep_before(session: Session, group_id: int, where: Callable[[Table], Any]) -> None:
     """Copy the group's kept rows that `where` selects into KeptBefore."""
-    kept = kept_rows(group_id, [*_KEPT_COLUMNS, "email_shared"], where)
-    session.execute(insert(KeptBefore).from_select([*STAGED_COLUMNS, "email_shared"], kept))
+    kept = kept_rows(group_id, _KEPT_COLUMNS, where)
+    session.execute(insert(KeptBefore).from_select(_BEFORE_COLUMNS, kept))
 
 
 def _note(session: Session, keys: _Keys, noted: Select[tuple[str]]) -> None:
@@ -291,15 +293,14 @@ def _store_changed(session: Session, group_id: int) -> None:
         delete(RECENT).where(recent.group_id == group_id, recent.contact_key.in_(decided_again))
     )
     rows = decided.where(incoming.contact_key.is_not(None)).union_all(left)
-    columns = ["group_id", "gone", *_KEPT_COLUMNS, "email_shared"]
-    session.execute(insert(RECENT).from_select(columns, rows))
+    session.execute(insert(RECENT).from_select(["group_id", "gone", *_KEPT_COLUMNS], rows))
 
 
 def _insert_kept(session: Session, group_id: int, *conditions: Any) -> int:
     """Keep the staged rows `conditions` select as the group's; how many."""
     staged = (Incoming.c[name] for name in STAGED_COLUMNS)
     rows = select(literal(group_id), *staged, _email_shared()).where(*conditions)
-    columns = ["group_id", *_KEPT_COLUMNS, "email_shared"]
+    columns = ["group_id", *_KEPT_COLUMNS]
     return affected(session.execute(insert(KEPT_LIST).from_select(columns, rows)))
 
 
