@@ -285,7 +285,7 @@ class KeptMemberColumns:
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Whether another member still in the running at step 3 may have the same email: false
     # only when none has. A delta looks for the members sharing a changed member's email only
-    # when they may exist (kith.connection.list_mirror). Rows kept before it was: true.
+    # when they may exist (kith.connection.list_mirror). Rows kept before migration m0019: true.
     email_shared: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
