@@ -517,12 +517,12 @@ def _collector_paused() -> Iterator[None]:
     """Python's cycle collector paused for the block. A page of 10,000 changes is some 100,000
     small objects with no cycles among them, and the collector's passes as they are made walk
     the whole heap of the process: a tenth of a delta sync's time at a million members."""
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
 
 
